@@ -1,0 +1,4 @@
+export async function resetCommand(): Promise<number> {
+  throw new Error('not implemented yet');
+}
+

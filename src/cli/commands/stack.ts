@@ -1,0 +1,50 @@
+import { redactUrl } from '../../redact.js';
+import { stackDown, stackStatus, stackUp } from '../../stack/stack.js';
+import { commandContext } from '../context.js';
+
+export async function stackUpCommand(): Promise<number> {
+  const { config, out } = commandContext();
+  out.line('🚀 Starting the embedded stack (local + sandbox cloud)...');
+  const result = await stackUp(config, out);
+  const [local, sandbox] = [result.servers.find((s) => s.name === 'local')!, result.servers.find((s) => s.name === 'sandbox')!];
+  out.line();
+  if (result.servers.every((s) => s.action === 'already running')) out.line('✅ Stack already running.');
+  else out.line(`✅ Stack is up (${(result.ms / 1000).toFixed(1)} s).`);
+  out.line(`   Local DB:         ${redactUrl(local.url)}`);
+  out.line(`   Sandbox cloud DB: ${redactUrl(sandbox.url)}`);
+  out.line(`   Migrations applied now: ${result.migrationsApplied}`);
+  out.line();
+  out.line('   crm-env commands use these automatically. To use them from a shell (passwords stay in the pgpass file):');
+  out.line(`   export PGPASSFILE="${result.passFile}"`);
+  out.line(`   export LOCAL_DATABASE_URL="postgresql://postgres@127.0.0.1:${local.port}/postgres"`);
+  out.line(`   export DATABASE_URL_PRODUCTION="postgresql://postgres@127.0.0.1:${sandbox.port}/postgres"`);
+  return 0;
+}
+
+export async function stackDownCommand(): Promise<number> {
+  const { config, out } = commandContext();
+  const servers = await stackDown(config);
+  if (servers.length === 0) {
+    out.line('No embedded stack here (nothing to stop).');
+    return 0;
+  }
+  for (const s of servers) out.line(`   ${s.name}: ${s.action} (port ${s.port})`);
+  out.line('✅ Stack stopped. Data is kept in the stack folder; `npm run stack:up` starts it again.');
+  return 0;
+}
+
+export async function stackStatusCommand(opts: { json?: boolean }): Promise<number> {
+  const { config, out } = commandContext({ json: opts.json });
+  const servers = await stackStatus(config);
+  if (servers === null) {
+    out.json({ servers: [], up: false });
+    out.line('No embedded stack here: run `npm run stack:up`.');
+    return 1;
+  }
+  const up = servers.every((s) => s.answers);
+  out.json({ up, servers: servers.map((s) => ({ ...s, url: redactUrl(s.url) })) });
+  for (const s of servers) {
+    out.line(`${s.answers ? '✅' : '❌'} ${s.name.padEnd(8)} port ${s.port}  ${s.answers ? 'answers' : s.running ? 'running but not answering' : 'stopped'}  ${redactUrl(s.url)}`);
+  }
+  return up ? 0 : 1;
+}

@@ -1,0 +1,200 @@
+/**
+ * The embedded local stack: two real PostgreSQL servers standing in for Supabase without Docker —
+ * "local" (LOCAL_DB_PORT, default 54322, Supabase's local port) and a "sandbox cloud"
+ * (SANDBOX_DB_PORT, default 54332) to push to safely. Data lives under STACK_DIR (default .crm-env/).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Config } from '../config.js';
+import { withClient } from '../db/connect.js';
+import { ConfigError } from '../errors.js';
+import { migrateUp } from '../migration/runner.js';
+import type { Reporter } from '../reporter.js';
+import { applyBaseSchema } from './base-schema.js';
+import { findPgBinaries } from './pg-binaries.js';
+import type { ServerSpec } from './server.js';
+import { initCluster, isRunning, portInUse, preparePostgresRole, serverUrl, startServer, stopServer } from './server.js';
+
+export type StackServerName = 'local' | 'sandbox';
+
+interface StackState {
+  readonly binDir: string;
+  readonly sandboxPassword: string;
+}
+
+/** The local server keeps Supabase's well-known local password, so the default URL just works. */
+const LOCAL_PASSWORD = 'postgres';
+
+function statePath(config: Config): string {
+  return path.join(config.stack.dir, 'stack.json');
+}
+
+function readState(config: Config): StackState | null {
+  const file = statePath(config);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as StackState) : null;
+}
+
+function specsFor(config: Config, state: StackState): Record<StackServerName, ServerSpec> {
+  return {
+    local: {
+      name: 'local',
+      binDir: state.binDir,
+      dataDir: path.join(config.stack.dir, 'local', 'data'),
+      port: config.stack.localPort,
+      password: LOCAL_PASSWORD,
+    },
+    sandbox: {
+      name: 'sandbox',
+      binDir: state.binDir,
+      dataDir: path.join(config.stack.dir, 'sandbox', 'data'),
+      port: config.stack.sandboxPort,
+      password: state.sandboxPassword,
+    },
+  };
+}
+
+export interface StackServerInfo {
+  readonly name: StackServerName;
+  readonly port: number;
+  readonly url: string;
+  readonly running: boolean;
+  readonly answers: boolean;
+  /** What `up` did: started it, or found it already running. */
+  readonly action?: 'started' | 'already running' | 'stopped' | 'not running';
+}
+
+export interface StackUpResult {
+  readonly servers: readonly StackServerInfo[];
+  readonly binDir: string;
+  readonly envFile: string;
+  readonly passFile: string;
+  readonly migrationsApplied: number;
+  readonly ms: number;
+}
+
+/** Writes the files that let other commands and shells use the stack without showing passwords. */
+function writeConnectionFiles(config: Config, specs: Record<StackServerName, ServerSpec>): { envFile: string; passFile: string } {
+  const envFile = path.join(config.stack.dir, 'stack.env');
+  const passFile = path.join(config.stack.dir, 'pgpass');
+  writeFileSync(
+    envFile,
+    [
+      '# Written by `crm-env stack up`. Lowest-precedence configuration source: .env.production and the',
+      '# environment override it. Holds passwords: mode 0600, inside the git-ignored stack folder.',
+      `LOCAL_DATABASE_URL=${serverUrl(specs.local)}`,
+      `DATABASE_URL_PRODUCTION=${serverUrl(specs.sandbox)}`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  writeFileSync(
+    passFile,
+    Object.values(specs)
+      .map((s) => `127.0.0.1:${s.port}:*:postgres:${s.password}\n127.0.0.1:${s.port}:*:supabase_admin:${s.password}\n`)
+      .join(''),
+    { mode: 0o600 },
+  );
+  return { envFile, passFile };
+}
+
+/**
+ * Starts both servers (creating them on first use), applies the Supabase base schema and the
+ * migrations to each. Idempotent: running servers are reported as already running.
+ */
+export async function stackUp(config: Config, reporter: Reporter): Promise<StackUpResult> {
+  const t0 = performance.now();
+  const previous = readState(config);
+  const bins = findPgBinaries(config.stack.pgBin, config.projectDir);
+  const state: StackState = {
+    binDir: bins.binDir,
+    sandboxPassword: previous?.sandboxPassword ?? randomBytes(18).toString('base64url'),
+  };
+  const specs = specsFor(config, state);
+  const infos: StackServerInfo[] = [];
+  let migrationsApplied = 0;
+
+  // Refuse ports held by something else before creating anything.
+  const running: Record<string, boolean> = {};
+  for (const spec of Object.values(specs)) {
+    running[spec.name] = await isRunning(spec);
+    if (!running[spec.name] && (await portInUse(spec.port))) {
+      const variable = spec.name === 'local' ? 'LOCAL_DB_PORT' : 'SANDBOX_DB_PORT';
+      throw new ConfigError(
+        `Port ${spec.port} for the ${spec.name} server is already used by another program (Docker Supabase?); stop it or set ${variable} to a free port.`,
+      );
+    }
+  }
+  mkdirSync(config.stack.dir, { recursive: true, mode: 0o755 });
+  writeFileSync(statePath(config), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+
+  await Promise.all(
+    Object.values(specs).map(async (spec) => {
+      const name = spec.name as StackServerName;
+      if (running[name]) {
+        reporter.info(`${name}: already running on port ${spec.port}`);
+      } else {
+        const created = await initCluster(spec);
+        await startServer(spec);
+        await preparePostgresRole(spec);
+        reporter.info(`${name}: ${created ? 'created and started' : 'started'} on port ${spec.port}`);
+      }
+      const base = await applyBaseSchema(serverUrl(spec, 'postgres', 'supabase_admin'));
+      if (base === 'skipped-real-supabase') reporter.warn(`${name}: Supabase's own auth schema found; base schema skipped.`);
+      const migrated = await migrateUp(serverUrl(spec), config.migrationsDir, {}, name);
+      migrationsApplied += migrated.applied.length;
+      infos.push({
+        name,
+        port: spec.port,
+        url: serverUrl(spec),
+        running: true,
+        answers: true,
+        action: running[name] ? 'already running' : 'started',
+      });
+    }),
+  );
+  const files = writeConnectionFiles(config, specs);
+  infos.sort((a, b) => a.name.localeCompare(b.name));
+  return { servers: infos, binDir: bins.binDir, ...files, migrationsApplied, ms: performance.now() - t0 };
+}
+
+/** Stops the servers this stack started (found by their data folders, never by port). */
+export async function stackDown(config: Config): Promise<StackServerInfo[]> {
+  const state = readState(config);
+  if (!state) return [];
+  const specs = specsFor(config, state);
+  const out: StackServerInfo[] = [];
+  for (const spec of Object.values(specs)) {
+    const wasRunning = await isRunning(spec);
+    if (wasRunning) await stopServer(spec);
+    out.push({
+      name: spec.name as StackServerName,
+      port: spec.port,
+      url: serverUrl(spec),
+      running: false,
+      answers: false,
+      action: wasRunning ? 'stopped' : 'not running',
+    });
+  }
+  return out;
+}
+
+/** Each server, its port, and whether it answers a query. */
+export async function stackStatus(config: Config): Promise<StackServerInfo[] | null> {
+  const state = readState(config);
+  if (!state) return null;
+  const specs = specsFor(config, state);
+  return Promise.all(
+    Object.values(specs).map(async (spec) => {
+      const running = await isRunning(spec);
+      let answers = false;
+      if (running) {
+        answers = await withClient(serverUrl(spec), async (c) => (await c.query('select 1')).rowCount === 1, {
+          connectTimeoutMs: 3000,
+        }).catch(() => false);
+      }
+      return { name: spec.name as StackServerName, port: spec.port, url: serverUrl(spec), running, answers };
+    }),
+  );
+}
