@@ -14,8 +14,10 @@
 -- meta-commands are used. `psql -f` (one transaction per statement) also works; then only the
 -- cluster-wide role section is serialised, the rest relies on IF NOT EXISTS / exception handlers.
 --
--- Idempotent: a second application succeeds and changes nothing (IF NOT EXISTS, CREATE OR REPLACE
--- with identical bodies, ALTERs only when a value differs, GRANTs that already exist are no-ops).
+-- Idempotent: a second application succeeds and changes nothing (objects are created only when
+-- missing, CREATE OR REPLACE with identical bodies, ALTERs only when a value differs, GRANTs that
+-- already exist are no-ops). A re-application takes no table locks that would wait for (or block)
+-- open transactions writing auth/storage tables.
 --
 -- Sources (see /work/shared/notes/supabase-facts.md sections 1-3; "dump" = pg_dump of a current
 -- Supabase project, which shows the net result of all migrations):
@@ -325,109 +327,150 @@ $grants$;
 --    (confirmation_token, recovery_token, email_change_token_new, email_change = '' or GoTrue fails
 --    with "Database error querying schema", facts 1.3). confirmed_at is generated: never insert it.
 -- -------------------------------------------------------------------------------------------------
-create table if not exists auth.users (
-  instance_id uuid,
-  id uuid not null,
-  aud character varying(255),
-  role character varying(255),
-  email character varying(255),
-  encrypted_password character varying(255),
-  email_confirmed_at timestamp with time zone,            -- old confirmed_at (20210710035447)
-  invited_at timestamp with time zone,
-  confirmation_token character varying(255),
-  confirmation_sent_at timestamp with time zone,
-  recovery_token character varying(255),
-  recovery_sent_at timestamp with time zone,
-  email_change_token_new character varying(255),         -- old email_change_token (20210730183235)
-  email_change character varying(255),
-  email_change_sent_at timestamp with time zone,
-  last_sign_in_at timestamp with time zone,
-  raw_app_meta_data jsonb,
-  raw_user_meta_data jsonb,
-  is_super_admin boolean,
-  created_at timestamp with time zone,
-  updated_at timestamp with time zone,
-  phone text default null::character varying,            -- text since 20230116124310_alter_phone_type
-  phone_confirmed_at timestamp with time zone,
-  phone_change text default ''::character varying,
-  phone_change_token character varying(255) default ''::character varying,
-  phone_change_sent_at timestamp with time zone,
-  confirmed_at timestamp with time zone
-    generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,  -- 20210722035447
-  email_change_token_current character varying(255) default ''::character varying,
-  email_change_confirm_status smallint default 0,
-  banned_until timestamp with time zone,
-  reauthentication_token character varying(255) default ''::character varying,
-  reauthentication_sent_at timestamp with time zone,
-  is_sso_user boolean default false not null,             -- 20221215195500
-  deleted_at timestamp with time zone,
-  is_anonymous boolean default false not null,            -- 20240214120130
-  constraint users_pkey primary key (id),
-  constraint users_phone_key unique (phone),
-  constraint users_email_change_confirm_status_check
-    check (((email_change_confirm_status >= 0) and (email_change_confirm_status <= 2)))
-);
+do $auth_users$
+begin
+  -- Table, its constraints and comments only when missing, so that a re-application takes no lock
+  -- on an existing auth.users (see the note on indexes below).
+  if to_regclass('auth.users') is null then
+    create table auth.users (
+      instance_id uuid,
+      id uuid not null,
+      aud character varying(255),
+      role character varying(255),
+      email character varying(255),
+      encrypted_password character varying(255),
+      email_confirmed_at timestamp with time zone,      -- the old confirmed_at (20210710035447)
+      invited_at timestamp with time zone,
+      confirmation_token character varying(255),
+      confirmation_sent_at timestamp with time zone,
+      recovery_token character varying(255),
+      recovery_sent_at timestamp with time zone,
+      email_change_token_new character varying(255),   -- the old email_change_token (20210730183235)
+      email_change character varying(255),
+      email_change_sent_at timestamp with time zone,
+      last_sign_in_at timestamp with time zone,
+      raw_app_meta_data jsonb,
+      raw_user_meta_data jsonb,
+      is_super_admin boolean,
+      created_at timestamp with time zone,
+      updated_at timestamp with time zone,
+      phone text default null::character varying,      -- text since 20230116124310_alter_phone_type
+      phone_confirmed_at timestamp with time zone,
+      phone_change text default ''::character varying,
+      phone_change_token character varying(255) default ''::character varying,
+      phone_change_sent_at timestamp with time zone,
+      confirmed_at timestamp with time zone
+        generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,  -- 20210722035447
+      email_change_token_current character varying(255) default ''::character varying,
+      email_change_confirm_status smallint default 0,
+      banned_until timestamp with time zone,
+      reauthentication_token character varying(255) default ''::character varying,
+      reauthentication_sent_at timestamp with time zone,
+      is_sso_user boolean default false not null,       -- 20221215195500
+      deleted_at timestamp with time zone,
+      is_anonymous boolean default false not null,      -- 20240214120130
+      constraint users_pkey primary key (id),
+      constraint users_phone_key unique (phone),
+      constraint users_email_change_confirm_status_check
+        check (((email_change_confirm_status >= 0) and (email_change_confirm_status <= 2)))
+    );
+    comment on table auth.users is 'Auth: Stores user login data within a secure schema.';
+    comment on column auth.users.is_sso_user is
+      'Auth: Set this column to true when the account comes from SSO. These accounts can have duplicate emails.';
+  end if;
+end
+$auth_users$;
 
-comment on table auth.users is 'Auth: Stores user login data within a secure schema.';
-comment on column auth.users.is_sso_user is
-  'Auth: Set this column to true when the account comes from SSO. These accounts can have duplicate emails.';
-
--- The old users_email_key UNIQUE was replaced by this partial index (20221215195500); it is on the
--- raw value, so store emails lowercased as GoTrue does.
-create unique index if not exists users_email_partial_key
-  on auth.users using btree (email) where (is_sso_user = false);
-comment on index auth.users_email_partial_key is
-  'Auth: A partial unique index that applies only when is_sso_user is false';
-create index if not exists users_instance_id_email_idx
-  on auth.users using btree (instance_id, lower((email)::text));           -- 20220114185221
-create index if not exists users_instance_id_idx on auth.users using btree (instance_id);
-create index if not exists users_is_anonymous_idx on auth.users using btree (is_anonymous);
--- Token uniqueness ignores '', blanks and numeric OTPs, so many rows may hold '' (20220429102000).
-create unique index if not exists confirmation_token_idx
-  on auth.users using btree (confirmation_token)
-  where ((confirmation_token)::text !~ '^[0-9 ]*$'::text);
-create unique index if not exists recovery_token_idx
-  on auth.users using btree (recovery_token)
-  where ((recovery_token)::text !~ '^[0-9 ]*$'::text);
-create unique index if not exists email_change_token_current_idx
-  on auth.users using btree (email_change_token_current)
-  where ((email_change_token_current)::text !~ '^[0-9 ]*$'::text);
-create unique index if not exists email_change_token_new_idx
-  on auth.users using btree (email_change_token_new)
-  where ((email_change_token_new)::text !~ '^[0-9 ]*$'::text);
-create unique index if not exists reauthentication_token_idx
-  on auth.users using btree (reauthentication_token)
-  where ((reauthentication_token)::text !~ '^[0-9 ]*$'::text);
+-- Indexes are created only when missing, by name. (CREATE INDEX IF NOT EXISTS would take a SHARE
+-- lock on the table before noticing the index exists, so re-applying the file would wait for, and
+-- then block, every open transaction that writes auth.users.)
+do $auth_users_indexes$
+begin
+  -- The old users_email_key UNIQUE was replaced by this partial index (20221215195500). It is on
+  -- the raw value, so store emails lowercased, as GoTrue does.
+  if to_regclass('auth.users_email_partial_key') is null then
+    create unique index users_email_partial_key
+      on auth.users using btree (email) where (is_sso_user = false);
+    comment on index auth.users_email_partial_key is
+      'Auth: A partial unique index that applies only when is_sso_user is false';
+  end if;
+  if to_regclass('auth.users_instance_id_email_idx') is null then
+    create index users_instance_id_email_idx
+      on auth.users using btree (instance_id, lower((email)::text));        -- 20220114185221
+  end if;
+  if to_regclass('auth.users_instance_id_idx') is null then
+    create index users_instance_id_idx on auth.users using btree (instance_id);
+  end if;
+  if to_regclass('auth.users_is_anonymous_idx') is null then
+    create index users_is_anonymous_idx on auth.users using btree (is_anonymous);
+  end if;
+  -- Token uniqueness ignores '', blanks and numeric OTPs, so many rows may hold '' (20220429102000).
+  if to_regclass('auth.confirmation_token_idx') is null then
+    create unique index confirmation_token_idx
+      on auth.users using btree (confirmation_token)
+      where ((confirmation_token)::text !~ '^[0-9 ]*$'::text);
+  end if;
+  if to_regclass('auth.recovery_token_idx') is null then
+    create unique index recovery_token_idx
+      on auth.users using btree (recovery_token)
+      where ((recovery_token)::text !~ '^[0-9 ]*$'::text);
+  end if;
+  if to_regclass('auth.email_change_token_current_idx') is null then
+    create unique index email_change_token_current_idx
+      on auth.users using btree (email_change_token_current)
+      where ((email_change_token_current)::text !~ '^[0-9 ]*$'::text);
+  end if;
+  if to_regclass('auth.email_change_token_new_idx') is null then
+    create unique index email_change_token_new_idx
+      on auth.users using btree (email_change_token_new)
+      where ((email_change_token_new)::text !~ '^[0-9 ]*$'::text);
+  end if;
+  if to_regclass('auth.reauthentication_token_idx') is null then
+    create unique index reauthentication_token_idx
+      on auth.users using btree (reauthentication_token)
+      where ((reauthentication_token)::text !~ '^[0-9 ]*$'::text);
+  end if;
+end
+$auth_users_indexes$;
 
 
 -- -------------------------------------------------------------------------------------------------
 -- 6. auth.identities (20210909172000 create, 20221215195800 email column, 20231117164230 id pkey:
 --    the old text `id` is now provider_id and the PK is a uuid). For the email provider GoTrue uses
 --    provider_id = user id as text, identity_data {sub, email, email_verified, phone_verified}.
+--    identities.email is generated: never insert it.
 -- -------------------------------------------------------------------------------------------------
-create table if not exists auth.identities (
-  provider_id text not null,
-  user_id uuid not null,
-  identity_data jsonb not null,
-  provider text not null,
-  last_sign_in_at timestamp with time zone,
-  created_at timestamp with time zone,
-  updated_at timestamp with time zone,
-  email text generated always as (lower((identity_data ->> 'email'::text))) stored,
-  id uuid default gen_random_uuid() not null,
-  constraint identities_pkey primary key (id),
-  constraint identities_provider_id_provider_unique unique (provider_id, provider),
-  constraint identities_user_id_fkey
-    foreign key (user_id) references auth.users (id) on delete cascade
-);
-
-comment on table auth.identities is 'Auth: Stores identities associated to a user.';
-comment on column auth.identities.email is
-  'Auth: Email is a generated column that references the optional email property in the identity_data';
-create index if not exists identities_email_idx
-  on auth.identities using btree (email text_pattern_ops);
-comment on index auth.identities_email_idx is 'Auth: Ensures indexed queries on the email column';
-create index if not exists identities_user_id_idx on auth.identities using btree (user_id);
+do $auth_identities$
+begin
+  if to_regclass('auth.identities') is null then
+    create table auth.identities (
+      provider_id text not null,
+      user_id uuid not null,
+      identity_data jsonb not null,
+      provider text not null,
+      last_sign_in_at timestamp with time zone,
+      created_at timestamp with time zone,
+      updated_at timestamp with time zone,
+      email text generated always as (lower((identity_data ->> 'email'::text))) stored,
+      id uuid default gen_random_uuid() not null,
+      constraint identities_pkey primary key (id),
+      constraint identities_provider_id_provider_unique unique (provider_id, provider),
+      constraint identities_user_id_fkey
+        foreign key (user_id) references auth.users (id) on delete cascade
+    );
+    comment on table auth.identities is 'Auth: Stores identities associated to a user.';
+    comment on column auth.identities.email is
+      'Auth: Email is a generated column that references the optional email property in the identity_data';
+  end if;
+  if to_regclass('auth.identities_email_idx') is null then
+    create index identities_email_idx on auth.identities using btree (email text_pattern_ops);
+    comment on index auth.identities_email_idx is 'Auth: Ensures indexed queries on the email column';
+  end if;
+  if to_regclass('auth.identities_user_id_idx') is null then
+    create index identities_user_id_idx on auth.identities using btree (user_id);
+  end if;
+end
+$auth_identities$;
 
 
 -- -------------------------------------------------------------------------------------------------
@@ -529,46 +572,62 @@ begin
 end
 $buckettype$;
 
-create table if not exists storage.buckets (
-  id text not null,
-  name text not null,
-  owner uuid,
-  created_at timestamp with time zone default now(),
-  updated_at timestamp with time zone default now(),
-  public boolean default false,
-  avif_autodetection boolean default false,
-  file_size_limit bigint,
-  allowed_mime_types text[],
-  owner_id text,
-  type storage.buckettype default 'STANDARD'::storage.buckettype not null,
-  constraint buckets_pkey primary key (id)
-);
-comment on column storage.buckets.owner is 'Field is deprecated, use owner_id instead';
-create unique index if not exists bname on storage.buckets using btree (name);
+do $storage_tables$
+begin
+  -- Same pattern as auth: create tables and indexes only when missing, no locks on re-application.
+  if to_regclass('storage.buckets') is null then
+    create table storage.buckets (
+      id text not null,
+      name text not null,
+      owner uuid,
+      created_at timestamp with time zone default now(),
+      updated_at timestamp with time zone default now(),
+      public boolean default false,
+      avif_autodetection boolean default false,
+      file_size_limit bigint,
+      allowed_mime_types text[],
+      owner_id text,
+      type storage.buckettype default 'STANDARD'::storage.buckettype not null,
+      constraint buckets_pkey primary key (id)
+    );
+    comment on column storage.buckets.owner is 'Field is deprecated, use owner_id instead';
+  end if;
+  if to_regclass('storage.bname') is null then
+    create unique index bname on storage.buckets using btree (name);
+  end if;
 
-create table if not exists storage.objects (
-  id uuid default gen_random_uuid() not null,
-  bucket_id text,
-  name text,
-  owner uuid,
-  created_at timestamp with time zone default now(),
-  updated_at timestamp with time zone default now(),
-  last_accessed_at timestamp with time zone default now(),
-  metadata jsonb,
-  path_tokens text[] generated always as (string_to_array(name, '/'::text)) stored,
-  version text,
-  owner_id text,
-  user_metadata jsonb,
-  constraint objects_pkey primary key (id),
-  constraint "objects_bucketId_fkey" foreign key (bucket_id) references storage.buckets (id)
-);
-comment on column storage.objects.owner is 'Field is deprecated, use owner_id instead';
--- bucketid_objname is dropped by newer storage versions once object versioning is enabled; most
--- projects still have it. Do not rely on it for upserts.
-create unique index if not exists bucketid_objname on storage.objects using btree (bucket_id, name);
-create index if not exists idx_objects_bucket_id_name
-  on storage.objects using btree (bucket_id, name collate "C");
-create index if not exists name_prefix_search on storage.objects using btree (name text_pattern_ops);
+  if to_regclass('storage.objects') is null then
+    create table storage.objects (
+      id uuid default gen_random_uuid() not null,
+      bucket_id text,
+      name text,
+      owner uuid,
+      created_at timestamp with time zone default now(),
+      updated_at timestamp with time zone default now(),
+      last_accessed_at timestamp with time zone default now(),
+      metadata jsonb,
+      path_tokens text[] generated always as (string_to_array(name, '/'::text)) stored,
+      version text,
+      owner_id text,
+      user_metadata jsonb,
+      constraint objects_pkey primary key (id),
+      constraint "objects_bucketId_fkey" foreign key (bucket_id) references storage.buckets (id)
+    );
+    comment on column storage.objects.owner is 'Field is deprecated, use owner_id instead';
+  end if;
+  -- bucketid_objname is dropped by newer storage versions once object versioning is enabled; most
+  -- projects still have it. Do not rely on it for upserts.
+  if to_regclass('storage.bucketid_objname') is null then
+    create unique index bucketid_objname on storage.objects using btree (bucket_id, name);
+  end if;
+  if to_regclass('storage.idx_objects_bucket_id_name') is null then
+    create index idx_objects_bucket_id_name on storage.objects using btree (bucket_id, name collate "C");
+  end if;
+  if to_regclass('storage.name_prefix_search') is null then
+    create index name_prefix_search on storage.objects using btree (name text_pattern_ops);
+  end if;
+end
+$storage_tables$;
 
 create or replace function storage.update_updated_at_column() returns trigger
   language plpgsql

@@ -1,6 +1,6 @@
 /**
- * The rules of the migration linter: a catalogue (name → severity + safe alternative) and the per-statement
- * checks, which walk libpg-query's AST while tracking which tables exist before / are created in the file.
+ * The rules of the migration linter: a catalogue (name → severity, message, safe alternative) and the
+ * per-statement checks, which walk libpg-query's AST while tracking which tables exist before / are created in the file.
  */
 import type { ColumnDef, Constraint, Node, RangeVar } from 'libpg-query';
 
@@ -97,16 +97,11 @@ const VOLATILE = new Set([
 
 /** Column constraints that give every existing row a value, so NOT NULL cannot fail. */
 const FILLED: readonly string[] = ['CONSTR_DEFAULT', 'CONSTR_IDENTITY', 'CONSTR_GENERATED'];
-/** Constraints that check existing rows (and can be added NOT VALID). */
-const VALIDATED: Record<string, string | undefined> = {
-  CONSTR_FOREIGN: 'FOREIGN KEY',
-  CONSTR_CHECK: 'CHECK',
-};
-/** Constraints that build an index (unless added USING INDEX). */
-const INDEXED: Record<string, string | undefined> = {
-  CONSTR_UNIQUE: 'UNIQUE',
-  CONSTR_PRIMARY: 'PRIMARY KEY',
-  CONSTR_EXCLUSION: 'EXCLUDE',
+// prettier-ignore
+/** Constraints that check every existing row (`scan`, avoidable with NOT VALID) or build an index (`index`). */
+const CONSTRAINT_KINDS: Record<string, readonly [label: string, cost: 'scan' | 'index'] | undefined> = {
+  CONSTR_FOREIGN: ['FOREIGN KEY', 'scan'], CONSTR_CHECK: ['CHECK', 'scan'],
+  CONSTR_UNIQUE: ['UNIQUE', 'index'], CONSTR_PRIMARY: ['PRIMARY KEY', 'index'], CONSTR_EXCLUSION: ['EXCLUDE', 'index'],
 };
 const SERIAL_TYPES = new Set(['serial', 'serial2', 'serial4', 'serial8', 'smallserial', 'bigserial']);
 
@@ -142,11 +137,13 @@ export class TableTracker {
     return [...this.needsRls].filter(([name]) => !this.rlsEnabled.has(name));
   }
 
-  create(name: string, ifNotExists: boolean, statementIndex: number, needsRls: boolean): void {
+  /** Records a CREATE TABLE. Only public tables need RLS (the Supabase API exposes them), temp ones never. */
+  create(rel: RangeVar | undefined, ifNotExists: boolean, statementIndex: number): void {
+    const name = qualify(rel);
     if (ifNotExists && (this.existing.has(name) || this.created.has(name))) return; // a no-op on the server
     this.existing.delete(name);
     this.created.add(name);
-    if (needsRls) this.needsRls.set(name, statementIndex);
+    if (rel?.relpersistence !== 't' && name.startsWith('public.')) this.needsRls.set(name, statementIndex);
   }
 
   drop(name: string): void {
@@ -209,10 +206,9 @@ function calledFunctions(node: unknown, out: string[] = []): string[] {
 function rewriteReason(col: ColumnDef, constraints: Constraint[]): string | undefined {
   const typeName = strings(col.typeName?.names).at(-1) ?? '';
   if (SERIAL_TYPES.has(typeName)) return `type ${typeName} has a nextval() default`;
-  if (constraints.some((c) => c.contype === 'CONSTR_IDENTITY'))
-    return 'an identity column draws from a sequence';
+  if (constraints.some((c) => c.contype === 'CONSTR_IDENTITY')) return 'an identity column uses a sequence';
   if (constraints.some((c) => c.contype === 'CONSTR_GENERATED' && c.generated_kind === 's')) {
-    return 'a stored generated column is computed for every row';
+    return 'a stored generated column is computed for every row'; // PG18 virtual ones are not stored
   }
   const fallback = constraints.find((c) => c.contype === 'CONSTR_DEFAULT');
   // Unknown functions count as volatile: CREATE FUNCTION is VOLATILE unless declared otherwise.
@@ -236,20 +232,16 @@ function checkAddColumn(table: string, col: ColumnDef, hits: RuleHit[]): void {
 
 /** ADD CONSTRAINT, or a constraint inline in ADD COLUMN `column`, on an existing table. */
 function checkNewConstraint(table: string, c: Constraint, hits: RuleHit[], column?: string): void {
-  const kind = VALIDATED[c.contype ?? ''];
-  const what = (k: string): string =>
-    `${k} constraint ${c.conname ?? ''}${column ? ` on column ${column}` : ''}`;
-  if (kind !== undefined && c.skip_validation !== true) {
-    const found = hit('constraint-missing-not-valid', what(kind), table);
+  const [label, cost] = CONSTRAINT_KINDS[c.contype ?? ''] ?? [];
+  const what = [label, 'constraint', c.conname, column && `on column ${column}`].filter(Boolean).join(' ');
+  if (cost === 'scan' && c.skip_validation !== true) {
+    const found = hit('constraint-missing-not-valid', what, table);
     // An inline column constraint cannot say NOT VALID, so it has to become a separate ADD CONSTRAINT.
     const inline =
       'Add the column bare, then ADD CONSTRAINT ... NOT VALID and VALIDATE it in a later migration.';
     hits.push(column === undefined ? found : { ...found, fix: inline });
   }
-  const indexKind = INDEXED[c.contype ?? ''];
-  if (indexKind !== undefined && c.indexname === undefined) {
-    hits.push(hit('adding-unique-constraint', what(indexKind), table));
-  }
+  if (cost === 'index' && c.indexname === undefined) hits.push(hit('adding-unique-constraint', what, table));
 }
 
 /**
@@ -316,21 +308,10 @@ export function checkStatement(node: Node, index: number, tables: TableTracker):
       .filter((n) => n !== '' && !tables.createdHere(n));
     if (live.length > 0) hits.push(hit('ban-truncate', live.join(', ')));
   } else if ('CreateStmt' in node) {
-    createTable(node.CreateStmt.relation, node.CreateStmt.if_not_exists === true, index, tables);
+    tables.create(node.CreateStmt.relation, node.CreateStmt.if_not_exists === true, index);
   } else if ('CreateTableAsStmt' in node && node.CreateTableAsStmt.objtype === 'OBJECT_TABLE') {
     const { into, if_not_exists } = node.CreateTableAsStmt;
-    createTable(into?.rel, if_not_exists === true, index, tables);
+    tables.create(into?.rel, if_not_exists === true, index);
   }
   return hits;
-}
-
-function createTable(
-  rel: RangeVar | undefined,
-  ifNotExists: boolean,
-  index: number,
-  tables: TableTracker,
-): void {
-  const name = qualify(rel);
-  // Only public is exposed through the Supabase API; temp tables are private to the session anyway.
-  tables.create(name, ifNotExists, index, rel?.relpersistence !== 't' && name.startsWith('public.'));
 }

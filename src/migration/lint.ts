@@ -3,6 +3,7 @@
  * (libpg-query, WASM) and reports statements that lock or rewrite live tables, break deployed code, or expose
  * tables without RLS. Pure: no database, no I/O. The rules themselves live in ./lint-rules.ts.
  */
+import { OperationError } from '../errors.js';
 import { hasSqlDetails, loadModule, parseSync, scanSync, type Node } from 'libpg-query';
 import { checkStatement, hit, RULES, TableTracker, type RuleHit } from './lint-rules.js';
 
@@ -31,16 +32,8 @@ export interface ParsedStatement {
   readonly ast: unknown;
 }
 
-/** Local base for the linter's errors, kept minimal so it can be re-parented onto src/errors.ts. */
-class MigrationLintError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-  }
-}
-
 /** A migration file PostgreSQL cannot parse; the message reads `<file>:<line>: <parser message>`. */
-export class MigrationParseError extends MigrationLintError {
+export class MigrationParseError extends OperationError {
   readonly file: string;
   readonly line: number;
 
@@ -84,7 +77,10 @@ function ensureParser(): Promise<void> {
   return parserReady;
 }
 
-/** Parse a whole migration file with the real PostgreSQL parser; throws MigrationParseError (with file, line, message) on a syntax error. */
+/**
+ * Parse a whole migration file with the real PostgreSQL parser; throws MigrationParseError (with file, line,
+ * message) on a syntax error.
+ */
 export async function parseMigration(file: string, sql: string): Promise<ParsedStatement[]> {
   const { statements } = await analyse(file, sql);
   return statements.map(({ sql: text, line, ast }) => ({ sql: text, line, ast }));
@@ -94,6 +90,11 @@ export async function parseMigration(file: string, sql: string): Promise<ParsedS
  * Lint one migration file. `existingTables` = set of 'schema.table' names that existed before this file (tables
  * created in EARLIER migration files, or present on the target), used by rules that only matter for existing
  * (possibly big) tables. Findings come sorted by line; suppressed ones are left out.
+ *
+ * A finding is suppressed by `-- crm-env-lint-disable-next-statement <rule>[, <rule>]: <reason>` (or the same in
+ * a block comment) on the statement's first line or in the comment lines directly above it (no blank line in
+ * between). Without a reason the suppression is ignored and reported; one that suppresses nothing is reported
+ * as unused.
  */
 export async function lintMigration(
   file: string,

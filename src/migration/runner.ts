@@ -9,7 +9,8 @@ import { pgFields, withAdvisoryLock, withClient } from '../db/connect.js';
 import { OperationError } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { MigrationFile } from './files.js';
-import { lineAt, readMigrations, splitStatements } from './files.js';
+import { lineAt, readMigrations } from './files.js';
+import { parseMigration } from './lint.js';
 import type { HistoryRow } from './history.js';
 import { ensureHistoryTable, insertHistory, readHistory } from './history.js';
 
@@ -134,7 +135,7 @@ export async function applyPending(client: Client, files: readonly MigrationFile
     let i = 0;
     for (const file of plan.pending) {
       options.onFile?.(file, i++, plan.pending.length);
-      const statements = await splitStatements(file.fileName, file.sql);
+      const statements = await parseMigration(file.fileName, file.sql);
       const ms = await runMigrationFile(client, file);
       await insertHistory(
         client,

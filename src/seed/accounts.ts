@@ -14,6 +14,8 @@ import {
   PLACES,
   SEGMENTS,
   SEGMENT_NAME_TEMPLATES,
+  STREETS,
+  STREET_SUFFIXES,
   TITLES_BY_KIND,
   fillTemplate,
 } from './catalog.js';
@@ -73,7 +75,10 @@ function fillNumbers(ctx: TableContext, template: string, extra: Record<string, 
 }
 
 /** Generates `count` organizations for the context's user. */
-export function generateOrganizations(ctx: TableContext, count: number): { rows: SeedRow[]; infos: OrgInfo[] } {
+export function generateOrganizations(
+  ctx: TableContext,
+  count: number,
+): { rows: SeedRow[]; infos: OrgInfo[] } {
   const { faker, baseTime, user } = ctx;
   const rows: SeedRow[] = [];
   const infos: OrgInfo[] = [];
@@ -95,7 +100,8 @@ export function generateOrganizations(ctx: TableContext, count: number): { rows:
     const institutional = realKind === 3 || realKind === 4;
     const domain = `${asciiSlug(name).slice(0, 40)}.${institutional ? 'org' : 'com'}`;
     const size = ORG_SIZE[Math.min(realKind, ORG_SIZE.length - 1)] ?? [1e6, 1e7, 10, 100];
-    const street = faker.location.streetAddress();
+    const direction = faker.helpers.arrayElement(['', '', '', 'N ', 'S ', 'E ', 'W ']);
+    const street = `${faker.number.int({ min: 100, max: 9899 })} ${direction}${faker.helpers.arrayElement(STREETS)} ${faker.helpers.arrayElement(STREET_SUFFIXES)}`;
     const createdAt = between(faker, daysBefore(baseTime, 730), daysBefore(baseTime, 14));
     const organizationType =
       realKind === DISTRIBUTOR_KIND
@@ -112,7 +118,11 @@ export function generateOrganizations(ctx: TableContext, count: number): { rows:
     const descriptionRoll = faker.number.int({ min: 0, max: 99 });
     // Org #3 of every user has an empty (not null) description: '' and NULL must both survive sync.
     const description =
-      i === 2 ? '' : descriptionRoll < 25 ? null : fillNumbers(ctx, faker.helpers.arrayElement(ORG_DESCRIPTIONS));
+      i === 2
+        ? ''
+        : descriptionRoll < 25
+          ? null
+          : fillNumbers(ctx, faker.helpers.arrayElement(ORG_DESCRIPTIONS));
     rows.push({
       id,
       name,
@@ -126,7 +136,9 @@ export function generateOrganizations(ctx: TableContext, count: number): { rows:
       organization_type: organizationType,
       website: faker.datatype.boolean(0.88) ? `https://www.${domain}` : null,
       phone: faker.phone.number({ style: 'national' }),
-      address: faker.datatype.boolean(0.15) ? `${street}, Suite ${faker.number.int({ min: 100, max: 950 })}` : street,
+      address: faker.datatype.boolean(0.15)
+        ? `${street}, Suite ${faker.number.int({ min: 100, max: 950 })}`
+        : street,
       city,
       state,
       postal_code: faker.location.zipCode({ state }),
@@ -160,11 +172,16 @@ export function generateContacts(
     let firstName = faker.helpers.arrayElement(FIRST_NAMES);
     let lastName = faker.helpers.arrayElement(LAST_NAMES);
     // Fixed slots guarantee UTF-8 and apostrophes in every data set with enough contacts.
-    if (i % 25 === 7) [firstName, lastName] = NON_ASCII_NAMES[Math.floor(i / 25) % NON_ASCII_NAMES.length] ?? ['José', 'Peña'];
+    if (i % 25 === 7)
+      [firstName, lastName] = NON_ASCII_NAMES[Math.floor(i / 25) % NON_ASCII_NAMES.length] ?? [
+        'José',
+        'Peña',
+      ];
     if (i % 25 === 3) lastName = i % 50 === 3 ? "O'Brien" : "D'Angelo";
     const domain = org?.domain ?? faker.helpers.arrayElement(['gmail.com', 'outlook.com', 'yahoo.com']);
     let local = `${asciiSlug(firstName)}.${asciiSlug(lastName)}`;
-    for (let n = 2; usedEmails.has(`${local}@${domain}`); n++) local = `${asciiSlug(firstName)}.${asciiSlug(lastName)}${n}`;
+    for (let n = 2; usedEmails.has(`${local}@${domain}`); n++)
+      local = `${asciiSlug(firstName)}.${asciiSlug(lastName)}${n}`;
     usedEmails.add(`${local}@${domain}`);
     const titles = TITLES_BY_KIND[org?.kind ?? 1] ?? [];
     const firstSeen = between(faker, org?.createdAt ?? daysBefore(baseTime, 730), daysBefore(baseTime, 1));

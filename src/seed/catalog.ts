@@ -89,6 +89,13 @@ export const PLACES: readonly string[] = words(
     'Red Barn|Westfield|Highland|Juniper|Evergreen|Union Station',
 );
 
+/** Street names and suffixes: faker's en_US streets ("Marvin-Champlin Port") do not look like addresses. */
+export const STREETS = words(
+  'Main|Oak|Maple|Market|Commerce|Harbor|Elm|Washington|Lincoln|Park|Lake|Mill|Church|Industrial|Airport|' +
+    'Broadway|Second|Third|Fifth|Cedar|Pine|Jefferson|Madison|Franklin|Center|Front|Water|Grand|Highland|Union',
+);
+export const STREET_SUFFIXES = words('St|Ave|Blvd|Rd|Dr|Pkwy|Way|Ln|Ct|Pl');
+
 const SAINTS = words('Mary|Joseph|Luke|Vincent|Jude|Francis|Anne|Elizabeth');
 const NOUNS = words('Ember|Salt|Olive|Fig|Anchor|Sparrow|Smoke|Barley|Citrus|Hearth');
 const COMPANY_SUFFIXES = words('Financial|Insurance Group|Technologies|Logistics|Health Systems|Energy');

@@ -52,7 +52,9 @@ function probabilityFor(faker: Faker, opts: OpportunityOptions, stage: string): 
   const position = open.length <= 1 ? 0.5 : open.indexOf(stage) / (open.length - 1);
   // A third sit exactly at the default, the way a CRM leaves an untouched field.
   if (faker.datatype.boolean(1 / 3)) return opts.defaultProbability;
-  const nudged = Math.round(opts.defaultProbability + (position - 0.5) * 30 + faker.number.int({ min: -5, max: 5 }));
+  const nudged = Math.round(
+    opts.defaultProbability + (position - 0.5) * 30 + faker.number.int({ min: -5, max: 5 }),
+  );
   return Math.min(100, Math.max(0, nudged));
 }
 
@@ -85,17 +87,24 @@ export function generateOpportunities(
     const contactIds =
       i % 20 === 5 || orgContacts.length === 0
         ? []
-        : faker.helpers.arrayElements(orgContacts, { min: 1, max: Math.min(3, orgContacts.length) }).map((c) => c.id);
+        : faker.helpers
+            .arrayElements(orgContacts, { min: 1, max: Math.min(3, orgContacts.length) })
+            .map((c) => c.id);
     const product = faker.helpers.arrayElement(PRODUCT_LINES);
     const topic = fillTemplate(faker.helpers.arrayElement(OPPORTUNITY_TOPICS), {
-      product: product.charAt(0).toUpperCase() + product.slice(1),
+      product: product.replace(/(^|[\s-])([a-z])/g, (_m, sep: string, c: string) => sep + c.toUpperCase()),
     });
     const name = `${org.name} — ${topic}`;
     const amount = amountFor(faker, opts.maxAmount);
     const closed = stage === WON_STAGE || stage === LOST_STAGE;
-    const createdFrom = org.createdAt.getTime() > daysBefore(baseTime, 365).getTime() ? org.createdAt : daysBefore(baseTime, 365);
+    const createdFrom =
+      org.createdAt.getTime() > daysBefore(baseTime, 365).getTime()
+        ? org.createdAt
+        : daysBefore(baseTime, 365);
     const createdAt = between(faker, createdFrom, daysBefore(baseTime, 7));
-    const closing = closed ? between(faker, createdAt, baseTime) : between(faker, daysAfter(baseTime, 7), daysAfter(baseTime, 120));
+    const closing = closed
+      ? between(faker, createdAt, baseTime)
+      : between(faker, daysAfter(baseTime, 7), daysAfter(baseTime, 120));
     const descriptionRoll = faker.number.int({ min: 0, max: 99 });
     const description =
       i % 20 === 9
@@ -112,9 +121,10 @@ export function generateOpportunities(
       organization_id: org.id,
       contact_ids: contactIds,
       stage,
-      category: faker.datatype.boolean(0.6) || otherCategories.length === 0
-        ? opts.defaultCategory
-        : faker.helpers.arrayElement(otherCategories),
+      category:
+        faker.datatype.boolean(0.6) || otherCategories.length === 0
+          ? opts.defaultCategory
+          : faker.helpers.arrayElement(otherCategories),
       amount,
       probability: probabilityFor(faker, opts, stage),
       expected_closing_date: faker.datatype.boolean(0.95) ? isoDate(closing) : null,
@@ -156,7 +166,11 @@ export function generateDeals(
 }
 
 /** One or two notes per deal. */
-export function generateDealNotes(ctx: TableContext, deals: readonly SeedRow[], closedAt: readonly Date[]): SeedRow[] {
+export function generateDealNotes(
+  ctx: TableContext,
+  deals: readonly SeedRow[],
+  closedAt: readonly Date[],
+): SeedRow[] {
   const { faker, baseTime, user } = ctx;
   const rows: SeedRow[] = [];
   deals.forEach((deal, d) => {
@@ -167,7 +181,9 @@ export function generateDealNotes(ctx: TableContext, deals: readonly SeedRow[], 
       rows.push({
         id: ctx.id(rows.length),
         deal_id: deal.id,
-        text: fillTemplate(faker.helpers.arrayElement(DEAL_NOTES), { product: faker.helpers.arrayElement(PRODUCT_LINES) }),
+        text: fillTemplate(faker.helpers.arrayElement(DEAL_NOTES), {
+          product: faker.helpers.arrayElement(PRODUCT_LINES),
+        }),
         date,
         sales_id: user.id,
         created_at: date,

@@ -28,7 +28,7 @@ export const OPPORTUNITY_TOPICS: readonly string[] = [
   'Q1 {product} Contract',
   'Catering Line Expansion',
   '{product} Line Trial',
-  'Annual Bid — {product}',
+  'Annual {product} Bid',
   'Menu Refresh: Protein & Sides',
   'Sustainability Packaging Switch',
 ];
@@ -43,8 +43,18 @@ export const OPPORTUNITY_DESCRIPTIONS: readonly string[] = [
 
 /** Activity subjects per activity type. */
 export const ACTIVITY_SUBJECTS: Readonly<Record<string, readonly string[]>> = {
-  call: ['Intro call with {first}', 'Pricing follow-up call', 'Call re: delivery schedule', 'Check-in on {product} trial'],
-  email: ['Sent spec sheets for {product}', 'Emailed revised quote', 'Shared case study', 'Order guide update'],
+  call: [
+    'Intro call with {first}',
+    'Pricing follow-up call',
+    'Call re: delivery schedule',
+    'Check-in on {product} trial',
+  ],
+  email: [
+    'Sent spec sheets for {product}',
+    'Emailed revised quote',
+    'Shared case study',
+    'Order guide update',
+  ],
   meeting: ['Menu planning meeting', 'Quarterly business review', 'Meeting with purchasing committee'],
   sample_visit: ['Sample drop: {product}', 'Kitchen visit with samples', 'Cut test with chef {first}'],
   demo: ['Demo: {product} prep & yield', 'Back-of-house equipment demo', 'Tasting demo for staff'],
@@ -86,7 +96,11 @@ export const TASK_TITLES: Readonly<Record<string, readonly string[]>> = {
   call: ['Call {first} about pricing', 'Call to confirm delivery window'],
   email: ['Email spec sheets to {first}', 'Send revised quote'],
   meeting: ['Schedule menu review with {first}', 'Book QBR'],
-  follow_up: ['Follow up on {product} samples', 'Check in after first order', 'Follow up on credit application'],
+  follow_up: [
+    'Follow up on {product} samples',
+    'Check in after first order',
+    'Follow up on credit application',
+  ],
   sample_delivery: ['Deliver {product} samples', 'Drop off sample kit for tasting'],
 };
 

@@ -4,7 +4,7 @@
  * the end, even when tests fail.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -49,6 +49,8 @@ async function buildTemplates(spec: ServerSpec): Promise<void> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const bins = findPgBinaries(process.env.PG_BIN ?? null, process.cwd());
   const root = mkdtempSync(path.join(os.tmpdir(), 'crm-env-test-'));
+  // The servers run as the `postgres` OS user when we are root: it must be able to enter this folder.
+  chmodSync(root, 0o755);
   const specs: ServerSpec[] = [];
   for (const name of ['local', 'cloud'] as const) {
     specs.push({

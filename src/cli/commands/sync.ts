@@ -1,8 +1,87 @@
-export async function syncPushCommand(): Promise<number> {
-  throw new Error('not implemented yet');
+import { UsageError } from '../../errors.js';
+import type { SyncResult } from '../../dev/sync.js';
+import { confirmationMessage, displayPath, formatBytes, syncPush } from '../../dev/sync.js';
+import type { VerifyReport } from '../../dev/verify.js';
+import { verifyParity } from '../../dev/verify.js';
+import { redactUrl } from '../../redact.js';
+import type { Output } from '../output.js';
+import { commandContext } from '../context.js';
+
+/** The spec's verify table: a line per table, then test users and history. */
+export function printVerifyReport(out: Output, report: VerifyReport): void {
+  out.line('🔍 Verifying environment parity (row counts + content checksums)...');
+  out.line();
+  for (const t of report.tables) {
+    const l = t.local ? String(t.local.rows) : 'missing';
+    const c = t.cloud ? String(t.cloud.rows) : 'missing';
+    if (t.equal) out.line(`✅ ${t.table}: ${l} (local) = ${c} (cloud), checksums match`);
+    else if (t.local && t.cloud && t.local.rows === t.cloud.rows) out.line(`❌ ${t.table}: ${l} (local) = ${c} (cloud) but the content differs`);
+    else out.line(`❌ ${t.table}: ${l} (local) ≠ ${c} (cloud)`);
+  }
+  out.line();
+  out.line('👥 Test users:');
+  if (report.users.length === 0) out.line('   (none)');
+  for (const u of report.users) {
+    const where = u.onLocal && u.onCloud ? (u.equal ? 'same id and password hash' : 'DIFFERENT id or password hash') : u.onLocal ? 'missing on cloud' : 'only on cloud';
+    out.line(`${u.equal ? '✅' : '❌'} ${u.email}: ${where}`);
+  }
+  out.line();
+  const h = report.history;
+  out.line(
+    h.equal
+      ? `✅ Migration history: ${h.local.length} migrations on both`
+      : `❌ Migration history differs: local ${h.local.length} (${h.local.at(-1) ?? '-'}), cloud ${h.cloud.length} (${h.cloud.at(-1) ?? '-'})`,
+  );
 }
 
-export async function verifyCommand(): Promise<number> {
-  throw new Error('not implemented yet');
+export async function verifyCommand(opts: { json?: boolean }): Promise<number> {
+  const { config, out } = commandContext({ json: opts.json });
+  const report = await verifyParity(config);
+  out.json(report);
+  printVerifyReport(out, report);
+  out.line();
+  out.line(report.equal ? '✅ Environments are in sync!' : '⚠️  Mismatches detected. Run `npm run dev:sync:push -- --force` to push local to cloud.');
+  return report.equal ? 0 : 1;
 }
 
+export async function syncPushCommand(opts: { force?: boolean; json?: boolean }): Promise<number> {
+  const { config, out } = commandContext({ json: opts.json });
+  if (!opts.force && config.cloud) {
+    const [first, ...rest] = confirmationMessage(config.cloud);
+    throw new UsageError(`${first} Nothing was changed.`, { details: rest });
+  }
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    out.warn('Interrupted: rolling back the cloud transaction...');
+    controller.abort();
+  };
+  process.once('SIGINT', onSigint);
+  let result: SyncResult;
+  try {
+    result = await syncPush(config, { force: true, signal: controller.signal }, out);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+  out.json({ ...result, backupFile: displayPath(config, result.backupFile) });
+  out.line();
+  out.line('✅ Sync complete and committed.');
+  out.line();
+  printVerifyReport(out, result.verify);
+  const t = result.timings;
+  out.line();
+  out.line('📋 Sync Summary:');
+  out.line(`   Operation: local_to_cloud`);
+  out.line(`   Cloud: ${redactUrl(config.cloud!.url)}`);
+  out.line(`   Rows: ${result.totalRows.toLocaleString('en-US')} in ${result.tables.length} tables, ${result.testUsers} test users, ${result.sequences} sequences moved`);
+  out.line(
+    `   Duration: ${(t.totalMs / 1000).toFixed(2)} s (preflight ${(t.preflightMs / 1000).toFixed(2)} s, backup ${(t.backupMs / 1000).toFixed(2)} s, transfer ${(t.transferMs / 1000).toFixed(2)} s, verify ${(t.verifyMs / 1000).toFixed(2)} s)`,
+  );
+  out.line(`   Backup: ${displayPath(config, result.backupFile)} (${formatBytes(result.backupBytes)})`);
+  out.line(`   To roll back: npx crm-env restore ${displayPath(config, result.backupFile)} --target cloud`);
+  out.line(`            or: psql -1 -v ON_ERROR_STOP=1 -f ${displayPath(config, result.backupFile)} "${redactUrl(config.cloud!.url)}"`);
+  if (!result.verify.history.equal) {
+    out.warn('Migration history differs between local and cloud: run `npm run migrate:deploy -- cloud`.');
+    return 1;
+  }
+  return 0;
+}

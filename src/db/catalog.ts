@@ -1,0 +1,143 @@
+/**
+ * Reads tables, columns, keys and sequences from the catalog, in bulk, and orders tables so that every
+ * table comes after the tables its foreign keys point to. Nothing here keeps a list of table names.
+ */
+import type { Client } from './connect.js';
+import { qualify } from './sql.js';
+import { OperationError } from '../errors.js';
+
+export interface ColumnInfo {
+  readonly name: string;
+  /** `format_type()` output, e.g. `numeric(12,2)`, `uuid[]`. */
+  readonly type: string;
+  readonly notNull: boolean;
+  readonly hasDefault: boolean;
+  /** Stored generated column: computed by the server, never copied. */
+  readonly generated: boolean;
+  /** 'always' | 'by default' for identity columns. */
+  readonly identity: 'always' | 'by default' | null;
+}
+
+export interface SequenceInfo {
+  /** Qualified, quoted sequence name, ready for SQL text. */
+  readonly sequence: string;
+  readonly column: string;
+}
+
+export interface TableInfo {
+  readonly schema: string;
+  readonly name: string;
+  /** `"schema"."name"`, quoted. */
+  readonly qualified: string;
+  readonly columns: readonly ColumnInfo[];
+  /** Columns COPY may write: every column but generated ones, in table order. */
+  readonly copyColumns: readonly string[];
+  readonly primaryKey: readonly string[];
+  readonly sequences: readonly SequenceInfo[];
+  /** Other tables (qualified keys `schema.name`) this table references by foreign key. */
+  readonly references: readonly string[];
+}
+
+export function tableKey(schema: string, name: string): string {
+  return `${schema}.${name}`;
+}
+
+interface ColumnRow {
+  table_name: string;
+  column_name: string;
+  type: string;
+  not_null: boolean;
+  has_default: boolean;
+  generated: string;
+  identity: string;
+  sequence: string | null;
+  pk: boolean;
+}
+
+/** Every ordinary (or partitioned parent) table of `schema`, in foreign-key order. */
+export async function readTables(client: Client, schema = 'public'): Promise<TableInfo[]> {
+  const { rows: cols } = await client.query<ColumnRow>(
+    `select c.relname as table_name, a.attname as column_name,
+            format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null,
+            a.atthasdef as has_default, a.attgenerated as generated, a.attidentity as identity,
+            pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname) as sequence,
+            coalesce(a.attnum = any(pk.conkey), false) as pk
+       from pg_class c
+       join pg_namespace n on n.oid = c.relnamespace
+       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+       left join pg_constraint pk on pk.conrelid = c.oid and pk.contype = 'p'
+      where n.nspname = $1 and c.relkind in ('r', 'p') and not c.relispartition
+      order by c.relname, a.attnum`,
+    [schema],
+  );
+  const { rows: fks } = await client.query<{ child: string; parent_schema: string; parent: string }>(
+    `select c.relname as child, pn.nspname as parent_schema, p.relname as parent
+       from pg_constraint k
+       join pg_class c on c.oid = k.conrelid
+       join pg_namespace n on n.oid = c.relnamespace
+       join pg_class p on p.oid = k.confrelid
+       join pg_namespace pn on pn.oid = p.relnamespace
+      where k.contype = 'f' and n.nspname = $1`,
+    [schema],
+  );
+  const byTable = new Map<string, ColumnRow[]>();
+  for (const r of cols) byTable.set(r.table_name, [...(byTable.get(r.table_name) ?? []), r]);
+  const tables: TableInfo[] = [...byTable.entries()].map(([name, rows]) => {
+    const columns: ColumnInfo[] = rows.map((r) => ({
+      name: r.column_name,
+      type: r.type,
+      notNull: r.not_null,
+      hasDefault: r.has_default,
+      generated: r.generated === 's',
+      identity: r.identity === 'a' ? 'always' : r.identity === 'd' ? 'by default' : null,
+    }));
+    const references = [
+      ...new Set(
+        fks
+          .filter((f) => f.child === name)
+          .map((f) => tableKey(f.parent_schema, f.parent))
+          .filter((k) => k !== tableKey(schema, name)),
+      ),
+    ];
+    return {
+      schema,
+      name,
+      qualified: qualify(schema, name),
+      columns,
+      copyColumns: columns.filter((c) => !c.generated).map((c) => c.name),
+      primaryKey: rows.filter((r) => r.pk).map((r) => r.column_name),
+      sequences: rows
+        .filter((r) => r.sequence !== null)
+        // pg_get_serial_sequence already returns a quoted, qualified name.
+        .map((r) => ({ sequence: r.sequence!, column: r.column_name })),
+      references,
+    };
+  });
+  return sortByForeignKeys(tables);
+}
+
+/**
+ * Topological order, parents first; ties broken by name so the order is stable. References to tables
+ * outside the set (other schemas) are ignored. A cycle is an error: loading it would need deferred
+ * constraints or disabled triggers, which crm-env does not do behind your back.
+ */
+export function sortByForeignKeys(tables: readonly TableInfo[]): TableInfo[] {
+  const byKey = new Map(tables.map((t) => [tableKey(t.schema, t.name), t]));
+  const done = new Set<string>();
+  const visiting = new Set<string>();
+  const out: TableInfo[] = [];
+  const visit = (key: string, path: string[]): void => {
+    if (done.has(key)) return;
+    if (visiting.has(key)) {
+      throw new OperationError(`Foreign keys form a cycle (${[...path, key].join(' → ')}); crm-env cannot order these tables.`);
+    }
+    visiting.add(key);
+    const t = byKey.get(key)!;
+    for (const parent of [...t.references].sort()) if (byKey.has(parent)) visit(parent, [...path, key]);
+    visiting.delete(key);
+    done.add(key);
+    out.push(t);
+  };
+  for (const key of [...byKey.keys()].sort()) visit(key, []);
+  return out;
+}

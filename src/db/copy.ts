@@ -1,0 +1,72 @@
+/**
+ * COPY streams between servers and files, built on pg-copy-streams. `pipeline()` destroys the
+ * destination on any failure, which sends CopyFail: the server then rejects the whole COPY.
+ */
+
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import type { Client } from './connect.js';
+import { columnList } from './sql.js';
+
+export interface CopySource {
+  /** Qualified, quoted table name. */
+  readonly qualified: string;
+  readonly columns: readonly string[];
+  /** Optional row filter for the source (SQL expression; built by the caller with parameters inlined safely). */
+  readonly where?: string;
+}
+
+function copyOutSql(src: CopySource): string {
+  return src.where
+    ? `copy (select ${columnList(src.columns)} from ${src.qualified} where ${src.where}) to stdout`
+    : `copy ${src.qualified} (${columnList(src.columns)}) to stdout`;
+}
+
+/** Counts bytes passing through, for progress and summaries. */
+class ByteCounter extends Transform {
+  bytes = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+export interface CopyResult {
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/**
+ * Streams rows from `source` on one server into the same columns of `targetQualified` on another.
+ * The target COPY only becomes visible when the caller's transaction commits.
+ */
+export async function copyBetween(
+  from: Client,
+  to: Client,
+  source: CopySource,
+  targetQualified: string,
+  signal?: AbortSignal,
+): Promise<CopyResult> {
+  const out = from.query(copyTo(copyOutSql(source)));
+  const into = to.query(copyFrom(`copy ${targetQualified} (${columnList(source.columns)}) from stdin`));
+  const counter = new ByteCounter();
+  await pipeline(out, counter, into, signal ? { signal } : {});
+  return { rows: into.rowCount ?? 0, bytes: counter.bytes };
+}
+
+/**
+ * Writes COPY text of `source` into an open writable (a backup file) without ending it. Iterates
+ * instead of piping, so a file written by many COPYs does not collect a listener per table.
+ */
+export async function copyToWritable(from: Client, source: CopySource, sink: Writable): Promise<CopyResult> {
+  const out = from.query(copyTo(copyOutSql(source)));
+  let bytes = 0;
+  for await (const chunk of out as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (!sink.write(chunk)) await once(sink, 'drain');
+  }
+  return { rows: out.rowCount ?? 0, bytes };
+}

@@ -1,0 +1,96 @@
+/**
+ * The cloud backup a push writes before it changes anything: plain SQL in pg_dump's conventions
+ * (statements plus `COPY … FROM stdin` blocks), restorable by stock `psql -1 -f` and by
+ * `crm-env restore`. Written inside the push's transaction, after the tables are locked, so it is
+ * exactly the data the push replaces.
+ */
+import { once } from 'node:events';
+import { createWriteStream, mkdirSync, renameSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import type { TableInfo } from '../db/catalog.js';
+import type { Client } from '../db/connect.js';
+import { copyToWritable } from '../db/copy.js';
+import { columnList } from '../db/sql.js';
+import { testUserPredicate } from './test-users-sql.js';
+
+export interface SyncBackupResult {
+  readonly file: string;
+  readonly bytes: number;
+  readonly rows: number;
+  readonly testUsers: number;
+}
+
+/** Folder and timestamped name: backups/sync/cloud_backup_YYYYMMDD_HHMMSS.sql. */
+export function syncBackupPath(backupDir: string, date = new Date()): string {
+  const ts = date.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+  return path.join(backupDir, 'sync', `cloud_backup_${ts}.sql`);
+}
+
+/**
+ * Writes the backup. `tables` in foreign-key order; `authUsers`/`authIdentities` are the cloud's auth
+ * tables (their copyable columns).
+ */
+export async function writeSyncBackup(
+  cloud: Client,
+  file: string,
+  tables: readonly TableInfo[],
+  authUsers: TableInfo,
+  authIdentities: TableInfo,
+  testDomain: string,
+  header: readonly string[],
+): Promise<SyncBackupResult> {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const partial = `${file}.partial`;
+  const out = createWriteStream(partial, { mode: 0o600 });
+  const write = async (text: string): Promise<void> => {
+    if (!out.write(text)) await once(out, 'drain');
+  };
+  const pred = testUserPredicate(testDomain);
+  let rows = 0;
+  await write(
+    [
+      ...header.map((h) => `-- ${h}`),
+      '',
+      `SET client_encoding = 'UTF8';`,
+      `SET standard_conforming_strings = on;`,
+      `SET "DateStyle" = 'ISO, YMD';`,
+      `SET "TimeZone" = 'UTC';`,
+      `SET "IntervalStyle" = 'postgres';`,
+      `SET check_function_bodies = false;`,
+      '',
+      `TRUNCATE TABLE ${tables.map((t) => t.qualified).join(', ')};`,
+      `DELETE FROM ${authUsers.qualified} WHERE ${pred};`,
+      '',
+    ].join('\n'),
+  );
+  const blocks: { table: TableInfo; where?: string }[] = [
+    { table: authUsers, where: pred },
+    { table: authIdentities, where: `user_id in (select id from ${authUsers.qualified} where ${pred})` },
+    ...tables.map((table) => ({ table })),
+  ];
+  let testUsers = 0;
+  for (const { table, where } of blocks) {
+    await write(`COPY ${table.qualified} (${columnList(table.copyColumns)}) FROM stdin;\n`);
+    const r = await copyToWritable(cloud, { qualified: table.qualified, columns: table.copyColumns, where }, out);
+    await write('\\.\n\n');
+    if (table === authUsers) testUsers = r.rows;
+    else if (table !== authIdentities) rows += r.rows;
+  }
+  for (const t of tables) {
+    for (const s of t.sequences) {
+      const { rows: seq } = await cloud.query<{ last_value: string; is_called: boolean }>(
+        `select last_value::text, is_called from ${s.sequence}`,
+      );
+      await write(`SELECT pg_catalog.setval('${s.sequence.replace(/'/g, "''")}', ${BigInt(seq[0]!.last_value)}, ${seq[0]!.is_called});\n`);
+    }
+  }
+  out.end();
+  await once(out, 'finish');
+  // Durable before the push empties anything: fsync, then rename into place.
+  const fh = await open(partial, 'r');
+  await fh.sync();
+  await fh.close();
+  renameSync(partial, file);
+  return { file, bytes: out.bytesWritten, rows, testUsers };
+}

@@ -1,0 +1,316 @@
+/**
+ * `dev:sync:push`: replace the cloud's data with local data, all or nothing.
+ *
+ * One cloud transaction does everything: lock the tables, write the backup, empty the tables, upsert
+ * the test users, stream every table with COPY, move the sequences, and compare content checksums
+ * with local (read from one consistent snapshot). It commits only when every table matches; any error,
+ * lost connection or Ctrl-C rolls the cloud back to exactly what it was.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Config, DatabaseTarget } from '../config.js';
+import { describeTarget } from '../config.js';
+import type { TableInfo } from '../db/catalog.js';
+import type { TableChecksum } from '../db/checksum.js';
+import { checksumTables, useCanonicalOutput } from '../db/checksum.js';
+import type { Client } from '../db/connect.js';
+import { connect, withAdvisoryLock } from '../db/connect.js';
+import { copyBetween } from '../db/copy.js';
+import { columnList, quoteIdent } from '../db/sql.js';
+import { ConfigError, CrmEnvError, MismatchError, OperationError } from '../errors.js';
+import { redactText, redactUrl } from '../redact.js';
+import type { Reporter } from '../reporter.js';
+import { silentReporter } from '../reporter.js';
+import { preflight } from './preflight.js';
+import { syncBackupPath, writeSyncBackup } from './sync-backup.js';
+import { testUserPredicate } from './test-users-sql.js';
+import type { VerifyReport } from './verify.js';
+import { compareChecksums, verifyOpen } from './verify.js';
+
+export interface SyncOptions {
+  /** The user confirmed that the cloud is overwritten (`--force`). */
+  readonly force: boolean;
+  /** Aborts the push (Ctrl-C); the transaction rolls back. */
+  readonly signal?: AbortSignal;
+  /** How long to wait for table locks on the cloud before giving up. */
+  readonly lockTimeout?: string;
+}
+
+export interface TableSyncResult {
+  readonly table: string;
+  readonly rows: number;
+  readonly bytes: number;
+  readonly ms: number;
+}
+
+export interface SyncResult {
+  readonly cloud: string;
+  readonly backupFile: string;
+  readonly backupBytes: number;
+  readonly tables: readonly TableSyncResult[];
+  readonly totalRows: number;
+  readonly testUsers: number;
+  readonly sequences: number;
+  readonly verify: VerifyReport;
+  readonly timings: { readonly preflightMs: number; readonly backupMs: number; readonly transferMs: number; readonly verifyMs: number; readonly totalMs: number };
+}
+
+/** The message shown when `--force` is missing: the spec's warning, with the URL redacted. */
+export function confirmationMessage(cloud: DatabaseTarget): string[] {
+  return [
+    'This will OVERWRITE cloud database with local data.',
+    `Cloud URL: ${describeTarget(cloud)}`,
+    '',
+    'Run with --force to confirm:',
+    'npm run dev:sync:push -- --force',
+  ];
+}
+
+function requireCloud(config: Config): DatabaseTarget {
+  if (!config.cloud) {
+    throw new ConfigError(
+      'No cloud database is configured: set DATABASE_URL_PRODUCTION in .env.production (see .env.production.example) or run `npm run stack:up` for the sandbox.',
+    );
+  }
+  return config.cloud;
+}
+
+/**
+ * Pushes local to cloud. Throws UsageError-like ConfigError without `force` (nothing touched),
+ * OperationError/MismatchError (exit 1) after a rollback, naming the backup.
+ */
+export async function syncPush(config: Config, options: SyncOptions, reporter: Reporter = silentReporter): Promise<SyncResult> {
+  const cloudTarget = requireCloud(config);
+  if (!options.force) {
+    const [first, ...rest] = confirmationMessage(cloudTarget);
+    throw new ConfigError(first!, { details: rest });
+  }
+  const t0 = performance.now();
+  const local = await connect(config.local.url, { label: 'local' });
+  const clients: Client[] = [local];
+  try {
+    const cloud = await connect(cloudTarget.url, { label: 'cloud' });
+    clients.push(cloud);
+    const snapshotReader = await connect(config.local.url, { label: 'local' });
+    clients.push(snapshotReader);
+    const abort = (): void => {
+      // Ending the sockets makes both servers roll back at once.
+      for (const c of clients) void c.end().catch(() => undefined);
+    };
+    options.signal?.addEventListener('abort', abort, { once: true });
+
+    reporter.step('🔎 Preflight checks (read-only)...');
+    const pre = await preflight(local, cloud, config.testUsers.emailDomain);
+    reporter.info(`✓ ${pre.localTables.length} tables match on both sides; ${pre.testUserIds.length} test users to carry`);
+    for (const t of pre.cloudOnlyTables) reporter.warn(`Cloud-only table ${t} is left untouched.`);
+    const preflightMs = performance.now() - t0;
+
+    return await withAdvisoryLock(
+      cloud,
+      'sync',
+      () => transfer({ config, cloudTarget, local, cloud, snapshotReader, pre, options, reporter, t0, preflightMs }),
+      'Another crm-env push (or reset) is running against the cloud; wait for it to finish and try again.',
+    );
+  } catch (err) {
+    if (options.signal?.aborted && !(err instanceof CrmEnvError)) {
+      throw new OperationError('Push interrupted; the cloud transaction was rolled back and nothing changed.', { cause: err });
+    }
+    throw err;
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.end()));
+  }
+}
+
+interface TransferContext {
+  readonly config: Config;
+  readonly cloudTarget: DatabaseTarget;
+  readonly local: Client;
+  readonly cloud: Client;
+  readonly snapshotReader: Client;
+  readonly pre: Awaited<ReturnType<typeof preflight>>;
+  readonly options: SyncOptions;
+  readonly reporter: Reporter;
+  readonly t0: number;
+  readonly preflightMs: number;
+}
+
+async function transfer(ctx: TransferContext): Promise<SyncResult> {
+  const { config, local, cloud, snapshotReader, pre, options, reporter } = ctx;
+  const domain = config.testUsers.emailDomain;
+  const pred = testUserPredicate(domain);
+  const cloudByName = new Map(pre.cloudTables.map((t) => [t.name, t]));
+  const tables = pre.localTables;
+  const authPair = (name: string): { local: TableInfo; cloud: TableInfo; columns: string[] } => {
+    const l = pre.localAuth.find((t) => t.name === name)!;
+    const c = pre.cloudAuth.find((t) => t.name === name)!;
+    // GoTrue versions differ between local and cloud: carry the columns both sides can store.
+    const cloudCols = new Set(c.copyColumns);
+    return { local: l, cloud: c, columns: l.copyColumns.filter((col) => cloudCols.has(col)) };
+  };
+  const users = authPair('users');
+  const identities = authPair('identities');
+  let backupFile = syncBackupPath(config.backupDir);
+
+  // Local: one snapshot for the transfer and, in parallel on a second session, for the checksums.
+  await useCanonicalOutput(local);
+  await local.query('begin isolation level repeatable read read only');
+  const { rows: snap } = await local.query<{ id: string }>('select pg_export_snapshot() as id');
+  await snapshotReader.query('begin isolation level repeatable read read only');
+  await snapshotReader.query(`set transaction snapshot '${snap[0]!.id.replace(/'/g, "''")}'`);
+  const localChecksums: Promise<TableChecksum[]> = checksumTables(snapshotReader, tables, (t) => t.columns.map((c) => c.name));
+  localChecksums.catch(() => undefined);
+
+  await useCanonicalOutput(cloud);
+  await cloud.query('begin');
+  try {
+    await cloud.query(`select set_config('lock_timeout', $1, true)`, [options.lockTimeout ?? '10s']);
+    // Writers wait (or time out) from here on, so the backup is exactly what gets replaced.
+    await cloud.query(`lock table ${tables.map((t) => cloudByName.get(t.name)!.qualified).join(', ')} in exclusive mode`);
+
+    reporter.step('💾 Backing up cloud database...');
+    const tb = performance.now();
+    const backup = await writeSyncBackup(cloud, backupFile, tables.map((t) => cloudByName.get(t.name)!), users.cloud, identities.cloud, domain, [
+      'crm-env sync backup: the cloud data a push replaced.',
+      `Cloud: ${redactUrl(ctx.cloudTarget.url)}`,
+      `Taken: ${new Date().toISOString()}`,
+      'Restore: crm-env restore <this file> --target cloud   (or: psql -1 -v ON_ERROR_STOP=1 -f <this file> "$DATABASE_URL_PRODUCTION")',
+    ]);
+    backupFile = backup.file;
+    const backupMs = performance.now() - tb;
+    reporter.info(`✓ Backup created: ${displayPath(config, backup.file)} (${backup.rows} rows, ${backup.testUsers} test users, ${formatBytes(backup.bytes)})`);
+
+    reporter.step('🧹 Clearing cloud data (inside the transaction)...');
+    const tt = performance.now();
+    await cloud.query(`truncate table ${tables.map((t) => cloudByName.get(t.name)!.qualified).join(', ')}`);
+    reporter.info(`✓ Truncated ${tables.length} tables`);
+
+    reporter.step('👥 Syncing auth users...');
+    const testUsers = await upsertTestUsers(local, cloud, users, identities, pred, options.signal);
+    reporter.info(`✓ Synced ${testUsers} test users (passwords kept; other users untouched)`);
+
+    reporter.step('📥 Importing local data to cloud...');
+    const results: TableSyncResult[] = [];
+    let i = 0;
+    for (const t of tables) {
+      const target = cloudByName.get(t.name)!;
+      reporter.progress(`copying ${t.name}`, i++, tables.length);
+      const ts = performance.now();
+      const r = await copyBetween(local, cloud, { qualified: t.qualified, columns: t.copyColumns }, target.qualified, options.signal);
+      results.push({ table: t.name, rows: r.rows, bytes: r.bytes, ms: performance.now() - ts });
+    }
+    reporter.progress('copying', tables.length, tables.length);
+    const totalRows = results.reduce((a, r) => a + r.rows, 0);
+    reporter.info(`✓ Imported ${totalRows.toLocaleString('en-US')} rows into ${tables.length} tables`);
+    const sequences = await moveSequences(local, cloud, tables, cloudByName);
+    const transferMs = performance.now() - tt;
+
+    reporter.step('🔍 Verifying before commit (row counts and content checksums)...');
+    const tv = performance.now();
+    const cloudSums = await checksumTables(cloud, tables.map((t) => cloudByName.get(t.name)!), (t) => t.columns.map((c) => c.name));
+    const localSums = await localChecksums;
+    const verify = await verifyOpen(local, cloud, compareChecksums(localSums, cloudSums), domain);
+    const verifyMs = performance.now() - tv;
+    if (!verify.tablesEqual || !verify.usersEqual) {
+      throw new MismatchError('The cloud data did not match local after the copy; the push was rolled back.', {
+        details: verify.tables.filter((t) => !t.equal).map((t) => `${t.table}: local ${t.local?.rows ?? "missing"} rows, cloud ${t.cloud?.rows ?? "missing"}`),
+      });
+    }
+    await cloud.query('commit');
+    await local.query('commit');
+    return {
+      cloud: redactUrl(ctx.cloudTarget.url),
+      backupFile,
+      backupBytes: backup.bytes,
+      tables: results,
+      totalRows,
+      testUsers,
+      sequences,
+      verify,
+      timings: { preflightMs: ctx.preflightMs, backupMs, transferMs, verifyMs, totalMs: performance.now() - ctx.t0 },
+    };
+  } catch (err) {
+    await cloud.query('rollback').catch(() => undefined);
+    if (err instanceof CrmEnvError) {
+      throw new (err.constructor as new (m: string, o: object) => CrmEnvError)(err.message, {
+        cause: err,
+        details: [...err.details, ...rollbackNote(config, backupFile)],
+      });
+    }
+    const where = (err as { table?: string }).table;
+    throw new OperationError(
+      `Push failed${where ? ` at table ${where}` : ''}: ${redactText((err as Error).message, config.secrets)}; the cloud transaction was rolled back and nothing changed.`,
+      { cause: err, details: rollbackNote(config, backupFile) },
+    );
+  }
+}
+
+function rollbackNote(config: Config, backupFile: string): string[] {
+  return [`Backup of the cloud as it was: ${displayPath(config, backupFile)} (if it was written)`];
+}
+
+/** Replaces the cloud's test users (and their identities) with local's; never touches other users. */
+async function upsertTestUsers(
+  local: Client,
+  cloud: Client,
+  users: { local: TableInfo; cloud: TableInfo; columns: string[] },
+  identities: { local: TableInfo; cloud: TableInfo; columns: string[] },
+  pred: string,
+  signal?: AbortSignal,
+): Promise<number> {
+  const ucols = columnList(users.columns);
+  const icols = columnList(identities.columns);
+  await cloud.query(`create temp table crm_env_users (like ${users.cloud.qualified}) on commit drop`);
+  await cloud.query(`create temp table crm_env_identities (like ${identities.cloud.qualified}) on commit drop`);
+  const r = await copyBetween(
+    local,
+    cloud,
+    { qualified: users.local.qualified, columns: users.columns, where: pred },
+    'crm_env_users',
+    signal,
+  );
+  await copyBetween(
+    local,
+    cloud,
+    { qualified: identities.local.qualified, columns: identities.columns, where: `user_id in (select id from ${users.local.qualified} where ${pred})` },
+    'crm_env_identities',
+    signal,
+  );
+  // Test users that exist only on the cloud are removed: after a push the cloud's test users are local's.
+  await cloud.query(`delete from ${users.cloud.qualified} where ${pred} and id not in (select id from crm_env_users)`);
+  const updates = users.columns.filter((c) => c !== 'id').map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
+  await cloud.query(
+    `insert into ${users.cloud.qualified} (${ucols}) select ${ucols} from crm_env_users
+     on conflict (id) do update set ${updates.join(', ')}`,
+  );
+  await cloud.query(`delete from ${identities.cloud.qualified} where user_id in (select id from crm_env_users)`);
+  await cloud.query(`insert into ${identities.cloud.qualified} (${icols}) select ${icols} from crm_env_identities`);
+  return r.rows;
+}
+
+/** Moves every owned sequence / identity counter so the cloud's next insert does not collide. */
+async function moveSequences(local: Client, cloud: Client, tables: readonly TableInfo[], cloudByName: ReadonlyMap<string, TableInfo>): Promise<number> {
+  let n = 0;
+  for (const t of tables) {
+    for (const s of t.sequences) {
+      const { rows } = await local.query<{ last_value: string; is_called: boolean }>(`select last_value::text, is_called from ${s.sequence}`);
+      const target = cloudByName.get(t.name)!;
+      const cloudSeq = target.sequences.find((x) => x.column === s.column);
+      if (!cloudSeq) continue;
+      await cloud.query(
+        `select setval($1::regclass, greatest($2::bigint, (select coalesce(max(${quoteIdent(s.column)}), 0) from ${target.qualified})::bigint, 1), $3)`,
+        [cloudSeq.sequence, rows[0]!.last_value, rows[0]!.is_called],
+      );
+      n++;
+    }
+  }
+  return n;
+}
+
+export function displayPath(config: Config, file: string): string {
+  return file.startsWith(`${config.projectDir}/`) ? file.slice(config.projectDir.length + 1) : file;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

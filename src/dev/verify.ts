@@ -1,0 +1,130 @@
+/**
+ * `dev:verify`: local/cloud parity. For every public table, row counts AND an order-independent
+ * content checksum; the test users on both sides with equal password hashes; the same migration
+ * history. Returns a report; the CLI turns a difference into exit 1.
+ */
+import type { Config } from '../config.js';
+import { readTables } from '../db/catalog.js';
+import type { TableChecksum } from '../db/checksum.js';
+import { checksumTables } from '../db/checksum.js';
+import type { Client } from '../db/connect.js';
+import { withClient } from '../db/connect.js';
+import { ConfigError } from '../errors.js';
+import { readHistory } from '../migration/history.js';
+import { testUserPredicate } from './test-users-sql.js';
+
+export interface TableComparison {
+  readonly table: string;
+  readonly local: TableChecksum | null;
+  readonly cloud: TableChecksum | null;
+  readonly equal: boolean;
+}
+
+export interface UserComparison {
+  readonly email: string;
+  readonly onLocal: boolean;
+  readonly onCloud: boolean;
+  /** Same id and same password hash on both sides. */
+  readonly equal: boolean;
+}
+
+export interface VerifyReport {
+  readonly tables: readonly TableComparison[];
+  readonly tablesEqual: boolean;
+  readonly users: readonly UserComparison[];
+  readonly usersEqual: boolean;
+  readonly history: { readonly local: readonly string[]; readonly cloud: readonly string[]; readonly equal: boolean };
+  readonly equal: boolean;
+  readonly totalRows: { readonly local: number; readonly cloud: number };
+}
+
+/** Pairs per-table checksums by table name; a table on one side only is a difference. */
+export function compareChecksums(local: readonly TableChecksum[], cloud: readonly TableChecksum[]): TableComparison[] {
+  const cloudBy = new Map(cloud.map((c) => [c.table, c]));
+  const localBy = new Map(local.map((c) => [c.table, c]));
+  const names = [...new Set([...localBy.keys(), ...cloudBy.keys()])].sort();
+  return names.map((table) => {
+    const l = localBy.get(table) ?? null;
+    const c = cloudBy.get(table) ?? null;
+    return { table, local: l, cloud: c, equal: l !== null && c !== null && l.rows === c.rows && l.checksum === c.checksum };
+  });
+}
+
+interface UserRow {
+  id: string;
+  email: string;
+  encrypted_password: string | null;
+}
+
+async function testUsers(client: Client, domain: string): Promise<UserRow[]> {
+  const { rows } = await client.query<UserRow>(
+    `select id::text, lower(email) as email, encrypted_password from auth.users where ${testUserPredicate(domain)} order by 2`,
+  );
+  return rows;
+}
+
+/** Completes a report from table comparisons with test users and migration history (open clients). */
+export async function verifyOpen(local: Client, cloud: Client, tables: readonly TableComparison[], domain: string): Promise<VerifyReport> {
+  const [lu, cu, lh, ch] = await Promise.all([testUsers(local, domain), testUsers(cloud, domain), readHistory(local), readHistory(cloud)]);
+  const cloudUsers = new Map(cu.map((u) => [u.email, u]));
+  const localUsers = new Map(lu.map((u) => [u.email, u]));
+  const emails = [...new Set([...localUsers.keys(), ...cloudUsers.keys()])].sort();
+  const users = emails.map((email) => {
+    const l = localUsers.get(email);
+    const c = cloudUsers.get(email);
+    return {
+      email,
+      onLocal: l !== undefined,
+      onCloud: c !== undefined,
+      equal: l !== undefined && c !== undefined && l.id === c.id && l.encrypted_password === c.encrypted_password,
+    };
+  });
+  const hl = lh.map((h) => h.version);
+  const hc = ch.map((h) => h.version);
+  const tablesEqual = tables.every((t) => t.equal);
+  const usersEqual = users.every((u) => u.equal);
+  const historyEqual = hl.length === hc.length && hl.every((v, i) => v === hc[i]);
+  return {
+    tables,
+    tablesEqual,
+    users,
+    usersEqual,
+    history: { local: hl, cloud: hc, equal: historyEqual },
+    equal: tablesEqual && usersEqual && historyEqual,
+    totalRows: {
+      local: tables.reduce((a, t) => a + (t.local?.rows ?? 0), 0),
+      cloud: tables.reduce((a, t) => a + (t.cloud?.rows ?? 0), 0),
+    },
+  };
+}
+
+/** Connects to both sides and compares them; checksums are computed on both servers in parallel. */
+export async function verifyParity(config: Config): Promise<VerifyReport> {
+  const cloudTarget = config.cloud;
+  if (!cloudTarget) {
+    throw new ConfigError('No cloud database is configured: set DATABASE_URL_PRODUCTION or run `npm run stack:up` for the sandbox.');
+  }
+  return withClient(
+    config.local.url,
+    (local) =>
+      withClient(
+        cloudTarget.url,
+        async (cloud) => {
+          const sums = async (c: Client): Promise<TableChecksum[]> => {
+            // One snapshot per side, so a table's count and checksum describe the same moment.
+            await c.query('begin isolation level repeatable read read only');
+            try {
+              const tables = await readTables(c, 'public');
+              return await checksumTables(c, tables);
+            } finally {
+              await c.query('rollback');
+            }
+          };
+          const [l, c] = await Promise.all([sums(local), sums(cloud)]);
+          return verifyOpen(local, cloud, compareChecksums(l, c), config.testUsers.emailDomain);
+        },
+        { label: 'cloud' },
+      ),
+    { label: 'local' },
+  );
+}
