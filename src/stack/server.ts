@@ -90,10 +90,14 @@ export async function initCluster(spec: ServerSpec): Promise<boolean> {
       { uid: who.uid, gid: who.gid, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' } },
     );
   } catch (err) {
-    throw new OperationError(`initdb failed for the ${spec.name} server in ${spec.dataDir}.`, {
-      cause: err,
-      details: [String((err as { stderr?: string }).stderr ?? '').trim()],
-    });
+    const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+    if (who.uid !== undefined && /Permission denied/.test(stderr)) {
+      throw new ConfigError(
+        `The postgres OS user cannot reach ${spec.dataDir} (a parent folder is private to root); set STACK_DIR to a folder it can enter, e.g. /var/tmp/crm-env.`,
+        { cause: err, details: [stderr] },
+      );
+    }
+    throw new OperationError(`initdb failed for the ${spec.name} server in ${spec.dataDir}.`, { cause: err, details: [stderr] });
   } finally {
     writeFileSync(pwfile, '');
   }

@@ -1,0 +1,58 @@
+import { chmodSync, mkdtempSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { withClient } from '../src/db/connect.js';
+import { runCli } from './support/cli.js';
+import { freePort } from './support/ports.js';
+
+describe('embedded stack, end to end through the CLI', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-stack-'));
+  chmodSync(dir, 0o755); // the servers run as the postgres OS user when tests run as root
+  symlinkSync(path.resolve('supabase'), path.join(dir, 'supabase'));
+  let env: Record<string, string> = {};
+
+  afterAll(() => {
+    runCli(['stack', 'down'], { cwd: dir, env });
+  });
+
+  it('up is idempotent, status tracks it, down stops only its servers', async () => {
+    env = {
+      LOCAL_DB_PORT: String(await freePort()),
+      SANDBOX_DB_PORT: String(await freePort()),
+      STACK_DIR: path.join(dir, '.crm-env'),
+    };
+    const first = runCli(['stack', 'up'], { cwd: dir, env });
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('Stack is up');
+    expect(first.stdout).toMatch(/export PGPASSFILE=/);
+    expect(first.stdout).not.toMatch(/postgres:(?!\*\*\*)[^@\s]+@/); // no password shown
+
+    const second = runCli(['stack', 'up'], { cwd: dir, env });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('already running');
+    expect(second.stdout).toContain('Migrations applied now: 0');
+
+    // The printed URL works with the pgpass file, and auth.uid() exists.
+    const url = `postgresql://postgres@127.0.0.1:${env.LOCAL_DB_PORT}/postgres`;
+    process.env.PGPASSFILE = path.join(dir, '.crm-env', 'pgpass');
+    const tables = await withClient(url, async (c) => {
+      await c.query('select auth.uid()');
+      const { rows } = await c.query<{ n: number }>(
+        `select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind = 'r' and c.relrowsecurity`,
+      );
+      return rows[0]!.n;
+    });
+    delete process.env.PGPASSFILE;
+    expect(tables).toBe(13);
+
+    expect(runCli(['stack', 'status'], { cwd: dir, env }).code).toBe(0);
+    const down = runCli(['stack', 'down'], { cwd: dir, env });
+    expect(down.code).toBe(0);
+    expect(down.stdout).toContain('stopped');
+    const status = runCli(['stack', 'status'], { cwd: dir, env });
+    expect(status.code).toBe(1);
+  });
+});
