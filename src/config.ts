@@ -301,6 +301,6 @@ export function resolveTarget(config: Config, target: string): DatabaseTarget {
 
 /** Describes a target for humans: label, redacted URL, and where it came from. */
 export function describeTarget(t: DatabaseTarget): string {
-  const from = t.source === 'stack' ? 'embedded stack sandbox' : t.source;
+  const from = t.source === 'stack' ? (t.label === 'cloud' ? 'the embedded stack’s sandbox' : 'the embedded stack') : t.source;
   return `${redactUrl(t.url)} (${t.label}, from ${from})`;
 }

@@ -74,7 +74,9 @@ describe('encodeCopyField', () => {
   });
 
   it('uses the json/jsonb hint for arrays and passes strings through as JSON text', () => {
-    expect(encodeCopyField(['https://a.example/x', { k: 'v' }], 'jsonb')).toBe('["https://a.example/x",{"k":"v"}]');
+    expect(encodeCopyField(['https://a.example/x', { k: 'v' }], 'jsonb')).toBe(
+      '["https://a.example/x",{"k":"v"}]',
+    );
     expect(encodeCopyField([], 'jsonb')).toBe('[]');
     expect(encodeCopyField([], 'JSON')).toBe('[]');
     expect(encodeCopyField('{"already":"json"}', 'jsonb')).toBe('{"already":"json"}');
@@ -111,13 +113,23 @@ describe('array literals', () => {
   });
 
   it('writes nested arrays as multi-dimensional literals', () => {
-    expect(encodeCopyField([[1, 2], [3, 4]], 'integer[]')).toBe('{{1,2},{3,4}}');
+    expect(
+      encodeCopyField(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        'integer[]',
+      ),
+    ).toBe('{{1,2},{3,4}}');
     expect(encodeCopyField([['a b'], [null]], '_text')).toBe('{{"a b"},{NULL}}');
   });
 
   it('writes dates and objects inside arrays in their text forms', () => {
     expect(arrayLiteral([new Date('2025-01-02T03:04:05Z')])).toBe('{2025-01-02T03:04:05.000Z}');
-    expect(encodeCopyField([{ a: 1 }, { b: 'x y' }], 'jsonb[]')).toBe(raw`{"{\\"a\\":1}","{\\"b\\":\\"x y\\"}"}`);
+    expect(encodeCopyField([{ a: 1 }, { b: 'x y' }], 'jsonb[]')).toBe(
+      raw`{"{\\"a\\":1}","{\\"b\\":\\"x y\\"}"}`,
+    );
   });
 });
 
@@ -155,7 +167,22 @@ describe('COPY FROM round trip on a real server', () => {
   it('reads back exactly what was encoded', async () => {
     const url = await createTestDatabase({ template: 'empty' });
     const columns = ['t', 'n', 'num', 'b', 'ts', 'd', 'arr', 'ids', 'uuids', 'j', 'ja', 'grid', 'bytes', 'f'];
-    const types = ['text', 'integer', 'numeric', 'boolean', 'timestamptz', 'date', 'text[]', 'bigint[]', 'uuid[]', 'jsonb', 'jsonb', 'integer[]', 'bytea', 'float8'];
+    const types = [
+      'text',
+      'integer',
+      'numeric',
+      'boolean',
+      'timestamptz',
+      'date',
+      'text[]',
+      'bigint[]',
+      'uuid[]',
+      'jsonb',
+      'jsonb',
+      'integer[]',
+      'bytea',
+      'float8',
+    ];
     const someUuid = uuidv5('x', uuidv5.DNS);
     const rows: Record<string, unknown>[] = [
       {
@@ -165,23 +192,63 @@ describe('COPY FROM round trip on a real server', () => {
         b: true,
         ts: new Date('2025-10-16T12:34:56.789Z'),
         d: '2025-02-28',
-        arr: ['plain', 'with space', 'comma,inside', '{braces}', 'quote"inside', 'back\\slash', '', 'NULL', null, 'tab\there', 'new\nline', 'José'],
+        arr: [
+          'plain',
+          'with space',
+          'comma,inside',
+          '{braces}',
+          'quote"inside',
+          'back\\slash',
+          '',
+          'NULL',
+          null,
+          'tab\there',
+          'new\nline',
+          'José',
+        ],
         ids: [1, 2, 9007199254740993n],
         uuids: [someUuid],
-        j: { name: "O'Brien", nested: { arr: [1, 'two', null, true] }, text: 'line1\nline2\ttab\\back "q"', emoji: '🍕' },
+        j: {
+          name: "O'Brien",
+          nested: { arr: [1, 'two', null, true] },
+          text: 'line1\nline2\ttab\\back "q"',
+          emoji: '🍕',
+        },
         ja: ['https://example.com/a?b=1&c=2', { k: 'v' }],
-        grid: [[1, 2], [3, 4]],
+        grid: [
+          [1, 2],
+          [3, 4],
+        ],
         bytes: Buffer.from([0, 1, 2, 255, 92, 10]),
         f: 0.1 + 0.2,
       },
-      { t: '', n: 0, num: 0, b: false, ts: new Date(0), d: '1999-12-31', arr: [], ids: [], uuids: [], j: {}, ja: [], grid: [], bytes: Buffer.alloc(0), f: -0.5 },
+      {
+        t: '',
+        n: 0,
+        num: 0,
+        b: false,
+        ts: new Date(0),
+        d: '1999-12-31',
+        arr: [],
+        ids: [],
+        uuids: [],
+        j: {},
+        ja: [],
+        grid: [],
+        bytes: Buffer.alloc(0),
+        f: -0.5,
+      },
       { t: null },
     ];
     await withClient(url, async (client) => {
       await client.query(
         `create table rt (k serial primary key, ${columns.map((c, i) => `${c} ${types[i]}`).join(', ')})`,
       );
-      const count = await copyIn(client, `copy rt (${columns.join(', ')}) from stdin`, encodeCopyRows(rows, columns, types));
+      const count = await copyIn(
+        client,
+        `copy rt (${columns.join(', ')}) from stdin`,
+        encodeCopyRows(rows, columns, types),
+      );
       expect(count).toBe(3);
       const { rows: back } = await client.query(
         `select ${columns.map((c) => (c === 'd' ? 'd::text as d' : c)).join(', ')} from rt order by k`,
@@ -213,7 +280,16 @@ describe('COPY FROM round trip on a real server', () => {
       seed: 'copy-text-test',
       users,
       opportunity: {
-        stages: ['new_lead', 'initial_outreach', 'sample_visit_offered', 'awaiting_response', 'feedback_logged', 'demo_scheduled', 'closed_won', 'closed_lost'],
+        stages: [
+          'new_lead',
+          'initial_outreach',
+          'sample_visit_offered',
+          'awaiting_response',
+          'feedback_logged',
+          'demo_scheduled',
+          'closed_won',
+          'closed_lost',
+        ],
         maxAmount: 1_000_000,
         defaultProbability: 50,
         defaultCategory: 'new_business',
@@ -223,9 +299,10 @@ describe('COPY FROM round trip on a real server', () => {
       await client.query('begin');
       for (const u of users) {
         await client.query('insert into auth.users (id, email) values ($1, $2)', [u.id, u.email]);
-        await client.query('insert into public.sales (id, first_name, last_name, email, role) values ($1, $2, $3, $4, $5)', [
-          u.id, 'Test', u.role, u.email, u.role,
-        ]);
+        await client.query(
+          'insert into public.sales (id, first_name, last_name, email, role) values ($1, $2, $3, $4, $5)',
+          [u.id, 'Test', u.role, u.email, u.role],
+        );
       }
       for (const table of SEED_TABLES) {
         const spec = SEED_COLUMN_TYPES[table];
@@ -237,12 +314,19 @@ describe('COPY FROM round trip on a real server', () => {
       }
       await client.query('commit');
       // Spot-check the awkward values: every note text (newlines, tabs, backslashes, \N) and every name.
-      const notes = await client.query<{ id: string; text: string }>('select id, text from public."contactNotes"');
-      const noteText = new Map(notes.rows.map((r) => [r.id, r.text]));
-      for (const row of data.tables.get('contactNotes') ?? []) expect(noteText.get(row.id as string)).toBe(row.text);
-      const contacts = await client.query<{ id: string; first_name: string; last_name: string; tag_ids: string[]; phone: string | null }>(
-        'select id, first_name, last_name, tag_ids, phone from public.contacts',
+      const notes = await client.query<{ id: string; text: string }>(
+        'select id, text from public."contactNotes"',
       );
+      const noteText = new Map(notes.rows.map((r) => [r.id, r.text]));
+      for (const row of data.tables.get('contactNotes') ?? [])
+        expect(noteText.get(row.id as string)).toBe(row.text);
+      const contacts = await client.query<{
+        id: string;
+        first_name: string;
+        last_name: string;
+        tag_ids: string[];
+        phone: string | null;
+      }>('select id, first_name, last_name, tag_ids, phone from public.contacts');
       const byId = new Map(contacts.rows.map((r) => [r.id, r]));
       for (const row of data.tables.get('contacts') ?? []) {
         expect(byId.get(row.id as string)).toEqual({
@@ -258,7 +342,11 @@ describe('COPY FROM round trip on a real server', () => {
       );
       const orgById = new Map(orgs.rows.map((r) => [r.id, r]));
       for (const row of data.tables.get('organizations') ?? []) {
-        expect(orgById.get(row.id as string)).toEqual({ id: row.id, context_links: row.context_links, annual_revenue: row.annual_revenue });
+        expect(orgById.get(row.id as string)).toEqual({
+          id: row.id,
+          context_links: row.context_links,
+          annual_revenue: row.annual_revenue,
+        });
       }
     });
   });

@@ -31,10 +31,21 @@ const STAGES = [
 ];
 
 /** The spec's three users, ids as `uuidgen -s -n @dns -N email`. */
-function specUsers(overrides: Partial<Record<SeedUser['role'], Partial<SeedUser['volumes']>>> = {}): SeedUser[] {
+function specUsers(
+  overrides: Partial<Record<SeedUser['role'], Partial<SeedUser['volumes']>>> = {},
+): SeedUser[] {
   return (['admin', 'sales_director', 'account_manager'] as const).map((role) => {
-    const email = { admin: 'admin@test.local', sales_director: 'director@test.local', account_manager: 'manager@test.local' }[role];
-    return { id: uuidv5(email, uuidv5.DNS), email, role, volumes: { ...DEFAULT_VOLUMES[role], ...overrides[role] } };
+    const email = {
+      admin: 'admin@test.local',
+      sales_director: 'director@test.local',
+      account_manager: 'manager@test.local',
+    }[role];
+    return {
+      id: uuidv5(email, uuidv5.DNS),
+      email,
+      role,
+      volumes: { ...DEFAULT_VOLUMES[role], ...overrides[role] },
+    };
   });
 }
 
@@ -42,7 +53,12 @@ function options(overrides: Partial<SeedOptions> = {}): SeedOptions {
   return {
     seed: 'crm-env-test',
     users: specUsers(),
-    opportunity: { stages: STAGES, maxAmount: 1_000_000, defaultProbability: 50, defaultCategory: 'new_business' },
+    opportunity: {
+      stages: STAGES,
+      maxAmount: 1_000_000,
+      defaultProbability: 50,
+      defaultCategory: 'new_business',
+    },
     baseTime: DEFAULT_BASE_TIME,
     ...overrides,
   };
@@ -54,13 +70,19 @@ function canonical(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(canonical);
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
   }
   return value;
 }
 
 function digest(data: SeedData): string {
-  return createHash('sha256').update(JSON.stringify(canonical(data))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(data)))
+    .digest('hex');
 }
 
 function rowsOf(data: SeedData, table: string): readonly SeedRow[] {
@@ -73,11 +95,15 @@ function ownerOf(row: SeedRow): unknown {
 
 /** Every owned row of one user, per table. */
 function userSlice(data: SeedData, userId: string): Record<string, SeedRow[]> {
-  return Object.fromEntries(SEED_TABLES.map((t) => [t, rowsOf(data, t).filter((r) => ownerOf(r) === userId)]));
+  return Object.fromEntries(
+    SEED_TABLES.map((t) => [t, rowsOf(data, t).filter((r) => ownerOf(r) === userId)]),
+  );
 }
 
-// Recorded from the first run; any change to the generator's output changes it on purpose only.
-const EXPECTED_DIGEST = 'RECORD_ME';
+// Recorded from the generator's output. It changes only on purpose: a new catalogue entry, a changed
+// template, or a faker upgrade that alters its algorithms (faker does not promise stable values
+// across versions). Re-record it then, and say so in the commit.
+const EXPECTED_DIGEST = 'f6c4454f2b1d929bdc5e9bb2f0dc8d48b245198d9fe105b1df2105a36deb2621';
 
 describe('generateSeedData', () => {
   const data = generateSeedData(options());
@@ -95,20 +121,23 @@ describe('generateSeedData', () => {
     expect(digest(data)).toBe(EXPECTED_DIGEST);
   });
 
-  it('uses neither the clock nor Math.random', () => {
+  it('does not depend on the clock or on Math.random', () => {
     vi.useFakeTimers({ now: new Date('2031-02-03T04:05:06Z') });
-    vi.spyOn(Math, 'random').mockImplementation(() => {
-      throw new Error('Math.random used');
-    });
+    // Faker's constructor draws its initial seed from Math.random; every stream is reseeded before use.
+    vi.spyOn(Math, 'random').mockReturnValue(0.123456);
     expect(digest(generateSeedData(options()))).toBe(digest(data));
   });
 
   it('derives ids as UUIDv5 of seed:email:table:index in the project namespace', () => {
     expect(SEED_ID_NAMESPACE).toBe(uuidv5('crm-env.seed', uuidv5.DNS));
     const admin = users[0]!;
-    expect(rowsOf(data, 'contacts')[0]?.id).toBe(uuidv5(`crm-env-test:${admin.email}:contacts:0`, SEED_ID_NAMESPACE));
+    expect(rowsOf(data, 'contacts')[0]?.id).toBe(
+      uuidv5(`crm-env-test:${admin.email}:contacts:0`, SEED_ID_NAMESPACE),
+    );
     expect(seedRowId('s', 'e', 't', 3)).toBe(uuidv5('s:e:t:3', SEED_ID_NAMESPACE));
-    const ids = SEED_TABLES.filter((t) => t !== 'segments' && t !== 'tags').flatMap((t) => rowsOf(data, t).map((r) => r.id));
+    const ids = SEED_TABLES.filter((t) => t !== 'segments' && t !== 'tags').flatMap((t) =>
+      rowsOf(data, t).map((r) => r.id),
+    );
     expect(new Set(ids).size).toBe(ids.length);
   });
 
@@ -143,9 +172,27 @@ describe('generateSeedData', () => {
     expect(defaults.reduce((n, v) => n + v.tasks, 0)).toBe(75);
     expect(rowsOf(data, 'contactNotes')).toHaveLength(150);
     expect(rowsOf(data, 'tasks')).toHaveLength(75);
-    expect(DEFAULT_VOLUMES.admin).toMatchObject({ organizations: 50, contacts: 100, opportunities: 75, activities: 200, products: 100 });
-    expect(DEFAULT_VOLUMES.sales_director).toMatchObject({ organizations: 30, contacts: 60, opportunities: 40, activities: 120, products: 0 });
-    expect(DEFAULT_VOLUMES.account_manager).toMatchObject({ organizations: 20, contacts: 40, opportunities: 25, activities: 80, products: 0 });
+    expect(DEFAULT_VOLUMES.admin).toMatchObject({
+      organizations: 50,
+      contacts: 100,
+      opportunities: 75,
+      activities: 200,
+      products: 100,
+    });
+    expect(DEFAULT_VOLUMES.sales_director).toMatchObject({
+      organizations: 30,
+      contacts: 60,
+      opportunities: 40,
+      activities: 120,
+      products: 0,
+    });
+    expect(DEFAULT_VOLUMES.account_manager).toMatchObject({
+      organizations: 20,
+      contacts: 40,
+      opportunities: 25,
+      activities: 80,
+      products: 0,
+    });
   });
 
   it('writes exactly the contract columns, in the same order, for every row', () => {
@@ -153,7 +200,9 @@ describe('generateSeedData', () => {
       const expected = Object.keys(SEED_COLUMN_TYPES[table]);
       for (const row of rowsOf(data, table)) expect(Object.keys(row)).toEqual(expected);
     }
-    expect(rowsOf(data, 'segments').map((r) => [r.id, r.name])).toEqual(SEGMENTS.map((s, i) => [i + 1, s.name]));
+    expect(rowsOf(data, 'segments').map((r) => [r.id, r.name])).toEqual(
+      SEGMENTS.map((s, i) => [i + 1, s.name]),
+    );
     expect(rowsOf(data, 'tags').map((r) => [r.id, r.name])).toEqual(TAGS.map((t, i) => [i + 1, t.name]));
   });
 
@@ -177,7 +226,10 @@ describe('generateSeedData', () => {
   it('keeps amounts within maxAmount with two decimals, also for small limits', () => {
     const cents = (x: unknown) => Math.abs((x as number) * 100 - Math.round((x as number) * 100)) < 1e-6;
     for (const maxAmount of [1_000_000, 999.99, 0.29, 0]) {
-      const d = maxAmount === 1_000_000 ? data : generateSeedData(options({ opportunity: { ...options().opportunity, maxAmount } }));
+      const d =
+        maxAmount === 1_000_000
+          ? data
+          : generateSeedData(options({ opportunity: { ...options().opportunity, maxAmount } }));
       for (const row of [...rowsOf(d, 'opportunities'), ...rowsOf(d, 'deals')]) {
         expect(row.amount as number).toBeLessThanOrEqual(maxAmount);
         expect(row.amount as number).toBeGreaterThanOrEqual(0);
@@ -192,7 +244,10 @@ describe('generateSeedData', () => {
     for (const t of SEED_TABLES) for (const r of rowsOf(data, t)) owner.set(r.id, ownerOf(r));
     const sameOwner = (row: SeedRow, ref: unknown, table: string) => {
       if (ref === null) return;
-      expect(rowsOf(data, table).some((r) => r.id === ref), `${String(ref)} in ${table}`).toBe(true);
+      expect(
+        rowsOf(data, table).some((r) => r.id === ref),
+        `${String(ref)} in ${table}`,
+      ).toBe(true);
       expect(owner.get(ref)).toBe(row.sales_id);
     };
     for (const r of rowsOf(data, 'contacts')) sameOwner(r, r.organization_id, 'organizations');
@@ -224,7 +279,9 @@ describe('generateSeedData', () => {
       if (r.segment_id !== null) expect(r.segment_id).toBeGreaterThanOrEqual(1);
       expect(r.segment_id === null || (r.segment_id as number) <= SEGMENTS.length).toBe(true);
     }
-    const tagIds = [...rowsOf(data, 'organizations'), ...rowsOf(data, 'contacts')].flatMap((r) => r.tag_ids as number[]);
+    const tagIds = [...rowsOf(data, 'organizations'), ...rowsOf(data, 'contacts')].flatMap(
+      (r) => r.tag_ids as number[],
+    );
     for (const id of tagIds) expect(id >= 1 && id <= TAGS.length).toBe(true);
   });
 
@@ -238,7 +295,9 @@ describe('generateSeedData', () => {
   });
 
   it('keeps the admin’s rows unchanged when another user’s volumes change', () => {
-    const changed = generateSeedData(options({ users: specUsers({ sales_director: { contacts: 7, opportunities: 9, tasks: 3 } }) }));
+    const changed = generateSeedData(
+      options({ users: specUsers({ sales_director: { contacts: 7, opportunities: 9, tasks: 3 } }) }),
+    );
     const admin = users[0]!.id;
     expect(userSlice(changed, admin)).toEqual(userSlice(data, admin));
     expect(changed.countsByUser.get(users[1]!.id)).toMatchObject({ contacts: 7, opportunities: 9, tasks: 3 });
@@ -251,20 +310,23 @@ describe('generateSeedData', () => {
   it('keeps timestamps at or before baseTime and updated_at >= created_at', () => {
     for (const t of SEED_TABLES) {
       for (const r of rowsOf(data, t)) {
-        for (const v of Object.values(r)) if (v instanceof Date) expect(v.getTime()).toBeLessThanOrEqual(DEFAULT_BASE_TIME.getTime());
+        for (const v of Object.values(r))
+          if (v instanceof Date) expect(v.getTime()).toBeLessThanOrEqual(DEFAULT_BASE_TIME.getTime());
         expect((r.updated_at as Date).getTime()).toBeGreaterThanOrEqual((r.created_at as Date).getTime());
       }
     }
   });
 
   it('contains values that are hard for COPY and CSV, and unique SKUs and org names', () => {
-    const texts = SEED_TABLES.flatMap((t) => rowsOf(data, t)).flatMap((r) => Object.values(r)).filter((v) => typeof v === 'string');
+    const texts = SEED_TABLES.flatMap((t) => rowsOf(data, t))
+      .flatMap((r) => Object.values(r))
+      .filter((v) => typeof v === 'string');
     expect(texts.some((s) => s.includes("'"))).toBe(true);
     expect(texts.some((s) => s.includes(','))).toBe(true);
     expect(texts.some((s) => s.includes('\n'))).toBe(true);
     expect(texts.some((s) => s.includes('\t'))).toBe(true);
     expect(texts.some((s) => s.includes('\\N'))).toBe(true);
-    expect(texts.some((s) => /[^\x00-\x7f]/.test(s))).toBe(true);
+    expect(texts.some((s) => /[^ -~\s]/.test(s))).toBe(true);
     expect(texts).toContain('');
     const names = rowsOf(data, 'contacts').map((c) => `${String(c.first_name)} ${String(c.last_name)}`);
     expect(names.some((n) => /José|Zoë/.test(n))).toBe(true);
@@ -279,12 +341,28 @@ describe('generateSeedData', () => {
   it('handles custom stage lists (no closed_won: no deals) and zero volumes', () => {
     const d = generateSeedData(
       options({
-        opportunity: { stages: ['new_lead', 'closed_lost'], maxAmount: 5000, defaultProbability: 30, defaultCategory: 'sample' },
-        users: specUsers({ account_manager: { organizations: 0, contacts: 0, opportunities: 0, activities: 3, contactNotes: 0, tasks: 2 } }),
+        opportunity: {
+          stages: ['new_lead', 'closed_lost'],
+          maxAmount: 5000,
+          defaultProbability: 30,
+          defaultCategory: 'sample',
+        },
+        users: specUsers({
+          account_manager: {
+            organizations: 0,
+            contacts: 0,
+            opportunities: 0,
+            activities: 3,
+            contactNotes: 0,
+            tasks: 2,
+          },
+        }),
       }),
     );
     expect(rowsOf(d, 'deals')).toHaveLength(0);
-    expect(new Set(rowsOf(d, 'opportunities').map((o) => o.stage))).toEqual(new Set(['new_lead', 'closed_lost']));
+    expect(new Set(rowsOf(d, 'opportunities').map((o) => o.stage))).toEqual(
+      new Set(['new_lead', 'closed_lost']),
+    );
     const manager = userSlice(d, users[2]!.id);
     expect(manager.activities?.every((a) => a.organization_id === null && a.contact_id === null)).toBe(true);
     expect(manager.tasks?.every((t) => t.contact_id === null)).toBe(true);
@@ -304,7 +382,15 @@ describe('generateSeedData', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const details = (error as ConfigError).details.join('\n');
-    for (const part of ['seed', 'contacts', 'opportunities need organizations', 'tasks', 'stages', 'max amount', 'probability']) {
+    for (const part of [
+      'seed',
+      'contacts',
+      'opportunities need organizations',
+      'tasks',
+      'stages',
+      'max amount',
+      'probability',
+    ]) {
       expect(details).toContain(part);
     }
     const dup = specUsers();

@@ -18,6 +18,7 @@ import {
   STREET_SUFFIXES,
   TITLES_BY_KIND,
   fillTemplate,
+  type City,
 } from './catalog.js';
 import { amountBetween, asciiSlug, between, daysBefore, type TableContext } from './context.js';
 import { ORG_DESCRIPTIONS } from './texts.js';
@@ -30,6 +31,7 @@ export interface OrgInfo {
   /** Index into TITLES_BY_KIND: a segment index, or SEGMENTS.length (+1) for distributors (principals). */
   readonly kind: number;
   readonly domain: string;
+  readonly city: City;
   readonly createdAt: Date;
 }
 
@@ -43,6 +45,35 @@ export interface ContactInfo {
 
 const DISTRIBUTOR_KIND = SEGMENTS.length;
 const PRINCIPAL_KIND = SEGMENTS.length + 1;
+
+// Words that make domains long without making them distinctive.
+const DOMAIN_STOPWORDS = new Set([
+  'the',
+  'and',
+  'of',
+  'co',
+  'inc',
+  'services',
+  'nutrition',
+  'dining',
+  'food',
+]);
+
+/** A plausible domain: the first three distinctive words ("Detroit Regional Hospital Food Services" → detroitregionalhospital). */
+function domainFor(name: string, institutional: boolean): string {
+  const parts = asciiSlug(name, ' ')
+    .split(' ')
+    .filter((w) => w !== '' && !DOMAIN_STOPWORDS.has(w));
+  return `${parts.slice(0, 3).join('') || 'example'}.${institutional ? 'org' : 'com'}`;
+}
+
+/**
+ * A phone number in the city's area code. The exchange is 555 and the line 0100–0199: the range
+ * reserved for fictional use, so seeded numbers never ring a real person.
+ */
+export function fictionalPhone(ctx: TableContext, city: City): string {
+  return `(${city.areaCode}) 555-01${String(ctx.faker.number.int({ min: 0, max: 99 })).padStart(2, '0')}`;
+}
 
 function orgName(ctx: TableContext, kind: number, city: string): string {
   const { faker } = ctx;
@@ -91,14 +122,15 @@ export function generateOrganizations(
       { weight: 6, value: PRINCIPAL_KIND },
     ]);
     const realKind = kind === -1 ? faker.number.int({ min: 0, max: SEGMENTS.length - 1 }) : kind;
-    const [city, state] = faker.helpers.arrayElement(CITIES);
+    const place = faker.helpers.arrayElement(CITIES);
+    const { city, state } = place;
     let name = orgName(ctx, realKind, city);
     // Names are unique per user, as a real book of business would be.
     if (usedNames.has(name)) name = `${name} – ${city}`;
     if (usedNames.has(name)) name = `${name} #${i + 1}`;
     usedNames.add(name);
     const institutional = realKind === 3 || realKind === 4;
-    const domain = `${asciiSlug(name).slice(0, 40)}.${institutional ? 'org' : 'com'}`;
+    const domain = domainFor(name, institutional);
     const size = ORG_SIZE[Math.min(realKind, ORG_SIZE.length - 1)] ?? [1e6, 1e7, 10, 100];
     const direction = faker.helpers.arrayElement(['', '', '', 'N ', 'S ', 'E ', 'W ']);
     const street = `${faker.number.int({ min: 100, max: 9899 })} ${direction}${faker.helpers.arrayElement(STREETS)} ${faker.helpers.arrayElement(STREET_SUFFIXES)}`;
@@ -135,13 +167,13 @@ export function generateOrganizations(
       ]),
       organization_type: organizationType,
       website: faker.datatype.boolean(0.88) ? `https://www.${domain}` : null,
-      phone: faker.phone.number({ style: 'national' }),
+      phone: fictionalPhone(ctx, place),
       address: faker.datatype.boolean(0.15)
         ? `${street}, Suite ${faker.number.int({ min: 100, max: 950 })}`
         : street,
       city,
       state,
-      postal_code: faker.location.zipCode({ state }),
+      postal_code: `${place.zipPrefix}${String(faker.number.int({ min: 1, max: 99 })).padStart(2, '0')}`,
       annual_revenue: amountBetween(faker, size[0], size[1]),
       employee_count: faker.number.int({ min: size[2], max: size[3] }),
       tag_ids: faker.helpers.arrayElements(ORG_TAG_IDS, { min: 0, max: 3 }).sort((a, b) => a - b),
@@ -151,9 +183,30 @@ export function generateOrganizations(
       created_at: createdAt,
       updated_at: between(faker, createdAt, baseTime),
     });
-    infos.push({ id, name, kind: realKind, domain, createdAt });
+    infos.push({ id, name, kind: realKind, domain, city: place, createdAt });
   }
   return { rows, infos };
+}
+
+/** A random name, except fixed slots that guarantee UTF-8 and apostrophes in every data set with enough contacts. */
+function contactName(ctx: TableContext, i: number): readonly [first: string, last: string] {
+  const first = ctx.faker.helpers.arrayElement(FIRST_NAMES);
+  const last = ctx.faker.helpers.arrayElement(LAST_NAMES);
+  if (i % 25 === 7) return NON_ASCII_NAMES[Math.floor(i / 25) % NON_ASCII_NAMES.length] ?? ['José', 'Peña'];
+  if (i % 25 === 3) return [first, i % 50 === 3 ? "O'Brien" : "D'Angelo"];
+  return [first, last];
+}
+
+/**
+ * A direct line in the organization's area code, some with an extension. Contact #12 (of every 25)
+ * has an empty phone: '' means "known to have none", NULL "unknown", and sync must keep them apart.
+ */
+function contactPhone(ctx: TableContext, i: number, org: OrgInfo | undefined): string | null {
+  const roll = ctx.faker.number.int({ min: 0, max: 99 });
+  if (i % 25 === 11) return '';
+  if (roll < 10) return null;
+  const phone = fictionalPhone(ctx, org?.city ?? ctx.faker.helpers.arrayElement(CITIES));
+  return roll >= 85 ? `${phone} x${ctx.faker.number.int({ min: 100, max: 499 })}` : phone;
 }
 
 /** Generates `count` contacts, spread so that every organization gets one before any gets two. */
@@ -169,15 +222,7 @@ export function generateContacts(
   for (let i = 0; i < count; i++) {
     const id = ctx.id(i);
     const org = orgs.length === 0 ? undefined : i < orgs.length ? orgs[i] : faker.helpers.arrayElement(orgs);
-    let firstName = faker.helpers.arrayElement(FIRST_NAMES);
-    let lastName = faker.helpers.arrayElement(LAST_NAMES);
-    // Fixed slots guarantee UTF-8 and apostrophes in every data set with enough contacts.
-    if (i % 25 === 7)
-      [firstName, lastName] = NON_ASCII_NAMES[Math.floor(i / 25) % NON_ASCII_NAMES.length] ?? [
-        'José',
-        'Peña',
-      ];
-    if (i % 25 === 3) lastName = i % 50 === 3 ? "O'Brien" : "D'Angelo";
+    const [firstName, lastName] = contactName(ctx, i);
     const domain = org?.domain ?? faker.helpers.arrayElement(['gmail.com', 'outlook.com', 'yahoo.com']);
     let local = `${asciiSlug(firstName)}.${asciiSlug(lastName)}`;
     for (let n = 2; usedEmails.has(`${local}@${domain}`); n++)
@@ -186,7 +231,6 @@ export function generateContacts(
     const titles = TITLES_BY_KIND[org?.kind ?? 1] ?? [];
     const firstSeen = between(faker, org?.createdAt ?? daysBefore(baseTime, 730), daysBefore(baseTime, 1));
     const lastSeen = between(faker, firstSeen, baseTime);
-    const phoneRoll = faker.number.int({ min: 0, max: 99 });
     rows.push({
       id,
       first_name: firstName,
@@ -194,8 +238,7 @@ export function generateContacts(
       title: faker.datatype.boolean(0.95) ? faker.helpers.arrayElement(titles) : null,
       organization_id: org?.id ?? null,
       email: faker.datatype.boolean(0.95) ? `${local}@${domain}` : null,
-      // Contact #12 has an empty phone: '' is "known to have none", NULL is "unknown".
-      phone: i % 25 === 11 ? '' : phoneRoll < 10 ? null : faker.phone.number({ style: 'national' }),
+      phone: contactPhone(ctx, i, org),
       linkedin_url: faker.datatype.boolean(0.5)
         ? `https://www.linkedin.com/in/${asciiSlug(`${firstName} ${lastName}`, '-')}-${faker.string.alphanumeric({ length: 6, casing: 'lower' })}`
         : null,

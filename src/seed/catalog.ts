@@ -43,17 +43,26 @@ export const TAGS: readonly { readonly name: string; readonly color: string }[] 
 export const ORG_TAG_IDS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 export const CONTACT_TAG_IDS: readonly number[] = [5, 10, 11, 12];
 
-/** US cities with their state, for addresses that look real (zip codes are drawn per state). */
-export const CITIES: readonly (readonly [city: string, state: string])[] = words(
-  'Portland, OR|Seattle, WA|Boise, ID|Sacramento, CA|San Diego, CA|Phoenix, AZ|Denver, CO|Salt Lake City, UT|' +
-    'Austin, TX|San Antonio, TX|Dallas, TX|Oklahoma City, OK|Kansas City, MO|Omaha, NE|Minneapolis, MN|' +
-    'Milwaukee, WI|Chicago, IL|Indianapolis, IN|Columbus, OH|Detroit, MI|Louisville, KY|Nashville, TN|' +
-    'Atlanta, GA|Charlotte, NC|Raleigh, NC|Richmond, VA|Baltimore, MD|Philadelphia, PA|Pittsburgh, PA|' +
-    'Hartford, CT|Providence, RI|Boston, MA|Burlington, VT|Albany, NY|Buffalo, NY|Tampa, FL|Orlando, FL|' +
-    'New Orleans, LA|Birmingham, AL|Charleston, SC',
+/** A US city with its state, telephone area code and 3-digit ZIP prefix, so addresses hang together. */
+export interface City {
+  readonly city: string;
+  readonly state: string;
+  readonly areaCode: string;
+  readonly zipPrefix: string;
+}
+
+export const CITIES: readonly City[] = words(
+  'Portland,OR,503,972|Seattle,WA,206,981|Boise,ID,208,837|Sacramento,CA,916,958|San Diego,CA,619,921|' +
+    'Phoenix,AZ,602,850|Denver,CO,303,802|Salt Lake City,UT,801,841|Austin,TX,512,787|San Antonio,TX,210,782|' +
+    'Dallas,TX,214,752|Oklahoma City,OK,405,731|Kansas City,MO,816,641|Omaha,NE,402,681|Minneapolis,MN,612,554|' +
+    'Milwaukee,WI,414,532|Chicago,IL,312,606|Indianapolis,IN,317,462|Columbus,OH,614,432|Detroit,MI,313,482|' +
+    'Louisville,KY,502,402|Nashville,TN,615,372|Atlanta,GA,404,303|Charlotte,NC,704,282|Raleigh,NC,919,276|' +
+    'Richmond,VA,804,232|Baltimore,MD,410,212|Philadelphia,PA,215,191|Pittsburgh,PA,412,152|Hartford,CT,860,061|' +
+    'Providence,RI,401,029|Boston,MA,617,021|Burlington,VT,802,054|Albany,NY,518,122|Buffalo,NY,716,142|' +
+    'Tampa,FL,813,336|Orlando,FL,407,328|New Orleans,LA,504,701|Birmingham,AL,205,352|Charleston,SC,843,294',
 ).map((entry) => {
-  const [city = '', state = ''] = entry.split(', ');
-  return [city, state] as const;
+  const [city = '', state = '', areaCode = '', zipPrefix = ''] = entry.split(',');
+  return { city, state, areaCode, zipPrefix };
 });
 
 export const FIRST_NAMES: readonly string[] = words(

@@ -72,6 +72,7 @@ function validateOptions(opts: SeedOptions, baseTime: Date): void {
     const who = user.email || user.id;
     if (!isUuid(user.id)) problems.push(`user ${who}: id ${JSON.stringify(user.id)} is not a UUID`);
     if (ids.has(user.id)) problems.push(`user ${who}: duplicate id ${user.id}`);
+    if (user.email === '') problems.push(`user ${user.id}: email must be non-empty (it keys the row ids)`);
     if (emails.has(user.email)) problems.push(`user ${who}: duplicate email`);
     ids.add(user.id);
     emails.add(user.email);

@@ -18,7 +18,7 @@ export const PRODUCT_LINES: readonly string[] = [
   'cold brew concentrate',
   'whole-grain breading',
   'Greek yogurt parfaits',
-  'artisan bread program',
+  'artisan bread',
 ];
 
 /** Opportunity name patterns: `{org} — {what}`. */
@@ -115,6 +115,6 @@ export const TASK_DESCRIPTIONS: readonly string[] = [
 export const ORG_DESCRIPTIONS: readonly string[] = [
   '{units} locations; central purchasing, chef-driven menu changes twice a year.',
   'Scratch kitchen with high-volume weekend brunch. Very price-aware, loyal once won.',
-  'Serves ~{cases} meals/day across patient trays, café and catering.',
+  'Serves ~{cases} covers a day; lunch service is the volume driver.',
   'Family-owned since 1987, "quality first" — will pay for consistency.',
 ];

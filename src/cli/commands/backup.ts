@@ -1,8 +1,106 @@
-export async function backupCommand(): Promise<number> {
-  throw new Error('not implemented yet');
+/**
+ * `crm-env migrate backup [target]` and `crm-env restore <file> --target <t>`.
+ */
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { input } from '@inquirer/prompts';
+import type { Config } from '../../config.js';
+import { describeTarget, resolveTarget } from '../../config.js';
+import { UsageError } from '../../errors.js';
+import { createBackup } from '../../migration/backup.js';
+import { restoreBackup } from '../../migration/restore.js';
+import { redactUrl } from '../../redact.js';
+import { commandContext } from '../context.js';
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(1)} GB`;
 }
 
-export async function restoreCommand(): Promise<number> {
-  throw new Error('not implemented yet');
+function shownPath(config: Config, file: string): string {
+  const rel = path.relative(config.projectDir, file);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
 }
 
+/** `npm run migrate:backup -- [local|cloud|<url>]`: a full (or data-only) backup, as the spec's backup.sh. */
+export async function backupCommand(target: string, opts: { dataOnly?: boolean; keep?: string; json?: boolean }): Promise<number> {
+  const { config, out } = commandContext({ json: opts.json });
+  let keep: number | undefined;
+  if (opts.keep !== undefined) {
+    keep = Number(opts.keep);
+    if (!/^\d+$/.test(opts.keep) || keep < 1) throw new UsageError(`--keep must be a whole number of at least 1 (got ${JSON.stringify(opts.keep)}).`);
+  }
+  const t = resolveTarget(config, target ?? 'cloud');
+  out.line(`📦 Creating ${opts.dataOnly ? 'data-only ' : ''}backup: ${t.label} database`);
+  out.info(`Target: ${redactUrl(t.url)}`);
+  const r = await createBackup(config, t, { dataOnly: opts.dataOnly ?? false, keep }, out);
+  out.line(`✅ Backup complete: ${path.basename(r.file)} (${formatBytes(r.bytes)})`);
+  out.info(`Location: ${shownPath(config, path.dirname(r.file))}/`);
+  out.json({
+    target: t.label,
+    file: r.file,
+    bytes: r.bytes,
+    ms: Math.round(r.ms),
+    dataOnly: opts.dataOnly ?? false,
+    pgDump: r.pgDump,
+  });
+  return 0;
+}
+
+/** When the backup was taken: the timestamp in its name (UTC), else the file's modification time. */
+function backupDate(file: string, mtime: Date): Date {
+  const m = /_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})(?:_\d+)?\.sql$/.exec(file);
+  return m ? new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!)) : mtime;
+}
+
+/**
+ * `crm-env restore <file> --target <t>`: shows what it will replace, asks (type `restore`, or
+ * `--yes`), then backs the target up and restores in one transaction. Without a terminal and without
+ * `--yes` it refuses (exit 2) before connecting to anything.
+ */
+export async function restoreCommand(file: string, opts: { target: string; yes?: boolean; json?: boolean }): Promise<number> {
+  const { config, out } = commandContext({ json: opts.json });
+  const t = resolveTarget(config, opts.target);
+  let size: number;
+  let when: Date;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new Error('not a file');
+    size = st.size;
+    when = backupDate(file, st.mtime);
+  } catch {
+    throw new UsageError(`Backup file not found: ${file}`);
+  }
+  out.line(`♻️  Restore ${file}`);
+  out.info(`Backup taken: ${when.toISOString().replace('T', ' ').slice(0, 19)} UTC (${formatBytes(size)})`);
+  out.info(`Into: ${describeTarget(t)}`);
+  out.info('What the backup holds replaces what the target has now (tables and rows); a backup of the target is taken first.');
+  if (!opts.yes) {
+    if (!process.stdin.isTTY || out.jsonMode) {
+      throw new UsageError('Restore needs confirmation: run it in a terminal, or pass --yes. Nothing was changed.');
+    }
+    const answer = await input({ message: 'Type "restore" to replace the target with the backup:' });
+    if (answer.trim() !== 'restore') throw new UsageError('Restore cancelled; nothing was changed.');
+  }
+  const r = await restoreBackup(config, file, t, { confirmed: true }, out);
+  out.line();
+  out.line(`✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${(r.ms / 1000).toFixed(1)} s`);
+  if (r.safetyBackup) out.info(`Backup of the target before the restore: ${shownPath(config, r.safetyBackup.file)}`);
+  out.line();
+  out.line('Rows per table:');
+  const width = Math.max(0, ...r.rowsPerTable.map((x) => x.table.length));
+  for (const row of r.rowsPerTable) out.info(`${row.table.padEnd(width)}  ${row.rows}`);
+  out.json({
+    target: t.label,
+    file,
+    safetyBackup: r.safetyBackup?.file ?? null,
+    statements: r.statements,
+    copiedRows: r.copiedRows,
+    rowsPerTable: r.rowsPerTable,
+    untouchedTables: r.untouchedTables,
+    ms: Math.round(r.ms),
+  });
+  return 0;
+}

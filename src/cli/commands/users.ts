@@ -1,8 +1,44 @@
-export async function createUsersCommand(): Promise<number> {
-  throw new Error('not implemented yet');
+import { describeTarget, resolveTarget } from '../../config.js';
+import { createTestUsers, label } from '../../dev/test-users.js';
+import { checkTestUsers } from '../../dev/users-check.js';
+import { commandContext } from '../context.js';
+
+export async function createUsersCommand(dbUrl: string | undefined, opts: { target: string; json?: boolean }): Promise<number> {
+  const { config, out } = commandContext({ json: opts.json });
+  const target = resolveTarget(config, dbUrl ?? opts.target);
+  out.line('👥 Creating test users with role-specific data...');
+  out.line(`   Database: ${describeTarget(target)}`);
+  const result = await createTestUsers(config, target, out);
+  out.json({ target: target.label, ...result });
+  out.line();
+  out.line(`✅ Test users created successfully! (${(result.ms / 1000).toFixed(2)} s)`);
+  out.line();
+  out.line('🔑 Login credentials (the password is the value of TEST_USER_PASSWORD and is never printed):');
+  const pad = (s: string): string => `${s}:`.padEnd(17);
+  for (const u of result.users) {
+    const name = u.role === 'admin' ? 'Admin' : u.role === 'sales_director' ? 'Sales Director' : 'Account Manager';
+    out.line(`   ${pad(name)}${u.email} / ********`);
+  }
+  out.line();
+  out.line('📊 Data summary:');
+  for (const u of result.users) {
+    const c = u.counts;
+    out.line(
+      `   ${`${label(u.role)}:`.padEnd(10)}${String(c.contacts).padStart(3)} contacts, ${c.organizations} orgs, ${c.opportunities} opportunities, ${c.activities} activities, ${c.notes} notes, ${c.tasks} tasks, ${c.products} products`,
+    );
+  }
+  return 0;
 }
 
-export async function checkUsersCommand(): Promise<number> {
-  throw new Error('not implemented yet');
+export async function checkUsersCommand(opts: { target: string; json?: boolean }): Promise<number> {
+  const { config, out } = commandContext({ json: opts.json });
+  const target = resolveTarget(config, opts.target);
+  out.line(`🔐 Checking test users on ${describeTarget(target)}`);
+  const report = await checkTestUsers(config, target);
+  out.json({ target: target.label, ...report });
+  for (const u of report.users) {
+    out.line(`${u.ok ? '✅' : '❌'} ${u.email} (${u.role})${u.ok ? ': can sign in; RLS gives the role exactly its rows' : ''}`);
+    for (const p of u.problems) out.line(`   - ${p}`);
+  }
+  return report.ok ? 0 : 1;
 }
-

@@ -1,0 +1,188 @@
+/**
+ * Finding and running `pg_dump`.
+ *
+ * pg_dump refuses to dump a server newer than itself, so the binary must be at least the server's
+ * major version. The password never appears on its command line (any local user can read a process's
+ * arguments from /proc or `ps`): the connection goes as a URL without the password, and the password
+ * through PGPASSWORD in the child's environment, which only the same user can read.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import type { Config } from '../config.js';
+import { ConfigError, OperationError } from '../errors.js';
+import { redactText } from '../redact.js';
+import type { Client } from './connect.js';
+
+const run = promisify(execFile);
+
+export interface PgDumpBinary {
+  /** What to execute: an absolute path, or `pg_dump` (resolved through PATH). */
+  readonly path: string;
+  /** As printed by `--version`, e.g. "15.18". */
+  readonly version: string;
+  /** 15 for 15.18; 9.6 for 9.6.24 (before PostgreSQL 10 the major version had two parts). */
+  readonly major: number;
+  readonly source: 'PG_DUMP' | 'PATH' | 'PG_BIN' | 'installed';
+}
+
+/** The server's major version (15 for 15.8). */
+export async function serverMajor(client: Client): Promise<number> {
+  const { rows } = await client.query<{ v: string }>(`select current_setting('server_version_num') as v`);
+  const num = Number(rows[0]!.v);
+  return num >= 100000 ? Math.floor(num / 10000) : Math.floor(num / 100) / 10;
+}
+
+/** Parses `pg_dump (PostgreSQL) 15.18 (Debian …)`. */
+export function parsePgDumpVersion(output: string): { version: string; major: number } | null {
+  const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(output);
+  if (!m) return null;
+  const first = Number(m[1]);
+  const major = first >= 10 ? first : Number(`${first}.${m[2] ?? '0'}`);
+  return { version: output.slice(m.index).split(/\s+/)[2] ?? m[1]!, major };
+}
+
+async function probe(bin: string): Promise<{ version: string; major: number } | null> {
+  try {
+    const { stdout } = await run(bin, ['--version'], { timeout: 10_000 });
+    return parsePgDumpVersion(stdout);
+  } catch {
+    return null;
+  }
+}
+
+/** Folders where PostgreSQL client packages put pg_dump (Debian/Ubuntu, Homebrew), newest first. */
+function installedCandidates(): string[] {
+  const found: { dir: string; major: number }[] = [];
+  const scan = (root: string, pattern: RegExp, bin: (d: string) => string): void => {
+    if (!existsSync(root)) return;
+    for (const d of readdirSync(root)) {
+      const m = pattern.exec(d);
+      if (m) found.push({ dir: bin(path.join(root, d)), major: Number(m[1] ?? 0) });
+    }
+  };
+  scan('/usr/lib/postgresql', /^(\d+)$/, (d) => path.join(d, 'bin'));
+  for (const brew of ['/opt/homebrew/opt', '/usr/local/opt']) {
+    scan(brew, /^(?:postgresql@(\d+)|libpq)$/, (d) => path.join(d, 'bin'));
+  }
+  return found
+    .sort((a, b) => b.major - a.major)
+    .map((f) => path.join(f.dir, 'pg_dump'))
+    .filter((f) => existsSync(f));
+}
+
+function installHint(major: number): string {
+  const m = Math.ceil(major);
+  return `install a matching client (Debian/Ubuntu: \`apt-get install postgresql-client-${m}\` from apt.postgresql.org; macOS: \`brew install postgresql@${m}\`) and set PG_DUMP to its pg_dump if it is not found`;
+}
+
+/**
+ * Picks a pg_dump whose major version is at least `server`: PG_DUMP (when set, it is the only
+ * candidate: an explicit choice is never silently replaced), then PATH, then PG_BIN, then the
+ * versioned install folders.
+ * @throws ConfigError naming the server version and how to install a matching client.
+ */
+export async function findPgDump(config: Config, server: number): Promise<PgDumpBinary> {
+  if (config.pgDump !== null) {
+    const v = await probe(config.pgDump);
+    if (v === null) throw new ConfigError(`PG_DUMP=${config.pgDump} is not a working pg_dump (\`${config.pgDump} --version\` failed).`);
+    if (v.major < server) {
+      throw new ConfigError(
+        `PG_DUMP=${config.pgDump} is pg_dump ${v.version}, older than the server (PostgreSQL ${server}); ${installHint(server)}.`,
+      );
+    }
+    return { path: config.pgDump, ...v, source: 'PG_DUMP' };
+  }
+  const candidates: { path: string; source: PgDumpBinary['source'] }[] = [{ path: 'pg_dump', source: 'PATH' }];
+  if (config.stack.pgBin !== null) candidates.push({ path: path.join(config.stack.pgBin, 'pg_dump'), source: 'PG_BIN' });
+  for (const p of installedCandidates()) candidates.push({ path: p, source: 'installed' });
+  const tooOld: string[] = [];
+  for (const c of candidates) {
+    const v = await probe(c.path);
+    if (v === null) continue;
+    if (v.major >= server) return { path: c.path, ...v, source: c.source };
+    tooOld.push(`${c.path} (${v.version})`);
+  }
+  throw new ConfigError(
+    tooOld.length > 0
+      ? `No pg_dump for PostgreSQL ${server} or newer: found only ${tooOld.join(', ')}; ${installHint(server)}.`
+      : `No pg_dump found (the server is PostgreSQL ${server}); ${installHint(server)}.`,
+  );
+}
+
+export interface PgDumpInvocation {
+  readonly args: readonly string[];
+  /** Variables to add to the child's environment (PGPASSWORD when the URL has a password). */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * The arguments and environment for dumping the database at `url`: the URL goes as `--dbname`
+ * WITHOUT its password (other query parameters such as sslmode are kept), the password as PGPASSWORD.
+ */
+export function pgDumpInvocation(url: string, flags: readonly string[]): PgDumpInvocation {
+  const u = new URL(url);
+  const password = decodeURIComponent(u.password);
+  u.password = '';
+  const env: Record<string, string> = { PGAPPNAME: 'crm-env backup', PGCONNECT_TIMEOUT: '10' };
+  if (password) env.PGPASSWORD = password;
+  return { args: [...flags, `--dbname=${u.toString()}`], env };
+}
+
+export interface RunPgDumpOptions {
+  readonly bin: PgDumpBinary;
+  readonly url: string;
+  readonly flags: readonly string[];
+  /** Where the (transformed) output goes; the caller creates and owns it. */
+  readonly output: Writable;
+  /** Applied to pg_dump's stdout before `output` (e.g. the restore-compatibility filter). */
+  readonly transform?: NodeJS.ReadWriteStream;
+  /** Extra secrets to hide in pg_dump's stderr. */
+  readonly secrets?: readonly string[];
+}
+
+/**
+ * Runs pg_dump and streams its output into `output`.
+ * @throws OperationError with pg_dump's stderr, redacted, when it fails.
+ */
+export async function runPgDump(options: RunPgDumpOptions): Promise<void> {
+  const inv = pgDumpInvocation(options.url, options.flags);
+  const secrets = [...(options.secrets ?? []), ...(inv.env.PGPASSWORD ? [inv.env.PGPASSWORD] : [])];
+  // The child inherits PATH, HOME (~/.pgpass), PGSSL* etc. like node-postgres does; ours win.
+  const child = spawn(options.bin.path, [...inv.args], {
+    env: { ...process.env, ...inv.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    if (stderr.length < 64 * 1024) stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
+  const stages: (Readable | NodeJS.ReadWriteStream | Writable)[] = [child.stdout];
+  if (options.transform) stages.push(options.transform);
+  stages.push(options.output);
+  let code: number | null;
+  try {
+    const [, status] = await Promise.all([
+      (pipeline as (...s: unknown[]) => Promise<void>)(...stages),
+      exited,
+    ]);
+    code = status;
+  } catch (err) {
+    child.kill();
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ConfigError(`Cannot run ${options.bin.path}: not found.`, { cause: err });
+    }
+    throw new OperationError(`pg_dump failed: ${redactText(stderr.trim() || (err as Error).message, secrets)}`, { cause: err });
+  }
+  if (code !== 0) {
+    throw new OperationError(`pg_dump failed (exit ${code}): ${redactText(stderr.trim(), secrets) || 'no message'}`);
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Restores a backup file — a `migrate backup` file or a sync backup — into a database: after a full
+ * backup of the target, in ONE transaction under the crm-env 'restore' advisory lock, statements run
+ * by the psql-compatible {@link runSqlScript}. Any error rolls everything back: the target is exactly
+ * as it was.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Config, DatabaseTarget } from '../config.js';
+import type { Client } from '../db/connect.js';
+import { withAdvisoryLock, withClient, withTransaction } from '../db/connect.js';
+import { runSqlScript } from '../db/sql-script.js';
+import { qualify } from '../db/sql.js';
+import { CrmEnvError, OperationError, UsageError } from '../errors.js';
+import { redactText, redactUrl } from '../redact.js';
+import type { Reporter } from '../reporter.js';
+import { silentReporter } from '../reporter.js';
+import type { BackupResult } from './backup.js';
+import { createBackup } from './backup.js';
+
+export interface RestoreOptions {
+  /** The CLI asks; the library refuses (UsageError, nothing touched) when false. */
+  readonly confirmed: boolean;
+  /** Take a full backup of the target first (default true). */
+  readonly backupFirst?: boolean;
+}
+
+export interface RestoreResult {
+  readonly safetyBackup: BackupResult | null;
+  readonly statements: number;
+  readonly copiedRows: number;
+  /** Rows after the restore in every `public` table and every table the file loaded with COPY. */
+  readonly rowsPerTable: readonly { table: string; rows: number }[];
+  /**
+   * Tables in `public` that the file did not create although it re-created others (a full backup):
+   * created after the backup was taken, they are left as they are (as `psql -f` would leave them).
+   */
+  readonly untouchedTables: readonly string[];
+  readonly ms: number;
+}
+
+interface TableRef {
+  readonly schema: string;
+  readonly name: string;
+}
+
+/** The relation a name written in the script resolves to (after the script, with its search_path). */
+async function resolveTable(client: Client, written: string): Promise<TableRef | null> {
+  const { rows } = await client.query<TableRef>(
+    `select n.nspname as schema, c.relname as name
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.oid = to_regclass($1)`,
+    [written],
+  );
+  return rows[0] ?? null;
+}
+
+const COPY_TARGET = /^COPY\s+((?:"(?:[^"]|"")*"|[^\s(."]+)(?:\.(?:"(?:[^"]|"")*"|[^\s(."]+))?)/i;
+const CREATE_TABLE = /^CREATE\s+(?:UNLOGGED\s+)?TABLE\s+((?:"(?:[^"]|"")*"|[^\s(."]+)(?:\.(?:"(?:[^"]|"")*"|[^\s(."]+))?)/i;
+
+function display(t: TableRef): string {
+  return t.schema === 'public' ? t.name : `${t.schema}.${t.name}`;
+}
+
+/**
+ * Restores `file` into `target`.
+ * @throws UsageError when not confirmed or the file is missing (nothing touched); ConfigError when the
+ * target is unreachable; OperationError (target unchanged, rolled back) when the script fails.
+ */
+export async function restoreBackup(
+  config: Config,
+  file: string,
+  target: DatabaseTarget,
+  options: RestoreOptions,
+  reporter: Reporter = silentReporter,
+): Promise<RestoreResult> {
+  if (!options.confirmed) {
+    throw new UsageError(`Restoring into ${redactUrl(target.url)} replaces its data and needs confirmation; nothing was changed.`);
+  }
+  const t0 = performance.now();
+  try {
+    if (!statSync(file).isFile()) throw new Error('not a file');
+    accessSync(file, constants.R_OK);
+  } catch {
+    throw new UsageError(`Cannot read the backup file ${file}; nothing was changed.`);
+  }
+  const rel = path.relative(config.projectDir, path.resolve(file));
+  const shown = rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+
+  return withClient(
+    target.url,
+    (client) =>
+      withAdvisoryLock(
+        client,
+        'restore',
+        async () => {
+          let safetyBackup: BackupResult | null = null;
+          if (options.backupFirst ?? true) {
+            reporter.step(`Backing up the ${target.label} database first...`);
+            safetyBackup = await createBackup(config, target, {}, reporter);
+            reporter.info(`✓ Safety backup: ${path.relative(config.projectDir, safetyBackup.file)}`);
+          }
+          reporter.step(`Restoring ${shown} in one transaction...`);
+          const copied: string[] = [];
+          const created: string[] = [];
+          let run: { statements: number; copiedRows: number };
+          try {
+            run = await withTransaction(client, () =>
+              runSqlScript(client, file, {
+                name: shown,
+                onStatement: (s) => {
+                  const sql = s.sql.trimStart();
+                  const copy = s.copyRows !== null ? COPY_TARGET.exec(sql) : null;
+                  if (copy) copied.push(copy[1]!);
+                  const create = CREATE_TABLE.exec(sql);
+                  if (create) created.push(create[1]!);
+                  if (s.copyRows !== null) reporter.progress('tables loaded', copied.length, copied.length + 1);
+                },
+              }),
+            );
+          } catch (err) {
+            const why = err instanceof Error ? err.message : String(err);
+            throw new OperationError(`Restore failed and was rolled back; the ${target.label} database is unchanged. ${redactText(why, config.secrets)}`, {
+              cause: err,
+              details: safetyBackup ? [`Safety backup of the target: ${path.relative(config.projectDir, safetyBackup.file)}`] : [],
+            });
+          }
+          const { rowsPerTable, untouchedTables } = await summarize(client, copied, created);
+          if (untouchedTables.length > 0) {
+            reporter.warn(`Tables that the backup does not contain were left as they are: ${untouchedTables.join(', ')}`);
+          }
+          return { safetyBackup, ...run, rowsPerTable, untouchedTables, ms: performance.now() - t0 };
+        },
+        'Another crm-env restore is running on this database; wait for it to finish and try again.',
+      ).catch((err: unknown) => {
+        if (err instanceof CrmEnvError) throw err;
+        throw new OperationError(`Restore into ${redactUrl(target.url)} failed: ${redactText(String((err as Error).message ?? err), config.secrets)}`, { cause: err });
+      }),
+    { label: target.label },
+  );
+}
+
+/** Row counts after the restore, and the public tables the (full) backup did not re-create. */
+async function summarize(
+  client: Client,
+  copied: readonly string[],
+  created: readonly string[],
+): Promise<{ rowsPerTable: { table: string; rows: number }[]; untouchedTables: string[] }> {
+  const { rows: publicTables } = await client.query<TableRef>(
+    `select n.nspname as schema, c.relname as name
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition`,
+  );
+  const tables = new Map<string, TableRef>(publicTables.map((t) => [qualify(t.schema, t.name), t]));
+  for (const written of copied) {
+    const t = await resolveTable(client, written);
+    if (t) tables.set(qualify(t.schema, t.name), t);
+  }
+  const rowsPerTable: { table: string; rows: number }[] = [];
+  for (const [q, t] of [...tables].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const { rows } = await client.query<{ n: string }>(`select count(*) as n from ${q}`);
+    rowsPerTable.push({ table: display(t), rows: Number(rows[0]!.n) });
+  }
+  const createdSet = new Set<string>();
+  for (const written of created) {
+    const t = await resolveTable(client, written);
+    if (t) createdSet.add(qualify(t.schema, t.name));
+  }
+  const untouchedTables =
+    createdSet.size === 0 ? [] : publicTables.filter((t) => !createdSet.has(qualify(t.schema, t.name))).map(display).sort();
+  return { rowsPerTable, untouchedTables };
+}
