@@ -123,32 +123,45 @@ export async function applyPending(client: Client, files: readonly MigrationFile
   const mode = options.mode ?? 'commit';
   const plan = planMigrations(await readHistory(client), files, options.includeAll ?? false);
   if (plan.pending.length === 0) return { alreadyApplied: plan.applied.length, applied: [], mode };
-  const applied: AppliedMigration[] = [];
   await client.query('begin');
   try {
-    // History table first: it sets its own short lock_timeout, which ours then replaces.
-    await ensureHistoryTable(client);
-    if (options.lockTimeout) await client.query(`select set_config('lock_timeout', $1, true)`, [options.lockTimeout]);
-    if (options.statementTimeout) {
-      await client.query(`select set_config('statement_timeout', $1, true)`, [options.statementTimeout]);
-    }
-    let i = 0;
-    for (const file of plan.pending) {
-      options.onFile?.(file, i++, plan.pending.length);
-      const statements = await parseMigration(file.fileName, file.sql);
-      const ms = await runMigrationFile(client, file);
-      await insertHistory(
-        client,
-        file.version,
-        file.name,
-        statements.map((s) => s.sql),
-      );
-      applied.push({ version: file.version, name: file.name, fileName: file.fileName, ms });
-    }
+    const applied = await applyInOpenTransaction(client, plan.pending, options);
     await client.query(mode === 'commit' ? 'commit' : 'rollback');
+    return { alreadyApplied: plan.applied.length, applied, mode };
   } catch (err) {
     await client.query('rollback').catch(() => undefined);
     throw err;
   }
-  return { alreadyApplied: plan.applied.length, applied, mode };
+}
+
+/**
+ * Runs `pending` files and records their history inside the caller's open transaction (reset uses
+ * this to rebuild the schema and re-apply everything as one unit).
+ */
+export async function applyInOpenTransaction(
+  client: Client,
+  pending: readonly MigrationFile[],
+  options: ApplyOptions = {},
+): Promise<AppliedMigration[]> {
+  // History table first: it sets its own short lock_timeout, which ours then replaces.
+  await ensureHistoryTable(client);
+  if (options.lockTimeout) await client.query(`select set_config('lock_timeout', $1, true)`, [options.lockTimeout]);
+  if (options.statementTimeout) {
+    await client.query(`select set_config('statement_timeout', $1, true)`, [options.statementTimeout]);
+  }
+  const applied: AppliedMigration[] = [];
+  let i = 0;
+  for (const file of pending) {
+    options.onFile?.(file, i++, pending.length);
+    const statements = await parseMigration(file.fileName, file.sql);
+    const ms = await runMigrationFile(client, file);
+    await insertHistory(
+      client,
+      file.version,
+      file.name,
+      statements.map((s) => s.sql),
+    );
+    applied.push({ version: file.version, name: file.name, fileName: file.fileName, ms });
+  }
+  return applied;
 }

@@ -1,0 +1,129 @@
+/**
+ * `dev:reset`: the spec's reset, made safe. Backs up both databases first; then rebuilds local's
+ * public schema from the migrations and recreates the test users and data (one transaction), and
+ * replaces the cloud's data with local's through the all-or-nothing push (which removes only
+ * test-domain auth users and never another user), then verifies.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Config } from '../config.js';
+import { withAdvisoryLock, withClient, withTransaction } from '../db/connect.js';
+import { CrmEnvError, OperationError, UsageError } from '../errors.js';
+import type { BackupResult } from '../migration/backup.js';
+import { createBackup } from '../migration/backup.js';
+import { readMigrations } from '../migration/files.js';
+import { rebuildPublicSchema } from '../migration/rebuild.js';
+import type { Reporter } from '../reporter.js';
+import { silentReporter } from '../reporter.js';
+import type { SyncResult } from './sync.js';
+import { displayPath, syncPush } from './sync.js';
+import type { CreateUsersResult } from './test-users.js';
+import { createTestUsers } from './test-users.js';
+import { testUserPredicate } from './test-users-sql.js';
+
+export interface ResetOptions {
+  /** The user typed RESET or passed --yes; without it nothing happens (UsageError, exit 2). */
+  readonly confirmed: boolean;
+  readonly localOnly?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface ResetResult {
+  readonly backups: readonly BackupResult[];
+  readonly migrationsApplied: number;
+  readonly users: CreateUsersResult;
+  readonly sync: SyncResult | null;
+  readonly timings: Record<'backupMs' | 'localMs' | 'usersMs' | 'cloudMs' | 'totalMs', number>;
+}
+
+export async function resetEnvironment(config: Config, options: ResetOptions, reporter: Reporter = silentReporter): Promise<ResetResult> {
+  if (!options.confirmed) {
+    throw new UsageError('Reset needs confirmation: type RESET at the prompt, or pass --yes when there is no terminal. Nothing was changed.');
+  }
+  const cloud = options.localOnly ? null : config.cloud;
+  if (!options.localOnly && !cloud) {
+    throw new UsageError('No cloud database is configured; pass --local-only to reset local alone, or set DATABASE_URL_PRODUCTION.');
+  }
+  const t0 = performance.now();
+  const backups: BackupResult[] = [];
+  const fail = (step: string, err: unknown): never => {
+    const details = [
+      ...(err instanceof CrmEnvError ? err.details : []),
+      ...backups.map((b) => `Backup taken before the reset: ${displayPath(config, b.file)}`),
+    ];
+    const message = `Reset stopped at "${step}": ${err instanceof Error ? err.message : String(err)}`;
+    throw err instanceof CrmEnvError && err.exitCode === 2 && backups.length === 0
+      ? err
+      : new OperationError(message, { cause: err, details });
+  };
+
+  reporter.step('💾 Backing up before the reset...');
+  for (const target of [config.local, ...(cloud ? [cloud] : [])]) {
+    try {
+      const b = await createBackup(config, target, { subdir: 'reset' });
+      backups.push(b);
+      reporter.info(`✓ ${target.label}: ${displayPath(config, b.file)}`);
+    } catch (err) {
+      fail(`backup ${target.label}`, err);
+    }
+  }
+  const backupMs = performance.now() - t0;
+
+  reporter.step('🔄 Resetting local database (rebuild public schema from migrations)...');
+  const tl = performance.now();
+  let migrationsApplied = 0;
+  try {
+    const { files } = await readMigrations(config.migrationsDir);
+    await withClient(
+      config.local.url,
+      (client) =>
+        withAdvisoryLock(
+          client,
+          'migrate',
+          () =>
+            withTransaction(client, async () => {
+              const r = await rebuildPublicSchema(client, files);
+              migrationsApplied = r.applied.length;
+              // Test users go too (their rows went with the tables); other auth users stay.
+              await client.query(`delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`);
+            }),
+          'A crm-env migration is running on the local database; try again when it has finished.',
+        ),
+      { label: 'local' },
+    );
+  } catch (err) {
+    fail('reset local', err);
+  }
+  reporter.info(`✓ Local reset complete (${migrationsApplied} migrations applied)`);
+  const localMs = performance.now() - tl;
+
+  reporter.step('👥 Creating fresh test users...');
+  const tu = performance.now();
+  let users!: CreateUsersResult;
+  try {
+    users = await createTestUsers(config, config.local);
+  } catch (err) {
+    fail('create test users', err);
+  }
+  reporter.info(`✓ ${users.users.length} users created`);
+  const usersMs = performance.now() - tu;
+
+  let sync: SyncResult | null = null;
+  const tc = performance.now();
+  if (cloud) {
+    reporter.step('☁️  Resetting cloud: replacing its data and test users with local (one transaction)...');
+    try {
+      sync = await syncPush(config, { force: true, signal: options.signal }, silentReporter);
+    } catch (err) {
+      fail('push to cloud', err);
+    }
+    reporter.info(`✓ Cloud data replaced; backup ${displayPath(config, sync!.backupFile)}`);
+    reporter.info(`✓ Verified: ${sync!.verify.tables.length} tables equal, ${sync!.verify.users.length} test users equal`);
+  }
+  return {
+    backups,
+    migrationsApplied,
+    users,
+    sync,
+    timings: { backupMs, localMs, usersMs, cloudMs: performance.now() - tc, totalMs: performance.now() - t0 },
+  };
+}
