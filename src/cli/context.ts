@@ -3,6 +3,7 @@
  */
 import type { Config } from '../config.js';
 import { loadConfig } from '../config.js';
+import { assertEnvProductionNotTracked } from '../safety.js';
 import type { Output } from './output.js';
 import { createOutput } from './output.js';
 
@@ -22,5 +23,6 @@ export interface CommandContext {
 export function commandContext(options: { json?: boolean } = {}): CommandContext {
   const config = loadConfig({ cwd: process.cwd(), env: process.env });
   secrets = config.secrets;
+  assertEnvProductionNotTracked(config.projectDir);
   return { config, out: createOutput({ json: options.json ?? false, secrets }) };
 }

@@ -30,10 +30,11 @@ export function buildProgram(): Command {
     )
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ sortSubcommands: false });
+    .configureHelp({ sortSubcommands: false, helpWidth: 100 });
 
   // ---- dev -------------------------------------------------------------------------------------
-  const users = program.command('users').description('dev: test users for the three CRM roles, with their data');
+  program.commandsGroup('Dev commands (test users, sync, verify, reset):');
+  const users = program.command('users').description('Test users for the three CRM roles, with their data');
   users
     .command('create')
     .description('Create the admin, sales director and account manager test users with deterministic CRM data')
@@ -48,7 +49,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the result as JSON')
     .action(act(async () => (await import('./commands/users.js')).checkUsersCommand));
 
-  const sync = program.command('sync').description('dev: push local data to the cloud');
+  const sync = program.command('sync').description('Push local data to the cloud');
   sync
     .command('push')
     .description('Replace the cloud data with local data in one transaction, after a backup; then verify')
@@ -58,19 +59,20 @@ export function buildProgram(): Command {
 
   program
     .command('verify')
-    .description('dev: compare local and cloud: row counts, content checksums, test users, migration history')
+    .description('Compare local and cloud: row counts, content checksums, test users, migration history')
     .option('--json', 'print the report as JSON')
     .action(act(async () => (await import('./commands/sync.js')).verifyCommand));
 
   program
     .command('reset')
-    .description('dev: back up, then reset local (and cloud) to fresh test users and data')
+    .description('Back up, then reset local (and cloud) to fresh test users and data')
     .option('--yes', 'do not ask for confirmation (required without a terminal)')
     .option('--local-only', 'reset the local database only')
     .action(act(async () => (await import('./commands/reset.js')).resetCommand));
 
   // ---- migration ---------------------------------------------------------------------------------
-  const migrate = program.command('migrate').description('migration: apply, validate, deploy and back up');
+  program.commandsGroup('Migration commands (apply, validate, deploy, backup, restore):');
+  const migrate = program.command('migrate').description('Apply, validate, deploy and back up');
   migrate
     .command('up')
     .description('Apply pending supabase/migrations in one transaction, recording Supabase CLI history')
@@ -83,6 +85,7 @@ export function buildProgram(): Command {
     .description('Check file names, parse, lint for dangerous operations, rehearse on a throwaway database')
     .option('--target <target>', 'also compare with this database’s history (local, cloud or URL)')
     .option('--strict', 'treat warnings as errors')
+    .option('--no-rehearsal', 'skip applying every migration to a throwaway database on the local server')
     .option('--json', 'print findings as JSON')
     .action(act(async () => (await import('./commands/migrate.js')).validateCommand));
   migrate
@@ -92,8 +95,8 @@ export function buildProgram(): Command {
     .option('--dry-run', 'apply inside a transaction that is always rolled back, and report')
     .option('--yes', 'do not ask for confirmation (required for cloud without a terminal)')
     .addOption(new Option('--lock-timeout <duration>', 'Postgres lock_timeout for the migrations').default('5s'))
-    .addOption(new Option('--statement-timeout <duration>', 'Postgres statement_timeout for the migrations').default('0'))
-    .option('--retries <n>', 'retries when the lock timeout hits', '3')
+    .addOption(new Option('--statement-timeout <duration>', 'Postgres statement_timeout for the migrations (default: the server’s)'))
+    .option('--retries <n>', 'retries when the lock timeout hits, with 1 s, 2 s, 4 s… backoff', '3')
     .option('--include-all', 'also apply pending files older than the newest applied migration')
     .option('--json', 'print the result as JSON')
     .action(act(async () => (await import('./commands/migrate.js')).deployCommand));
@@ -108,7 +111,7 @@ export function buildProgram(): Command {
 
   program
     .command('restore')
-    .description('migration: restore a backup file into a database in one transaction, after backing it up')
+    .description('Restore a backup file into a database in one transaction, after backing it up')
     .argument('<file>', 'backup file (.sql) from migrate backup or sync')
     .requiredOption('--target <target>', TARGET_HELP)
     .option('--yes', 'do not ask for confirmation (required without a terminal)')
@@ -116,7 +119,8 @@ export function buildProgram(): Command {
     .action(act(async () => (await import('./commands/backup.js')).restoreCommand));
 
   // ---- stack -------------------------------------------------------------------------------------
-  const stack = program.command('stack').description('stack: the embedded local stack (two PostgreSQL servers, no Docker)');
+  program.commandsGroup('Stack commands (the embedded local stack, no Docker):');
+  const stack = program.command('stack').description('The embedded local stack (two PostgreSQL servers, no Docker)');
   stack
     .command('up')
     .description('Start the local and sandbox-cloud servers, apply the base schema and migrations')
@@ -133,13 +137,57 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('stack: the whole workflow on the embedded stack: start, users, push, verify')
+    .description('The whole workflow on the embedded stack: start, users, push, verify')
     .action(act(async () => (await import('./commands/demo.js')).demoCommand));
+
+  program.addHelpText('after', () => `\nEvery command, with the npm script that runs it:\n${commandIndex(program)}`);
 
   for (const cmd of [program, ...allCommands(program)]) {
     cmd.exitOverride().allowExcessArguments(false);
   }
   return program;
+}
+
+/** npm scripts (package.json) that run each command, for the help index and the docs. */
+export const NPM_SCRIPTS: Readonly<Record<string, string>> = {
+  'users create': 'dev:users:create',
+  'users check': 'dev:users:check',
+  'sync push': 'dev:sync:push',
+  verify: 'dev:verify',
+  reset: 'dev:reset',
+  'migrate up': 'migrate:up',
+  'migrate validate': 'migrate:validate',
+  'migrate deploy': 'migrate:deploy',
+  'migrate backup': 'migrate:backup',
+  restore: 'migrate:restore',
+  'stack up': 'stack:up',
+  'stack down': 'stack:down',
+  'stack status': 'stack:status',
+  demo: 'demo',
+};
+
+/** Runnable commands (leaves), as "group sub" paths. */
+export function leafCommands(program: Command): { path: string; command: Command }[] {
+  const out: { path: string; command: Command }[] = [];
+  const walk = (cmd: Command, prefix: string[]): void => {
+    for (const c of cmd.commands) {
+      if (c.name() === 'help') continue;
+      const p = [...prefix, c.name()];
+      if (c.commands.length === 0) out.push({ path: p.join(' '), command: c });
+      else walk(c, p);
+    }
+  };
+  walk(program, []);
+  return out;
+}
+
+function commandIndex(program: Command): string {
+  return leafCommands(program)
+    .map(({ path, command }) => {
+      const script = NPM_SCRIPTS[path] ? `npm run ${NPM_SCRIPTS[path]}` : '';
+      return `  ${`crm-env ${path}`.padEnd(26)}${script.padEnd(26)}${command.description()}`;
+    })
+    .join('\n');
 }
 
 function allCommands(cmd: Command): Command[] {

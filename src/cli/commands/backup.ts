@@ -25,12 +25,16 @@ function shownPath(config: Config, file: string): string {
 }
 
 /** `npm run migrate:backup -- [local|cloud|<url>]`: a full (or data-only) backup, as the spec's backup.sh. */
-export async function backupCommand(target: string, opts: { dataOnly?: boolean; keep?: string; json?: boolean }): Promise<number> {
+export async function backupCommand(
+  target: string,
+  opts: { dataOnly?: boolean; keep?: string; json?: boolean },
+): Promise<number> {
   const { config, out } = commandContext({ json: opts.json });
   let keep: number | undefined;
   if (opts.keep !== undefined) {
     keep = Number(opts.keep);
-    if (!/^\d+$/.test(opts.keep) || keep < 1) throw new UsageError(`--keep must be a whole number of at least 1 (got ${JSON.stringify(opts.keep)}).`);
+    if (!/^\d+$/.test(opts.keep) || keep < 1)
+      throw new UsageError(`--keep must be a whole number of at least 1 (got ${JSON.stringify(opts.keep)}).`);
   }
   const t = resolveTarget(config, target ?? 'cloud');
   out.line(`📦 Creating ${opts.dataOnly ? 'data-only ' : ''}backup: ${t.label} database`);
@@ -60,7 +64,10 @@ function backupDate(file: string, mtime: Date): Date {
  * `--yes`), then backs the target up and restores in one transaction. Without a terminal and without
  * `--yes` it refuses (exit 2) before connecting to anything.
  */
-export async function restoreCommand(file: string, opts: { target: string; yes?: boolean; json?: boolean }): Promise<number> {
+export async function restoreCommand(
+  file: string,
+  opts: { target: string; yes?: boolean; json?: boolean },
+): Promise<number> {
   const { config, out } = commandContext({ json: opts.json });
   const t = resolveTarget(config, opts.target);
   let size: number;
@@ -76,18 +83,25 @@ export async function restoreCommand(file: string, opts: { target: string; yes?:
   out.line(`♻️  Restore ${file}`);
   out.info(`Backup taken: ${when.toISOString().replace('T', ' ').slice(0, 19)} UTC (${formatBytes(size)})`);
   out.info(`Into: ${describeTarget(t)}`);
-  out.info('What the backup holds replaces what the target has now (tables and rows); a backup of the target is taken first.');
+  out.info(
+    'What the backup holds replaces what the target has now (tables and rows); a backup of the target is taken first.',
+  );
   if (!opts.yes) {
     if (!process.stdin.isTTY || out.jsonMode) {
-      throw new UsageError('Restore needs confirmation: run it in a terminal, or pass --yes. Nothing was changed.');
+      throw new UsageError(
+        'Restore needs confirmation: run it in a terminal, or pass --yes. Nothing was changed.',
+      );
     }
     const answer = await input({ message: 'Type "restore" to replace the target with the backup:' });
     if (answer.trim() !== 'restore') throw new UsageError('Restore cancelled; nothing was changed.');
   }
   const r = await restoreBackup(config, file, t, { confirmed: true }, out);
   out.line();
-  out.line(`✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${(r.ms / 1000).toFixed(1)} s`);
-  if (r.safetyBackup) out.info(`Backup of the target before the restore: ${shownPath(config, r.safetyBackup.file)}`);
+  out.line(
+    `✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${(r.ms / 1000).toFixed(1)} s`,
+  );
+  if (r.safetyBackup)
+    out.info(`Backup of the target before the restore: ${shownPath(config, r.safetyBackup.file)}`);
   out.line();
   out.line('Rows per table:');
   const width = Math.max(0, ...r.rowsPerTable.map((x) => x.table.length));

@@ -1,6 +1,14 @@
 import { resolveTarget, describeTarget } from '../../config.js';
+import { UsageError } from '../../errors.js';
+import type { FileOutcome } from '../../migration/apply.js';
+import type { DeployReport } from '../../migration/deploy.js';
+import { DeployError, deployMigrations } from '../../migration/deploy.js';
 import { migrateUp } from '../../migration/runner.js';
+import type { ValidateReport } from '../../migration/validate.js';
+import { validateExitCode, validateMigrations } from '../../migration/validate.js';
+import { redactText } from '../../redact.js';
 import { commandContext } from '../context.js';
+import type { Output } from '../output.js';
 
 export async function migrateUpCommand(opts: { target: string; includeAll?: boolean; json?: boolean }): Promise<number> {
   const { config, out } = commandContext({ json: opts.json });
@@ -25,10 +33,108 @@ export async function migrateUpCommand(opts: { target: string; includeAll?: bool
   return 0;
 }
 
-export async function validateCommand(): Promise<number> {
-  throw new Error('not implemented yet');
+const ICON = { ok: '✅', warning: '⚠️ ', error: '❌' } as const;
+
+function printValidateReport(out: Output, r: ValidateReport): void {
+  out.line();
+  for (const f of r.files) {
+    const took = f.rehearsal?.ms === undefined ? '' : ` (rehearsal ${f.rehearsal.ms.toFixed(0)} ms)`;
+    out.line(`${ICON[f.status]} ${f.fileName}${f.applied === undefined ? '' : f.applied ? ' [applied]' : ' [pending]'}${took}`);
+    for (const x of f.findings) {
+      out.info(`${x.severity === 'error' ? 'error' : 'warning'} line ${x.line} [${x.rule}] ${x.message}`);
+      out.info(`   fix: ${x.fix}`);
+    }
+  }
+  for (const x of r.other) out.line(`${x.severity === 'error' ? '❌' : '⚠️ '} ${x.file ? `${x.file}: ` : ''}[${x.rule}] ${x.message}`);
+  const rh = r.rehearsal;
+  out.line();
+  if (rh.status === 'skipped') out.line(`⚠️  Rehearsal skipped: ${rh.reason}`);
+  else out.line(`${rh.status === 'ok' ? '✅' : '❌'} Rehearsal on a throwaway database: ${rh.status} (${(rh.ms / 1000).toFixed(2)} s)`);
+  for (const c of rh.postChecks?.checks ?? []) out.info(`${c.ok ? '✓' : '✗'} ${c.name}: ${c.detail}`);
+  out.line();
 }
 
-export async function deployCommand(): Promise<number> {
-  throw new Error('not implemented yet');
+/** `npm run migrate:validate [-- --target <t>] [--strict] [--no-rehearsal] [--json]`. */
+export async function validateCommand(opts: { target?: string; strict?: boolean; rehearsal?: boolean; json?: boolean }): Promise<number> {
+  const { config, out } = commandContext({ json: opts.json });
+  const target = opts.target === undefined ? undefined : resolveTarget(config, opts.target);
+  out.line(`🔍 Validating ${config.migrationsDir}`);
+  const report = await validateMigrations(config, { target, rehearsal: opts.rehearsal !== false }, out);
+  const code = validateExitCode(report, opts.strict ?? false);
+  out.json({ ...report, strict: opts.strict ?? false, exitCode: code });
+  printValidateReport(out, report);
+  const summary = `${report.files.length} file(s), ${report.errors} error(s), ${report.warnings} warning(s)`;
+  out.line(code === 0 ? `✅ Validation passed: ${summary}. Safe to migrate.` : `❌ Validation failed: ${summary}. Fix the issues before migrating.`);
+  return code;
+}
+
+function describeOutcome(f: FileOutcome): string {
+  const time = f.ms === undefined ? '' : ` ${f.ms.toFixed(0)} ms`;
+  const outside = f.outsideTransaction ? ' (outside the transaction)' : '';
+  return `${f.status}${time}${outside}${f.error ? ` — line ${f.line}: ${f.error}` : ''}`;
+}
+
+function printDeploySummary(out: Output, r: DeployReport): void {
+  out.line();
+  out.line('📋 Deploy summary');
+  out.info(`Target: ${r.url} (${r.target})`);
+  out.info(`Already applied: ${r.alreadyApplied}; pending: ${r.pending.length}`);
+  const rows = r.files.length > 0 ? r.files : r.dryRunFiles;
+  for (const f of rows) out.info(`${f.fileName}: ${describeOutcome(f)}`);
+  if (r.attempts > 1) out.info(`Attempts (lock timeout retries): ${r.attempts}`);
+  if (r.backup) out.info(`Backup: ${r.backup.file} (${r.backup.bytes} bytes)`);
+  out.info(`Duration: ${(r.ms / 1000).toFixed(2)} s`);
+}
+
+/** `npm run migrate:deploy -- [local|cloud|<url>] [--dry-run] [--yes] [--lock-timeout 5s] [--retries 3] [--json]`. */
+export async function deployCommand(
+  target: string | undefined,
+  opts: { dryRun?: boolean; yes?: boolean; lockTimeout?: string; statementTimeout?: string; retries?: string; includeAll?: boolean; json?: boolean },
+): Promise<number> {
+  const { config, out } = commandContext({ json: opts.json });
+  const t = resolveTarget(config, target ?? 'cloud');
+  const retries = opts.retries === undefined ? undefined : Number(opts.retries);
+  if (opts.retries !== undefined && !/^\d+$/.test(opts.retries)) throw new UsageError(`--retries must be a whole number (got ${JSON.stringify(opts.retries)}).`);
+  out.line(`🚀 Safe migration deploy${opts.dryRun ? ' (dry run)' : ''} — ${describeTarget(t)}`);
+  let report: DeployReport;
+  try {
+    report = await deployMigrations(
+      config,
+      t,
+      {
+        dryRun: opts.dryRun,
+        yes: opts.yes,
+        lockTimeout: opts.lockTimeout,
+        statementTimeout: opts.statementTimeout,
+        retries,
+        includeAll: opts.includeAll,
+      },
+      out,
+    );
+  } catch (err) {
+    if (err instanceof DeployError) {
+      out.json({ ...err.report, ok: false });
+      printDeploySummary(out, err.report);
+    } else {
+      out.json({ ok: false, target: t.label, error: redactText((err as Error).message, config.secrets) });
+    }
+    throw err;
+  }
+  out.json({ ...report, ok: true });
+  printDeploySummary(out, report);
+  out.line();
+  switch (report.outcome) {
+    case 'up-to-date':
+      out.line(`✅ Up to date: ${report.alreadyApplied} migration(s) applied, nothing pending.`);
+      break;
+    case 'dry-run-ok':
+      out.line(`✅ Dry run passed: ${report.pending.length} migration(s) would apply cleanly (rolled back; nothing changed).`);
+      break;
+    case 'cancelled':
+      out.line('❌ Cancelled; nothing was changed.');
+      break;
+    default:
+      out.line(`✅ Deployed ${report.pending.length} migration(s); post-migration checks passed.`);
+  }
+  return 0;
 }
