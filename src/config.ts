@@ -275,7 +275,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
 /** A deliberately plain check: one @, a dot in the domain, no whitespace, quotes or control characters. */
 export function isValidEmail(email: string): boolean {
-  return /^[^\s@"'\\;<>(),\x00-\x1f]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(email) && email.length <= 254;
+  const hasControl = [...email].some((ch) => ch.charCodeAt(0) < 0x20);
+  return !hasControl && /^[^\s@"'\\;<>(),]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(email) && email.length <= 254;
 }
 
 /**

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '../src/db/connect.js';
 import { withClient, withTransaction } from '../src/db/connect.js';
+import { DumpFilter } from '../src/db/pg-dump-filter.js';
 import { SqlScanner } from '../src/db/sql-scanner.js';
 import type { ScriptStatement } from '../src/db/sql-script.js';
 import { runSqlScript, SqlScriptError } from '../src/db/sql-script.js';
@@ -15,7 +16,7 @@ function split(text: string): { sql: string; line: number }[] {
   const scanner = new SqlScanner();
   const out: { sql: string; line: number }[] = [];
   text.split('\n').forEach((line, i) => {
-    for (let pos = 0; ; ) {
+    for (let pos = 0; ;) {
       const r = scanner.scan(line, i + 1, pos);
       if (r === null) break;
       if (r.kind === 'meta') {
@@ -36,7 +37,10 @@ const sqls = (text: string): string[] => split(text).map((s) => s.sql);
 describe('statement splitter', () => {
   it('does not split inside strings, quoted identifiers and comments', () => {
     expect(sqls(`select 'a;b'; select "x;""y" from t;`)).toEqual([`select 'a;b';`, `select "x;""y" from t;`]);
-    expect(sqls(`select 1 -- ; not the end\n;\nselect 2;`)).toEqual([`select 1 -- ; not the end\n;`, 'select 2;']);
+    expect(sqls(`select 1 -- ; not the end\n;\nselect 2;`)).toEqual([
+      `select 1 -- ; not the end\n;`,
+      'select 2;',
+    ]);
     expect(sqls(`/* a /* nested; */ still; comment */ select 1; /* trailing */`)).toEqual(['select 1;']);
     expect(sqls(`select 1 /* x /* y */ ; */ + 1;`)).toEqual([`select 1 /* x /* y */ ; */ + 1;`]);
   });
@@ -64,13 +68,23 @@ describe('statement splitter', () => {
     const r = split(fn);
     expect(r.map((s) => s.line)).toEqual([1, 7]);
     expect(r[0]!.sql).toBe(fn.slice(0, fn.indexOf('$body$;') + 7));
-    expect(sqls(`select $a$ $b$ ; $b$ ; $a$; select 2;`)).toEqual([`select $a$ $b$ ; $b$ ; $a$;`, 'select 2;']);
-    expect(sqls(`prepare p as select $1; execute p(1);`)).toEqual(['prepare p as select $1;', 'execute p(1);']);
+    expect(sqls(`select $a$ $b$ ; $b$ ; $a$; select 2;`)).toEqual([
+      `select $a$ $b$ ; $b$ ; $a$;`,
+      'select 2;',
+    ]);
+    expect(sqls(`prepare p as select $1; execute p(1);`)).toEqual([
+      'prepare p as select $1;',
+      'execute p(1);',
+    ]);
     expect(sqls(`select a$b$c from t; select 2;`)).toEqual(['select a$b$c from t;', 'select 2;']);
   });
 
   it('keeps ; inside parentheses and inside BEGIN ATOMIC bodies (psql rules)', () => {
-    expect(sqls(`create rule r as on insert to t do also (insert into a values (1); insert into b values (2)); select 1;`)).toHaveLength(2);
+    expect(
+      sqls(
+        `create rule r as on insert to t do also (insert into a values (1); insert into b values (2)); select 1;`,
+      ),
+    ).toHaveLength(2);
     const atomic = `create or replace function f() returns int language sql\nbegin atomic\n  select case when true then 1 end;\n  select 2;\nend;\nselect 3;`;
     expect(sqls(atomic)).toEqual([atomic.slice(0, atomic.indexOf('\nend;') + 5), 'select 3;']);
     // A plain BEGIN is a statement of its own.
@@ -100,7 +114,8 @@ describe('runSqlScript', () => {
     writeFileSync(p, text);
     return p;
   };
-  const inTx = <T>(fn: (c: Client) => Promise<T>): Promise<T> => withClient(url, (c) => withTransaction(c, () => fn(c)));
+  const inTx = <T>(fn: (c: Client) => Promise<T>): Promise<T> =>
+    withClient(url, (c) => withTransaction(c, () => fn(c)));
 
   beforeAll(async () => {
     url = await createTestDatabase({ template: 'empty' });
@@ -128,7 +143,9 @@ describe('runSqlScript', () => {
       '',
     ].join('\n');
     const seen: ScriptStatement[] = [];
-    const r = await inTx((c) => runSqlScript(c, file('ok.sql', script), { onStatement: (s) => seen.push(s) }));
+    const r = await inTx((c) =>
+      runSqlScript(c, file('ok.sql', script), { onStatement: (s) => seen.push(s) }),
+    );
     expect(r).toEqual({ statements: 6, copiedRows: 4 });
     expect(seen.find((s) => s.copyRows !== null)).toMatchObject({ line: 5, copyRows: 4 });
     await withClient(url, async (c) => {
@@ -147,7 +164,10 @@ describe('runSqlScript', () => {
   });
 
   it('names the file line of a bad COPY data line and of a failing statement', async () => {
-    const bad = file('bad-copy.sql', ['-- x', 'COPY "Mixed Case" (id, t) FROM stdin;', '10\ta', '11\tb', 'x\tc', '\\.'].join('\n'));
+    const bad = file(
+      'bad-copy.sql',
+      ['-- x', 'COPY "Mixed Case" (id, t) FROM stdin;', '10\ta', '11\tb', 'x\tc', '\\.'].join('\n'),
+    );
     const err = await inTx((c) => runSqlScript(c, bad)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SqlScriptError);
     expect((err as SqlScriptError).line).toBe(5);
@@ -161,13 +181,19 @@ describe('runSqlScript', () => {
 
   it('rejects other meta-commands and transaction control, naming the line, before running them', async () => {
     const meta = file('meta.sql', 'select 1;\n\\connect other\nselect 2;\n');
-    await expect(inTx((c) => runSqlScript(c, meta))).rejects.toThrow(/meta\.sql:2: psql meta-command \\connect/);
+    await expect(inTx((c) => runSqlScript(c, meta))).rejects.toThrow(
+      /meta\.sql:2: psql meta-command \\connect/,
+    );
     const tx = file('tx.sql', 'select 1;\ncommit;\n');
-    await expect(inTx((c) => runSqlScript(c, tx))).rejects.toThrow(/tx\.sql:2: transaction control \(COMMIT\)/);
+    await expect(inTx((c) => runSqlScript(c, tx))).rejects.toThrow(
+      /tx\.sql:2: transaction control \(COMMIT\)/,
+    );
     const unterminated = file('open.sql', 'COPY "Mixed Case" (id) FROM stdin;\n5\n');
     await expect(inTx((c) => runSqlScript(c, unterminated))).rejects.toThrow(/not terminated/);
     const quote = file('quote.sql', "select 'abc;\n");
-    await expect(inTx((c) => runSqlScript(c, quote))).rejects.toThrow(/quote\.sql:1: unterminated quoted string/);
+    await expect(inTx((c) => runSqlScript(c, quote))).rejects.toThrow(
+      /quote\.sql:1: unterminated quoted string/,
+    );
   });
 
   it('streams a large COPY from a stream source without holding it', async () => {
@@ -183,5 +209,64 @@ describe('runSqlScript', () => {
     }
     const r = await inTx((c) => runSqlScript(c, Readable.from(gen())));
     expect(r).toEqual({ statements: 2, copiedRows: rows });
+  });
+});
+
+describe('pg_dump output filter', () => {
+  const run = (lines: string[], beforeData?: string): string[] => {
+    const f = new DumpFilter({ beforeData });
+    const out = lines.map((l) => f.line(l)).filter((l): l is string => l !== null);
+    const reset = f.aclReset();
+    return reset ? [...out, reset] : out;
+  };
+
+  it('keeps schemas, drops \\restrict, leaves COPY data alone and resets re-created objects before their grants', () => {
+    const out = run(
+      [
+        '\\restrict KEY',
+        'DROP TABLE IF EXISTS public."contactNotes";',
+        'DROP SCHEMA IF EXISTS public;',
+        '-- Name: public; Type: SCHEMA; Schema: -; Owner: -',
+        'CREATE SCHEMA public;',
+        '-- Name: supabase_migrations; Type: SCHEMA; Schema: -; Owner: -',
+        'CREATE SCHEMA supabase_migrations;',
+        '-- Name: contactNotes; Type: TABLE; Schema: public; Owner: -',
+        'CREATE TABLE public."contactNotes" (id uuid);',
+        '-- Name: f(text, integer); Type: FUNCTION; Schema: public; Owner: -',
+        '-- Data for Name: contactNotes; Type: TABLE DATA; Schema: public; Owner: -',
+        'COPY public."contactNotes" (id) FROM stdin;',
+        'DROP SCHEMA IF EXISTS public;',
+        '-- Name: x; Type: EXTENSION; Schema: -; Owner: -',
+        '\\.',
+        '-- Name: pgcrypto; Type: EXTENSION; Schema: -; Owner: -',
+        'CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;',
+        '-- Name: TABLE contactNotes; Type: ACL; Schema: public; Owner: -',
+        'GRANT SELECT ON TABLE public."contactNotes" TO authenticated;',
+        '-- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: postgres',
+        'ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON TABLES TO anon;',
+        '\\unrestrict KEY',
+      ],
+      'TRUNCATE TABLE x;',
+    );
+    const text = out.join('\n');
+    expect(text).not.toMatch(/^\\(un)?restrict/m);
+    expect(text).toMatch(/^DROP TABLE IF EXISTS public."contactNotes";$/m);
+    expect(text).toMatch(/^-- crm-env kept: DROP SCHEMA IF EXISTS public;$/m);
+    expect(text).toMatch(/^-- crm-env kept: CREATE SCHEMA public;$/m);
+    expect(text).toMatch(/^CREATE SCHEMA IF NOT EXISTS supabase_migrations;$/m);
+    // Inside COPY data nothing is interpreted.
+    expect(text).toMatch(
+      /FROM stdin;\nDROP SCHEMA IF EXISTS public;\n-- Name: x; Type: EXTENSION; Schema: -; Owner: -\n\\\.\n/,
+    );
+    expect(text).toMatch(/^-- crm-env skipped \(extensions are managed by Supabase\): CREATE EXTENSION/m);
+    expect(text).toMatch(
+      /^-- crm-env skipped \(the kept schema keeps its default privileges\): ALTER DEFAULT/m,
+    );
+    expect(text.indexOf('TRUNCATE TABLE x;')).toBeLessThan(text.indexOf('COPY public."contactNotes"'));
+    const reset = text.indexOf('DO $crm_env_acl$');
+    expect(reset).toBeGreaterThan(text.indexOf('CREATE EXTENSION'));
+    expect(reset).toBeLessThan(text.indexOf('GRANT SELECT ON TABLE'));
+    expect(text).toContain(`(VALUES ('public', 'contactNotes'))`);
+    expect(text).toContain(`(VALUES ('public', 'f', '(text, integer)'))`);
   });
 });

@@ -15,6 +15,12 @@
  *   EXTENSION and COMMENT ON EXTENSION (Supabase-managed), and SET/RESET SESSION AUTHORIZATION
  *   around grants (superuser only; the restoring owner grants instead).
  *
+ * - Before the first object ACL, one DO block resets the privileges of every relation and routine the
+ *   file re-created to PostgreSQL's defaults. Without it, re-created objects would also carry the
+ *   schema's default privileges (on Supabase: ALL to anon and authenticated), which pg_dump's grants,
+ *   written relative to the built-in defaults, never revoke; with it, the grants that follow
+ *   reproduce the backed-up privileges exactly. Objects the file does not create are not touched.
+ *
  * pg_dump precedes every object's statements with a header `-- Name: …; Type: …; Schema: …; Owner: …`,
  * which is what this filter keys on; the `--clean` DROPs come before the first header. COPY data is
  * passed through untouched (a data line may look like anything).
@@ -24,7 +30,59 @@ import type { TransformCallback } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 
 const HEADER = /^-- (?:Data for )?Name: (.*); Type: (.*); Schema: (.*); Owner: .*$/;
-const SKIPPED_TYPES = new Set(['EXTENSION', 'DEFAULT ACL']);
+const RELATION_TYPES = new Set(['TABLE', 'VIEW', 'MATERIALIZED VIEW', 'SEQUENCE', 'FOREIGN TABLE']);
+const ROUTINE_TYPES = new Set(['FUNCTION', 'PROCEDURE', 'AGGREGATE']);
+
+/** A string literal; pg_dump output sets standard_conforming_strings = on. */
+const lit = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * The DO block that resets the privileges of the listed objects to the built-in defaults (owner only;
+ * plus EXECUTE for PUBLIC on routines). Header names are unquoted: relations are matched by name,
+ * routines resolved from `name(argument types)`, both within their schema.
+ */
+export function aclResetBlock(
+  relations: readonly (readonly [string, string])[],
+  routines: readonly (readonly [string, string])[],
+): string {
+  const rels = relations.map(([s, n]) => `(${lit(s)}, ${lit(n)})`).join(', ');
+  const fns = routines.map(([s, sig]) => {
+    const open = sig.indexOf('(');
+    return `(${lit(s)}, ${lit(sig.slice(0, open))}, ${lit(sig.slice(open))})`;
+  });
+  const selects: string[] = [];
+  if (rels) {
+    selects.push(`SELECT c.oid::regclass::text AS obj, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, c.relacl AS acl, c.relowner AS owner
+      FROM (VALUES ${rels}) AS v(s, n)
+      JOIN pg_catalog.pg_namespace ns ON ns.nspname = v.s
+      JOIN pg_catalog.pg_class c ON c.relnamespace = ns.oid AND c.relname = v.n`);
+  }
+  if (fns.length > 0) {
+    selects.push(`SELECT p.oid::regprocedure::text, 'ROUTINE', p.proacl, p.proowner
+      FROM (VALUES ${fns.join(', ')}) AS v(s, n, a)
+      JOIN pg_catalog.pg_proc p ON p.oid = pg_catalog.to_regprocedure(pg_catalog.format('%I.%I%s', v.s, v.n, v.a))`);
+  }
+  return `-- crm-env: reset the privileges of the objects re-created above to the built-in defaults, so that the
+-- grants below reproduce the backed-up privileges exactly (re-created objects also got the schema's
+-- default privileges, which the grants below would not revoke).
+DO $crm_env_acl$
+DECLARE o record; g record;
+BEGIN
+  FOR o IN
+    ${selects.join('\n    UNION ALL\n    ')}
+  LOOP
+    FOR g IN SELECT DISTINCT a.grantee FROM pg_catalog.aclexplode(o.acl) AS a WHERE a.grantee <> o.owner LOOP
+      EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM %s', o.kind, o.obj,
+        CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END);
+    END LOOP;
+    IF o.kind = 'ROUTINE' AND o.acl IS NOT NULL THEN
+      EXECUTE pg_catalog.format('GRANT EXECUTE ON ROUTINE %s TO PUBLIC', o.obj);
+    END IF;
+  END LOOP;
+END
+$crm_env_acl$;
+`;
+}
 
 export interface DumpFilterOptions {
   /** SQL inserted before the first table's data (the data-only backup's TRUNCATE). */
@@ -33,10 +91,11 @@ export interface DumpFilterOptions {
 
 /** Why an entry is commented out, or null to keep it. */
 function skipReason(name: string, type: string): string | null {
-  if (SKIPPED_TYPES.has(type)) return `${type.toLowerCase()} is managed outside the backed-up schemas`;
-  if ((type === 'COMMENT' || type === 'ACL') && /^(SCHEMA|EXTENSION) /.test(name)) {
-    return 'the schema is kept as it is, with its own comment and privileges';
-  }
+  if (type === 'EXTENSION' || (type === 'COMMENT' && name.startsWith('EXTENSION ')))
+    return 'extensions are managed by Supabase';
+  if (type === 'DEFAULT ACL') return 'the kept schema keeps its default privileges';
+  if ((type === 'COMMENT' || type === 'ACL') && name.startsWith('SCHEMA '))
+    return 'the kept schema keeps its comment and privileges';
   return null;
 }
 
@@ -46,6 +105,9 @@ export class DumpFilter {
   private seenHeader = false;
   private entry: { name: string; type: string; skip: string | null } | null = null;
   private beforeData: string | undefined;
+  private readonly relations: [string, string][] = [];
+  private readonly routines: [string, string][] = [];
+  private aclResetDone = false;
 
   constructor(options: DumpFilterOptions = {}) {
     this.beforeData = options.beforeData;
@@ -62,7 +124,14 @@ export class DumpFilter {
     if (header) {
       this.seenHeader = true;
       const [, name, type] = header as unknown as [string, string, string];
+      const schema = header[3]!;
       this.entry = { name, type, skip: skipReason(name, type) };
+      if (RELATION_TYPES.has(type)) this.relations.push([schema, name]);
+      if (ROUTINE_TYPES.has(type) && name.includes('(')) this.routines.push([schema, name]);
+      if (type === 'ACL' && this.entry.skip === null) {
+        const reset = this.aclReset();
+        if (reset) return `${reset}\n${text}`;
+      }
       if (type === 'TABLE DATA' && this.beforeData !== undefined) {
         const sql = this.beforeData;
         this.beforeData = undefined;
@@ -81,9 +150,17 @@ export class DumpFilter {
       const m = /^CREATE SCHEMA (.+);$/.exec(text);
       if (m) return m[1] === 'public' ? `-- crm-env kept: ${text}` : `CREATE SCHEMA IF NOT EXISTS ${m[1]};`;
     }
-    if (entry.type === 'ACL' && /^(RE)?SET SESSION AUTHORIZATION\b/.test(text)) return `-- crm-env skipped: ${text}`;
+    if (entry.type === 'ACL' && /^(RE)?SET SESSION AUTHORIZATION\b/.test(text))
+      return `-- crm-env skipped: ${text}`;
     if (entry.type === 'TABLE DATA' && /^COPY .* FROM stdin;$/.test(text)) this.inCopy = true;
     return text;
+  }
+
+  /** The ACL reset, once, if the file re-created anything; at the first object ACL or at the end. */
+  aclReset(): string | null {
+    if (this.aclResetDone || (this.relations.length === 0 && this.routines.length === 0)) return null;
+    this.aclResetDone = true;
+    return aclResetBlock(this.relations, this.routines);
   }
 }
 
@@ -111,8 +188,10 @@ export function dumpFilterStream(options: DumpFilterOptions = {}): Transform {
       const last = rest + decoder.end();
       if (last !== '') {
         const r = filter.line(last);
-        if (r !== null) this.push(r);
+        if (r !== null) this.push(`${r}\n`);
       }
+      const reset = filter.aclReset();
+      if (reset) this.push(`\n${reset}`);
       cb();
     },
   });

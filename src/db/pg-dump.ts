@@ -38,11 +38,11 @@ export async function serverMajor(client: Client): Promise<number> {
 
 /** Parses `pg_dump (PostgreSQL) 15.18 (Debian …)`. */
 export function parsePgDumpVersion(output: string): { version: string; major: number } | null {
-  const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(output);
+  const m = /\(PostgreSQL\)\s+((\d+)(?:\.(\d+))?\S*)/.exec(output);
   if (!m) return null;
-  const first = Number(m[1]);
-  const major = first >= 10 ? first : Number(`${first}.${m[2] ?? '0'}`);
-  return { version: output.slice(m.index).split(/\s+/)[2] ?? m[1]!, major };
+  const first = Number(m[2]);
+  const major = first >= 10 ? first : Number(`${first}.${m[3] ?? '0'}`);
+  return { version: m[1]!, major };
 }
 
 async function probe(bin: string): Promise<{ version: string; major: number } | null> {
@@ -88,7 +88,10 @@ function installHint(major: number): string {
 export async function findPgDump(config: Config, server: number): Promise<PgDumpBinary> {
   if (config.pgDump !== null) {
     const v = await probe(config.pgDump);
-    if (v === null) throw new ConfigError(`PG_DUMP=${config.pgDump} is not a working pg_dump (\`${config.pgDump} --version\` failed).`);
+    if (v === null)
+      throw new ConfigError(
+        `PG_DUMP=${config.pgDump} is not a working pg_dump (\`${config.pgDump} --version\` failed).`,
+      );
     if (v.major < server) {
       throw new ConfigError(
         `PG_DUMP=${config.pgDump} is pg_dump ${v.version}, older than the server (PostgreSQL ${server}); ${installHint(server)}.`,
@@ -96,8 +99,11 @@ export async function findPgDump(config: Config, server: number): Promise<PgDump
     }
     return { path: config.pgDump, ...v, source: 'PG_DUMP' };
   }
-  const candidates: { path: string; source: PgDumpBinary['source'] }[] = [{ path: 'pg_dump', source: 'PATH' }];
-  if (config.stack.pgBin !== null) candidates.push({ path: path.join(config.stack.pgBin, 'pg_dump'), source: 'PG_BIN' });
+  const candidates: { path: string; source: PgDumpBinary['source'] }[] = [
+    { path: 'pg_dump', source: 'PATH' },
+  ];
+  if (config.stack.pgBin !== null)
+    candidates.push({ path: path.join(config.stack.pgBin, 'pg_dump'), source: 'PG_BIN' });
   for (const p of installedCandidates()) candidates.push({ path: p, source: 'installed' });
   const tooOld: string[] = [];
   for (const c of candidates) {
@@ -180,9 +186,14 @@ export async function runPgDump(options: RunPgDumpOptions): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new ConfigError(`Cannot run ${options.bin.path}: not found.`, { cause: err });
     }
-    throw new OperationError(`pg_dump failed: ${redactText(stderr.trim() || (err as Error).message, secrets)}`, { cause: err });
+    throw new OperationError(
+      `pg_dump failed: ${redactText(stderr.trim() || (err as Error).message, secrets)}`,
+      { cause: err },
+    );
   }
   if (code !== 0) {
-    throw new OperationError(`pg_dump failed (exit ${code}): ${redactText(stderr.trim(), secrets) || 'no message'}`);
+    throw new OperationError(
+      `pg_dump failed (exit ${code}): ${redactText(stderr.trim(), secrets) || 'no message'}`,
+    );
   }
 }

@@ -166,7 +166,11 @@ export class SqlScanner {
         start(i);
         this.mode = 'dquote';
         i++;
-      } else if (c === '$' && !isIdentChar(line[i - 1]) && ((DOLLAR_TAG.lastIndex = i), DOLLAR_TAG.test(line))) {
+      } else if (
+        c === '$' &&
+        !isIdentChar(line[i - 1]) &&
+        ((DOLLAR_TAG.lastIndex = i), DOLLAR_TAG.test(line))
+      ) {
         start(i);
         this.tag = line.slice(i, DOLLAR_TAG.lastIndex);
         this.mode = 'dollar';
@@ -201,7 +205,8 @@ export class SqlScanner {
     }
     this.wordCount++;
     const [a, b, c, d] = this.words;
-    const inRoutine = a === 'c' && (b === 'f' || b === 'p' || (b === 'o' && c === 'r' && (d === 'f' || d === 'p')));
+    const inRoutine =
+      a === 'c' && (b === 'f' || b === 'p' || (b === 'o' && c === 'r' && (d === 'f' || d === 'p')));
     if (!inRoutine || this.parens !== 0) return;
     if (lower === 'begin') this.begins++;
     else if (lower === 'case' && this.begins >= 1) this.begins++;

@@ -122,7 +122,9 @@ export async function runSqlScript(
   options: RunSqlScriptOptions = {},
 ): Promise<SqlScriptResult> {
   const name = options.name ?? (typeof source === 'string' ? source : 'script');
-  const reader = new LineReader(typeof source === 'string' ? createReadStream(source, { highWaterMark: 1 << 16 }) : source);
+  const reader = new LineReader(
+    typeof source === 'string' ? createReadStream(source, { highWaterMark: 1 << 16 }) : source,
+  );
   const scanner = new SqlScanner();
   let statements = 0;
   let copiedRows = 0;
@@ -133,7 +135,10 @@ export async function runSqlScript(
   const execute = async (sql: string, line: number): Promise<void> => {
     const first = sql.trimStart();
     if (TRANSACTION_CONTROL.test(first)) {
-      fail(line, `transaction control (${first.split(/\s|;/, 1)[0]!.toUpperCase()}) is not allowed: the whole script runs in one transaction.`);
+      fail(
+        line,
+        `transaction control (${first.split(/\s|;/, 1)[0]!.toUpperCase()}) is not allowed: the whole script runs in one transaction.`,
+      );
     }
     const direction = copyDirection(first);
     if (direction === 'to-stdout') fail(line, 'COPY … TO STDOUT has no place in a restore script.');
@@ -141,7 +146,10 @@ export async function runSqlScript(
       const dataStart = reader.lineNo; // data lines follow the line the statement ended on
       const copy = client.query(copyFrom(sql));
       try {
-        await pipeline(copyData(reader, () => fail(dataStart, 'COPY data is not terminated by a line "\\."')), copy);
+        await pipeline(
+          copyData(reader, () => fail(dataStart, 'COPY data is not terminated by a line "\\."')),
+          copy,
+        );
       } catch (err) {
         if (err instanceof SqlScriptError) throw err;
         const at = /\bline (\d+)\b/.exec(pgFields(err).where ?? '');
@@ -174,7 +182,10 @@ export async function runSqlScript(
         if (r.kind === 'meta') {
           if (r.name === 'restrict' || r.name === 'unrestrict') break;
           if (r.name === '.') fail(lineNo, '"\\." outside of a COPY … FROM stdin block.');
-          fail(lineNo, `psql meta-command \\${r.name} is not supported (only \\restrict and \\unrestrict are, and ignored).`);
+          fail(
+            lineNo,
+            `psql meta-command \\${r.name} is not supported (only \\restrict and \\unrestrict are, and ignored).`,
+          );
         }
         if (r.kind !== 'statement') break;
         const isCopy = copyDirection(r.sql.trimStart()) === 'from-stdin';

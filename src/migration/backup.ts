@@ -18,6 +18,7 @@
  * describes the schema that a data-only restore keeps.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, chmodSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -85,11 +86,23 @@ export function pruneBackups(dir: string, label: string, keep: number): string[]
   return doomed;
 }
 
-/** A name that no file (finished or in progress) has: two backups in one second get `_1`, `_2`. */
-function freshName(dir: string, label: string, ts: string): string {
+/**
+ * Reserves a name that no file (finished or in progress) has, by creating its `.partial` exclusively:
+ * two backups in one second get `_1`, `_2`, even from two processes.
+ */
+async function reserveFile(
+  dir: string,
+  label: string,
+  ts: string,
+): Promise<{ file: string; handle: FileHandle }> {
   for (let n = 0; ; n++) {
     const file = path.join(dir, `${label}_backup_${ts}${n === 0 ? '' : `_${n}`}.sql`);
-    if (!existsSync(file) && !existsSync(`${file}.partial`)) return file;
+    if (existsSync(file)) continue;
+    try {
+      return { file, handle: await open(`${file}.partial`, 'wx', 0o600) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 
@@ -108,7 +121,8 @@ export async function createBackup(
 ): Promise<BackupResult> {
   const t0 = performance.now();
   const label = options.label ?? target.label;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(label)) throw new UsageError(`Invalid backup label ${JSON.stringify(label)}.`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(label))
+    throw new UsageError(`Invalid backup label ${JSON.stringify(label)}.`);
   if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
     throw new UsageError(`--keep must be a whole number of at least 1 (got ${options.keep}).`);
   }
@@ -134,15 +148,20 @@ export async function createBackup(
 
   const dir = path.join(config.backupDir, options.subdir ?? 'migrations');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = freshName(dir, label, backupTimestamp());
+  const { file, handle } = await reserveFile(dir, label, backupTimestamp());
   const partial = `${file}.partial`;
   const flags = dataOnly
     ? ['--format=plain', '--data-only', '--no-owner', '--schema=public']
-    : ['--format=plain', '--no-owner', '--clean', '--if-exists', ...BACKUP_SCHEMAS.map((s) => `--schema=${s}`)];
+    : [
+        '--format=plain',
+        '--no-owner',
+        '--clean',
+        '--if-exists',
+        ...BACKUP_SCHEMAS.map((s) => `--schema=${s}`),
+      ];
   // Fail rather than wait forever behind a long-running migration's lock.
   flags.push('--lock-wait-timeout=60s');
 
-  const handle = await open(partial, 'wx', 0o600);
   try {
     await runPgDump({
       bin,
@@ -170,8 +189,15 @@ export async function createBackup(
   if (options.keep !== undefined) {
     const removed = pruneBackups(dir, label, options.keep);
     if (removed.length > 0) {
-      reporter.info(`Removed ${removed.length} older ${label} backup(s): ${removed.map((f) => path.basename(f)).join(', ')}`);
+      reporter.info(
+        `Removed ${removed.length} older ${label} backup(s): ${removed.map((f) => path.basename(f)).join(', ')}`,
+      );
     }
   }
-  return { file, bytes: statSync(file).size, ms: performance.now() - t0, pgDump: `${bin.path} (${bin.version})` };
+  return {
+    file,
+    bytes: statSync(file).size,
+    ms: performance.now() - t0,
+    pgDump: `${bin.path} (${bin.version})`,
+  };
 }

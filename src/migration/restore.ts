@@ -12,7 +12,7 @@ import type { Client } from '../db/connect.js';
 import { withAdvisoryLock, withClient, withTransaction } from '../db/connect.js';
 import { runSqlScript } from '../db/sql-script.js';
 import { qualify } from '../db/sql.js';
-import { CrmEnvError, OperationError, UsageError } from '../errors.js';
+import { OperationError, UsageError } from '../errors.js';
 import { redactText, redactUrl } from '../redact.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
@@ -57,7 +57,8 @@ async function resolveTable(client: Client, written: string): Promise<TableRef |
 }
 
 const COPY_TARGET = /^COPY\s+((?:"(?:[^"]|"")*"|[^\s(."]+)(?:\.(?:"(?:[^"]|"")*"|[^\s(."]+))?)/i;
-const CREATE_TABLE = /^CREATE\s+(?:UNLOGGED\s+)?TABLE\s+((?:"(?:[^"]|"")*"|[^\s(."]+)(?:\.(?:"(?:[^"]|"")*"|[^\s(."]+))?)/i;
+const CREATE_TABLE =
+  /^CREATE\s+(?:UNLOGGED\s+)?TABLE\s+((?:"(?:[^"]|"")*"|[^\s(."]+)(?:\.(?:"(?:[^"]|"")*"|[^\s(."]+))?)/i;
 
 function display(t: TableRef): string {
   return t.schema === 'public' ? t.name : `${t.schema}.${t.name}`;
@@ -76,7 +77,9 @@ export async function restoreBackup(
   reporter: Reporter = silentReporter,
 ): Promise<RestoreResult> {
   if (!options.confirmed) {
-    throw new UsageError(`Restoring into ${redactUrl(target.url)} replaces its data and needs confirmation; nothing was changed.`);
+    throw new UsageError(
+      `Restoring into ${redactUrl(target.url)} replaces its data and needs confirmation; nothing was changed.`,
+    );
   }
   const t0 = performance.now();
   try {
@@ -87,58 +90,82 @@ export async function restoreBackup(
   }
   const rel = path.relative(config.projectDir, path.resolve(file));
   const shown = rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
-
-  return withClient(
+  const busy = 'Another crm-env restore is running on this database; wait for it to finish and try again.';
+  const result = await withClient(
     target.url,
     (client) =>
       withAdvisoryLock(
         client,
         'restore',
-        async () => {
-          let safetyBackup: BackupResult | null = null;
-          if (options.backupFirst ?? true) {
-            reporter.step(`Backing up the ${target.label} database first...`);
-            safetyBackup = await createBackup(config, target, {}, reporter);
-            reporter.info(`✓ Safety backup: ${path.relative(config.projectDir, safetyBackup.file)}`);
-          }
-          reporter.step(`Restoring ${shown} in one transaction...`);
-          const copied: string[] = [];
-          const created: string[] = [];
-          let run: { statements: number; copiedRows: number };
-          try {
-            run = await withTransaction(client, () =>
-              runSqlScript(client, file, {
-                name: shown,
-                onStatement: (s) => {
-                  const sql = s.sql.trimStart();
-                  const copy = s.copyRows !== null ? COPY_TARGET.exec(sql) : null;
-                  if (copy) copied.push(copy[1]!);
-                  const create = CREATE_TABLE.exec(sql);
-                  if (create) created.push(create[1]!);
-                  if (s.copyRows !== null) reporter.progress('tables loaded', copied.length, copied.length + 1);
-                },
-              }),
-            );
-          } catch (err) {
-            const why = err instanceof Error ? err.message : String(err);
-            throw new OperationError(`Restore failed and was rolled back; the ${target.label} database is unchanged. ${redactText(why, config.secrets)}`, {
-              cause: err,
-              details: safetyBackup ? [`Safety backup of the target: ${path.relative(config.projectDir, safetyBackup.file)}`] : [],
-            });
-          }
-          const { rowsPerTable, untouchedTables } = await summarize(client, copied, created);
-          if (untouchedTables.length > 0) {
-            reporter.warn(`Tables that the backup does not contain were left as they are: ${untouchedTables.join(', ')}`);
-          }
-          return { safetyBackup, ...run, rowsPerTable, untouchedTables, ms: performance.now() - t0 };
-        },
-        'Another crm-env restore is running on this database; wait for it to finish and try again.',
-      ).catch((err: unknown) => {
-        if (err instanceof CrmEnvError) throw err;
-        throw new OperationError(`Restore into ${redactUrl(target.url)} failed: ${redactText(String((err as Error).message ?? err), config.secrets)}`, { cause: err });
-      }),
+        () => restoreLocked(client, config, file, shown, target, options, reporter),
+        busy,
+      ),
     { label: target.label },
   );
+  return { ...result, ms: performance.now() - t0 };
+}
+
+/** Under the lock: safety backup, the transaction, the summary. */
+async function restoreLocked(
+  client: Client,
+  config: Config,
+  file: string,
+  shown: string,
+  target: DatabaseTarget,
+  options: RestoreOptions,
+  reporter: Reporter,
+): Promise<Omit<RestoreResult, 'ms'>> {
+  let safetyBackup: BackupResult | null = null;
+  if (options.backupFirst ?? true) {
+    reporter.step(`Backing up the ${target.label} database first...`);
+    safetyBackup = await createBackup(config, target, {}, reporter);
+    reporter.info(`✓ Safety backup: ${path.relative(config.projectDir, safetyBackup.file)}`);
+  }
+  const details = safetyBackup
+    ? [
+        `Backup of the target taken before the restore: ${path.relative(config.projectDir, safetyBackup.file)}`,
+      ]
+    : [];
+  reporter.step(`Restoring ${shown} in one transaction...`);
+  const copied: string[] = [];
+  const created: string[] = [];
+  let run: { statements: number; copiedRows: number };
+  try {
+    run = await withTransaction(client, () =>
+      runSqlScript(client, file, {
+        name: shown,
+        onStatement: (s) => {
+          const sql = s.sql.trimStart();
+          const copy = s.copyRows !== null ? COPY_TARGET.exec(sql) : null;
+          if (copy) copied.push(copy[1]!);
+          const create = CREATE_TABLE.exec(sql);
+          if (create) created.push(create[1]!);
+          if (copy) reporter.progress('tables loaded', copied.length, copied.length + 1);
+        },
+      }),
+    );
+  } catch (err) {
+    const why = redactText(err instanceof Error ? err.message : String(err), config.secrets);
+    throw new OperationError(
+      `Restore failed and was rolled back; the ${target.label} database is unchanged. ${why}`,
+      { cause: err, details },
+    );
+  }
+  try {
+    const { rowsPerTable, untouchedTables } = await summarize(client, copied, created);
+    if (untouchedTables.length > 0) {
+      reporter.warn(
+        `Tables that the backup does not contain were left as they are: ${untouchedTables.join(', ')}`,
+      );
+    }
+    return { safetyBackup, ...run, rowsPerTable, untouchedTables };
+  } catch (err) {
+    const why = redactText(err instanceof Error ? err.message : String(err), config.secrets);
+    throw new OperationError(`The restore was committed, but counting the rows afterwards failed: ${why}`, {
+      cause: err,
+      details,
+    });
+  }
 }
 
 /** Row counts after the restore, and the public tables the (full) backup did not re-create. */
@@ -168,6 +195,11 @@ async function summarize(
     if (t) createdSet.add(qualify(t.schema, t.name));
   }
   const untouchedTables =
-    createdSet.size === 0 ? [] : publicTables.filter((t) => !createdSet.has(qualify(t.schema, t.name))).map(display).sort();
+    createdSet.size === 0
+      ? []
+      : publicTables
+          .filter((t) => !createdSet.has(qualify(t.schema, t.name)))
+          .map(display)
+          .sort();
   return { rowsPerTable, untouchedTables };
 }
