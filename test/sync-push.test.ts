@@ -31,7 +31,11 @@ import {
 } from './support/fixtures.js';
 
 const TEST_USER_FILTER = `email like '%@test.local'`;
-const STALE_USER = { id: 'a0000000-0000-4000-8000-0000000000aa', email: 'stale@test.local', role: 'account_manager' } as const;
+const STALE_USER = {
+  id: 'a0000000-0000-4000-8000-0000000000aa',
+  email: 'stale@test.local',
+  role: 'account_manager',
+} as const;
 const CLOUD_ONLY_USER = { id: 'c0000000-0000-4000-8000-000000000001', email: 'other@example.com' };
 
 /** Local with the dataset (and a real user who owns data); a cloud with different data and users. */
@@ -41,8 +45,14 @@ async function preparePair(): Promise<{ local: string; cloud: string }> {
     insertCrmDataset(pair.local, { tag: 'local', realUserSales: true, segments: 5 }),
     (async () => {
       // Same test-user ids with other password hashes, plus a test user local does not have.
-      await insertCrmDataset(pair.cloud, { tag: 'cloud', testUsers: [...TEST_USERS, STALE_USER], segments: 2 });
-      await withClient(pair.cloud, (c) => insertAuthUser(c, CLOUD_ONLY_USER, passwordHash('cloud', CLOUD_ONLY_USER.email)));
+      await insertCrmDataset(pair.cloud, {
+        tag: 'cloud',
+        testUsers: [...TEST_USERS, STALE_USER],
+        segments: 2,
+      });
+      await withClient(pair.cloud, (c) =>
+        insertAuthUser(c, CLOUD_ONLY_USER, passwordHash('cloud', CLOUD_ONLY_USER.email)),
+      );
     })(),
   ]);
   return pair;
@@ -71,9 +81,16 @@ describe('sync push', () => {
     expect(cloudSums).not.toEqual(before.public);
 
     // Test users: exactly local's, same ids and password hashes; the cloud-only test user is gone.
-    const [localTest, cloudTest] = await Promise.all([authUsers(local, TEST_USER_FILTER), authUsers(cloud, TEST_USER_FILTER)]);
+    const [localTest, cloudTest] = await Promise.all([
+      authUsers(local, TEST_USER_FILTER),
+      authUsers(cloud, TEST_USER_FILTER),
+    ]);
     expect(cloudTest).toEqual(localTest);
-    expect(cloudTest.map((u) => u.email)).toEqual(['admin@test.local', 'director@test.local', 'manager@test.local']);
+    expect(cloudTest.map((u) => u.email)).toEqual([
+      'admin@test.local',
+      'director@test.local',
+      'manager@test.local',
+    ]);
     expect(cloudTest[0]!.encrypted_password).toBe(passwordHash('local', 'admin@test.local'));
     const ids = TEST_USERS.map((u) => u.id);
     expect(await identitiesOf(cloud, ids)).toEqual(await identitiesOf(local, ids));
@@ -82,17 +99,29 @@ describe('sync push', () => {
     // Real users: the cloud's are untouched, hash and identity included (not replaced by local's).
     const cloudReal = await authUsers(cloud, `email in ('real@example.com', 'other@example.com')`);
     expect(cloudReal).toEqual([
-      { id: CLOUD_ONLY_USER.id, email: CLOUD_ONLY_USER.email, encrypted_password: passwordHash('cloud', CLOUD_ONLY_USER.email) },
-      { id: REAL_USER.id, email: REAL_USER.email, encrypted_password: passwordHash('cloud', REAL_USER.email) },
+      {
+        id: CLOUD_ONLY_USER.id,
+        email: CLOUD_ONLY_USER.email,
+        encrypted_password: passwordHash('cloud', CLOUD_ONLY_USER.email),
+      },
+      {
+        id: REAL_USER.id,
+        email: REAL_USER.email,
+        encrypted_password: passwordHash('cloud', REAL_USER.email),
+      },
     ]);
     expect(await identitiesOf(cloud, [REAL_USER.id, CLOUD_ONLY_USER.id])).toHaveLength(2);
 
     // Sequences moved: new rows with default identities do not collide with the pushed ids
     // (segments used their identity locally; tags were inserted with explicit ids only).
     await withClient(cloud, async (c) => {
-      const seg = await c.query<{ id: string }>(`insert into public.segments (name) values ('made on cloud') returning id::text`);
+      const seg = await c.query<{ id: string }>(
+        `insert into public.segments (name) values ('made on cloud') returning id::text`,
+      );
       expect(Number(seg.rows[0]!.id)).toBe(6);
-      const tag = await c.query<{ id: string }>(`insert into public.tags (name) values ('made on cloud') returning id::text`);
+      const tag = await c.query<{ id: string }>(
+        `insert into public.tags (name) values ('made on cloud') returning id::text`,
+      );
       expect(Number(tag.rows[0]!.id)).toBeGreaterThan(3);
     });
 
@@ -126,7 +155,9 @@ describe('sync push', () => {
     expect(err instanceof ConfigError || err instanceof UsageError).toBe(true);
     expect((err as CrmEnvError).exitCode).toBe(2);
     expect((err as Error).message).toMatch(/OVERWRITE/);
-    expect([(err as Error).message, ...(err as CrmEnvError).details].join('\n')).not.toContain(new URL(cloud).password);
+    expect([(err as Error).message, ...(err as CrmEnvError).details].join('\n')).not.toContain(
+      new URL(cloud).password,
+    );
 
     expect(await databaseState(cloud)).toEqual(before);
     expect(existsSync(config.backupDir)).toBe(false);
@@ -147,7 +178,10 @@ describe('sync push', () => {
     )`;
     await Promise.all([exec(local, ddl), exec(cloud, ddl)]);
     await Promise.all([insertCrmDataset(local, { tag: 'local' }), insertCrmDataset(cloud, { tag: 'cloud' })]);
-    await exec(cloud, `insert into public.zz_values (id, t) values (1, 'old cloud row'), (99, 'only on cloud')`);
+    await exec(
+      cloud,
+      `insert into public.zz_values (id, t) values (1, 'old cloud row'), (99, 'only on cloud')`,
+    );
 
     const rows: unknown[][] = [
       [
@@ -194,7 +228,9 @@ describe('sync push', () => {
         // A session time zone far from UTC, so any instant shift would show in the text.
         await c.query(`set timezone = 'Asia/Kathmandu'`);
         const parsed = (await c.query('select * from public.zz_values order by id')).rows;
-        const text = (await c.query<{ r: string }>('select z::text as r from public.zz_values z order by id')).rows.map((x) => x.r);
+        const text = (
+          await c.query<{ r: string }>('select z::text as r from public.zz_values z order by id')
+        ).rows.map((x) => x.r);
         return { parsed, text };
       });
     const [l, c] = await Promise.all([read(local), read(cloud)]);
@@ -216,7 +252,10 @@ describe('sync push', () => {
   it('accepts a cloud-only nullable or defaulted column (preflight allows it) and leaves it to its default', async () => {
     const { local, cloud } = await createDatabasePair('crm');
     await Promise.all([insertCrmDataset(local, { tag: 'local' }), insertCrmDataset(cloud, { tag: 'cloud' })]);
-    await exec(cloud, `alter table public.tags add column note text, add column weight integer not null default 7`);
+    await exec(
+      cloud,
+      `alter table public.tags add column note text, add column weight integer not null default 7`,
+    );
     const config = testConfig({ local, cloud });
 
     const result = await syncPush(config, { force: true });
@@ -239,7 +278,9 @@ describe('sync push', () => {
     // Occupy the names of the next few seconds, as an earlier push in the same second would.
     mkdirSync(path.join(config.backupDir, 'sync'), { recursive: true });
     const now = Date.now();
-    const taken = [-1, 0, 1, 2, 3, 4, 5].map((k) => syncBackupPath(config.backupDir, new Date(now + k * 1000)));
+    const taken = [-1, 0, 1, 2, 3, 4, 5].map((k) =>
+      syncBackupPath(config.backupDir, new Date(now + k * 1000)),
+    );
     for (const f of taken) writeFileSync(f, `earlier backup ${f}\n`);
 
     const result = await syncPush(config, { force: true });

@@ -158,6 +158,17 @@ export async function preflight(local: Client, cloud: Client, testDomain: string
         `The cloud already has a different user with the email ${clash[0]!.email}; delete that user or change TEST_*_EMAIL.`,
       );
     }
+    // The push upserts test users by id: a cloud user with such an id who is not a test user (say,
+    // a test account whose email was changed to a real one) would be overwritten. Refuse instead.
+    const { rows: taken } = await cloud.query<{ email: string | null }>(
+      `select email::text from auth.users where id = any($1::uuid[]) and not coalesce(${pred}, false)`,
+      [users.map((u) => u.id)],
+    );
+    if (taken.length > 0) {
+      throw new OperationError(
+        `The cloud user ${taken[0]!.email ?? '(no email)'} is not a @${testDomain} test user but has the id of a local test user; a push would overwrite it, so nothing was changed.`,
+      );
+    }
   }
   const localNames = new Set(localTables.map((t) => t.name));
   return {

@@ -5,7 +5,8 @@
  * exactly the data the push replaces.
  */
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync, renameSync } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { createWriteStream, linkSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { TableInfo } from '../db/catalog.js';
@@ -43,6 +44,52 @@ export async function writeSyncBackup(
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const partial = `${file}.partial`;
   const out = createWriteStream(partial, { mode: 0o600 });
+  try {
+    const written = await writeBackupText(out, cloud, tables, authUsers, authIdentities, testDomain, header);
+    // Durable before the push empties anything: fsync, then move into place.
+    const fh = await open(partial, 'r');
+    await fh.sync();
+    await fh.close();
+    return { file: publish(partial, file), ...written };
+  } catch (err) {
+    // A failed backup leaves no half-written copy of the cloud's data behind.
+    if (!out.closed) {
+      out.destroy();
+      await once(out, 'close').catch(() => undefined);
+    }
+    rmSync(partial, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Gives the finished backup its final name without ever replacing an existing backup: the name has
+ * one-second resolution, so a second push within the same second gets `…_1.sql`, `…_2.sql`, ….
+ * link() fails on an existing name (rename() would silently overwrite it).
+ */
+function publish(partial: string, file: string): string {
+  for (let n = 0; ; n++) {
+    const target = n === 0 ? file : `${file.replace(/\.sql$/, '')}_${n}.sql`;
+    try {
+      linkSync(partial, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw err;
+    }
+    unlinkSync(partial);
+    return target;
+  }
+}
+
+async function writeBackupText(
+  out: WriteStream,
+  cloud: Client,
+  tables: readonly TableInfo[],
+  authUsers: TableInfo,
+  authIdentities: TableInfo,
+  testDomain: string,
+  header: readonly string[],
+): Promise<Omit<SyncBackupResult, 'file'>> {
   const write = async (text: string): Promise<void> => {
     if (!out.write(text)) await once(out, 'drain');
   };
@@ -87,10 +134,5 @@ export async function writeSyncBackup(
   }
   out.end();
   await once(out, 'finish');
-  // Durable before the push empties anything: fsync, then rename into place.
-  const fh = await open(partial, 'r');
-  await fh.sync();
-  await fh.close();
-  renameSync(partial, file);
-  return { file, bytes: out.bytesWritten, rows, testUsers };
+  return { bytes: out.bytesWritten, rows, testUsers };
 }

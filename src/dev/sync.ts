@@ -205,7 +205,10 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
 
     reporter.step('🔍 Verifying before commit (row counts and content checksums)...');
     const tv = performance.now();
-    const cloudSums = await checksumTables(cloud, tables.map((t) => cloudByName.get(t.name)!), (t) => t.columns.map((c) => c.name));
+    // The cloud side hashes local's columns: a cloud-only column (allowed by preflight when it is
+    // nullable or has a default) is not something the push copies, so it must not make it fail.
+    const localColumns = new Map(tables.map((t) => [t.name, t.columns.map((c) => c.name)]));
+    const cloudSums = await checksumTables(cloud, tables.map((t) => cloudByName.get(t.name)!), (t) => localColumns.get(t.name)!);
     const localSums = await localChecksums;
     const verify = await verifyOpen(local, cloud, compareChecksums(localSums, cloudSums), domain);
     const verifyMs = performance.now() - tv;
@@ -286,19 +289,29 @@ async function upsertTestUsers(
   return r.rows;
 }
 
-/** Moves every owned sequence / identity counter so the cloud's next insert does not collide. */
+/**
+ * Moves every owned sequence / identity counter so the cloud's next insert does not collide: the next
+ * value is local's next value, or past the highest copied id (rows inserted with explicit ids never
+ * advance local's sequence). ALTER SEQUENCE … RESTART is transactional, unlike setval(), so a push
+ * that rolls back leaves the cloud's counters exactly as they were.
+ */
 async function moveSequences(local: Client, cloud: Client, tables: readonly TableInfo[], cloudByName: ReadonlyMap<string, TableInfo>): Promise<number> {
   let n = 0;
   for (const t of tables) {
     for (const s of t.sequences) {
-      const { rows } = await local.query<{ last_value: string; is_called: boolean }>(`select last_value::text, is_called from ${s.sequence}`);
       const target = cloudByName.get(t.name)!;
       const cloudSeq = target.sequences.find((x) => x.column === s.column);
       if (!cloudSeq) continue;
-      await cloud.query(
-        `select setval($1::regclass, greatest($2::bigint, (select coalesce(max(${quoteIdent(s.column)}), 0) from ${target.qualified})::bigint, 1), $3)`,
-        [cloudSeq.sequence, rows[0]!.last_value, rows[0]!.is_called],
+      const { rows: l } = await local.query<{ last_value: string; is_called: boolean }>(`select last_value::text, is_called from ${s.sequence}`);
+      const { rows: c } = await cloud.query<{ increment: string; max: string | null }>(
+        `select seqincrement::text as increment, (select max(${quoteIdent(s.column)})::text from ${target.qualified}) as max
+           from pg_catalog.pg_sequence where seqrelid = $1::regclass`,
+        [cloudSeq.sequence],
       );
+      const increment = BigInt(c[0]!.increment);
+      let next = BigInt(l[0]!.last_value) + (l[0]!.is_called ? increment : 0n);
+      if (increment > 0n && c[0]!.max !== null && BigInt(c[0]!.max) + increment > next) next = BigInt(c[0]!.max) + increment;
+      await cloud.query(`alter sequence ${cloudSeq.sequence} restart with ${next}`);
       n++;
     }
   }

@@ -149,19 +149,25 @@ async function upsertAuthUsers(client: Client, specs: readonly TestUserSpec[], p
                now(), now(), '{"provider": "email", "providers": ["email"]}'::jsonb, $5::jsonb, '', '', '', '', false)
        on conflict (id) do update set
          instance_id = excluded.instance_id, aud = excluded.aud, role = excluded.role, email = excluded.email,
-         encrypted_password = case when users.encrypted_password = extensions.crypt($4, users.encrypted_password)
+         encrypted_password = case when left(users.encrypted_password, 4) = '$2a$'
+                                        and users.encrypted_password = extensions.crypt($4, users.encrypted_password)
                                    then users.encrypted_password else excluded.encrypted_password end,
          email_confirmed_at = coalesce(users.email_confirmed_at, excluded.email_confirmed_at),
+         created_at = coalesce(users.created_at, excluded.created_at), updated_at = coalesce(users.updated_at, excluded.updated_at),
          raw_app_meta_data = excluded.raw_app_meta_data, raw_user_meta_data = excluded.raw_user_meta_data,
          confirmation_token = coalesce(users.confirmation_token, ''), recovery_token = coalesce(users.recovery_token, ''),
          email_change_token_new = coalesce(users.email_change_token_new, ''), email_change = coalesce(users.email_change, ''),
-         banned_until = null, deleted_at = null`,
+         email_change_token_current = coalesce(users.email_change_token_current, ''),
+         phone_change = coalesce(users.phone_change, ''), phone_change_token = coalesce(users.phone_change_token, ''),
+         reauthentication_token = coalesce(users.reauthentication_token, ''),
+         banned_until = null, deleted_at = null, is_sso_user = false`,
       [s.id, GOTRUE_INSTANCE_ID, s.email, password, meta],
     );
     await client.query(
       `insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at)
        values ($1::text, $1::uuid, $2::jsonb, 'email', now(), now(), now())
-       on conflict (provider_id, provider) do update set identity_data = excluded.identity_data, user_id = excluded.user_id`,
+       on conflict (provider_id, provider) do update set identity_data = excluded.identity_data, user_id = excluded.user_id,
+         created_at = coalesce(identities.created_at, excluded.created_at), updated_at = coalesce(identities.updated_at, excluded.updated_at)`,
       [s.id, JSON.stringify({ sub: s.id, email: s.email, email_verified: true, phone_verified: false })],
     );
   }

@@ -32,6 +32,7 @@ interface AuthRow {
   updated_at: Date | null;
   null_tokens: string[];
   password_ok: boolean | null;
+  bcrypt: boolean | null;
   banned: boolean;
   is_sso_user: boolean;
   deleted: boolean;
@@ -60,6 +61,7 @@ async function signInProblems(client: Client, spec: TestUserSpec, password: stri
             array_remove(array[${STRING_COLUMNS.map((c) => `case when to_jsonb(u) -> '${c}' = 'null'::jsonb then '${c}' end`).join(', ')}], null) as null_tokens,
             (u.encrypted_password is not null and u.encrypted_password <> ''
               and u.encrypted_password = extensions.crypt($2, u.encrypted_password)) as password_ok,
+            left(u.encrypted_password, 4) in ('$2a$', '$2b$', '$2y$') as bcrypt,
             coalesce(u.banned_until > now(), false) as banned, u.is_sso_user, u.deleted_at is not null as deleted,
             u.raw_app_meta_data ->> 'provider' as provider,
             exists (select 1 from auth.identities i where i.user_id = u.id and i.provider = 'email'
@@ -79,6 +81,7 @@ async function signInProblems(client: Client, spec: TestUserSpec, password: stri
   if (!u.created_at || !u.updated_at) p.push('created_at/updated_at is NULL (GoTrue cannot scan it)');
   if (u.null_tokens.length > 0) p.push(`NULL in ${u.null_tokens.join(', ')} ("Database error querying schema")`);
   if (!u.password_ok) p.push('the password does not verify against the stored bcrypt hash');
+  else if (!u.bcrypt) p.push('encrypted_password is not a bcrypt hash ($2a$…): GoTrue cannot verify it');
   if (u.banned) p.push('user is banned');
   if (u.is_sso_user) p.push('is_sso_user is true (password sign-in skips SSO users)');
   if (u.deleted) p.push('user is soft-deleted');

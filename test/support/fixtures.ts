@@ -29,7 +29,11 @@ export const TEST_USERS: readonly FixtureUser[] = [
 ];
 
 /** A real (non-test) user: sync must never touch it. */
-export const REAL_USER: FixtureUser = { id: 'b0000000-0000-4000-8000-000000000001', email: 'real@example.com', role: 'account_manager' };
+export const REAL_USER: FixtureUser = {
+  id: 'b0000000-0000-4000-8000-000000000001',
+  email: 'real@example.com',
+  role: 'account_manager',
+};
 
 /** The public tables of the CRM migrations (docs/design/crm-schema.md). */
 export const CRM_TABLES = [
@@ -74,7 +78,11 @@ export function passwordHash(tag: string, email: string): string {
 }
 
 /** auth.users + auth.identities rows the way GoTrue writes an email sign-up. */
-export async function insertAuthUser(client: pg.Client, user: { id: string; email: string }, hash: string): Promise<void> {
+export async function insertAuthUser(
+  client: pg.Client,
+  user: { id: string; email: string },
+  hash: string,
+): Promise<void> {
   await client.query(
     `insert into auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
                              raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
@@ -111,58 +119,71 @@ export async function insertCrmDataset(url: string, options: DatasetOptions): Pr
       if (options.realUserSales) owners.push(REAL_USER);
     }
     for (const u of owners) {
-      await q(`insert into public.sales (id, first_name, last_name, email, phone, role) values ($1, $2, $3, $4, $5, $6)`, [
-        u.id,
-        u.email.split('@')[0],
-        `${tag} Person`,
-        u.email,
-        `+1 555 ${tag}`,
-        u.role,
-      ]);
+      await q(
+        `insert into public.sales (id, first_name, last_name, email, phone, role) values ($1, $2, $3, $4, $5, $6)`,
+        [u.id, u.email.split('@')[0], `${tag} Person`, u.email, `+1 555 ${tag}`, u.role],
+      );
       bump('sales', 1);
     }
     for (const u of testUsers) {
-      await q(`insert into public.test_user_metadata (user_id, role, last_sync_at, test_data_counts) values ($1, $2, now(), $3)`, [
-        u.id,
-        u.role,
-        JSON.stringify({ contacts: 2, organizations: 1, tag }),
-      ]);
+      await q(
+        `insert into public.test_user_metadata (user_id, role, last_sync_at, test_data_counts) values ($1, $2, now(), $3)`,
+        [u.id, u.role, JSON.stringify({ contacts: 2, organizations: 1, tag })],
+      );
       bump('test_user_metadata', 1);
     }
     const segments = options.segments ?? 3;
     const segmentIds: string[] = [];
     for (let i = 1; i <= segments; i++) {
-      const { rows } = await q(`insert into public.segments (name, description) values ($1, $2) returning id::text`, [
-        `${tag} segment ${i}`,
-        i % 2 === 0 ? null : `Segment ${i} of ${tag}`,
-      ]);
+      const { rows } = await q(
+        `insert into public.segments (name, description) values ($1, $2) returning id::text`,
+        [`${tag} segment ${i}`, i % 2 === 0 ? null : `Segment ${i} of ${tag}`],
+      );
       segmentIds.push(rows[0].id as string);
     }
     bump('segments', segments);
     // Tags get explicit ids, as a seed that upserts by name with deterministic ids would: their
     // identity sequence is never used, which is exactly what sync's sequence move must cope with.
-    await q(`insert into public.tags (id, name, color) values (1, $1, 'gold'), (2, $2, 'blue'), (3, $3, 'gray')`, [
-      `${tag} vip`,
-      `${tag} cold`,
-      `${tag} new`,
-    ]);
+    await q(
+      `insert into public.tags (id, name, color) values (1, $1, 'gold'), (2, $2, 'blue'), (3, $3, 'gray')`,
+      [`${tag} vip`, `${tag} cold`, `${tag} new`],
+    );
     bump('tags', 3);
     const admin = testUsers.find((u) => u.role === 'admin') ?? testUsers[0]!;
     await q(
       `insert into public.products (sku, name, category, principal, unit_price, pack_size, attributes, certifications, created_by)
        values ($1, 'Olive oil', 'Oils', 'Acme', 12.50, '6x1L', $3, $4, $5),
               ($2, 'Flour "00"', 'Dry goods', null, 3.20, null, '{}', '{}', null)`,
-      [`${tag}-SKU-1`, `${tag}-SKU-2`, JSON.stringify({ origin: 'Jaén', organic: true }), ['EU organic', 'kosher'], admin.id],
+      [
+        `${tag}-SKU-1`,
+        `${tag}-SKU-2`,
+        JSON.stringify({ origin: 'Jaén', organic: true }),
+        ['EU organic', 'kosher'],
+        admin.id,
+      ],
     );
     bump('products', 2);
     for (const [i, owner] of owners.entries()) {
-      const [org, contact1, contact2, opp1, opp2, deal] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      const [org, contact1, contact2, opp1, opp2, deal] = [
+        randomUUID(),
+        randomUUID(),
+        randomUUID(),
+        randomUUID(),
+        randomUUID(),
+        randomUUID(),
+      ];
       contactIds.push(contact1, contact2);
       await q(
         `insert into public.organizations (id, name, segment_id, priority, organization_type, city, annual_revenue, employee_count,
                                            tag_ids, context_links, sales_id)
          values ($1, $2, $3, 'A', 'customer', 'Zürich', 1234567.89, 42, '{1,3}', $4, $5)`,
-        [org, `${tag} Org ${i}`, segmentIds[i % Math.max(segmentIds.length, 1)] ?? null, JSON.stringify([{ url: 'https://example.com' }]), owner.id],
+        [
+          org,
+          `${tag} Org ${i}`,
+          segmentIds[i % Math.max(segmentIds.length, 1)] ?? null,
+          JSON.stringify([{ url: 'https://example.com' }]),
+          owner.id,
+        ],
       );
       bump('organizations', 1);
       await q(
@@ -191,7 +212,11 @@ export async function insertCrmDataset(url: string, options: DatasetOptions): Pr
         [deal, opp1, org, `${tag} Deal ${i}`, owner.id],
       );
       bump('deals', 1);
-      await q(`insert into public."dealNotes" (deal_id, text, sales_id) values ($1, $2, $3)`, [deal, `deal note ${tag}`, owner.id]);
+      await q(`insert into public."dealNotes" (deal_id, text, sales_id) values ($1, $2, $3)`, [
+        deal,
+        `deal note ${tag}`,
+        owner.id,
+      ]);
       bump('dealNotes', 1);
       await q(
         `insert into public.activities (type, subject, body, occurred_at, duration_minutes, organization_id, contact_id, opportunity_id, sales_id)
@@ -217,7 +242,11 @@ export async function insertCrmDataset(url: string, options: DatasetOptions): Pr
  * Adds `rows` activities in one SQL statement (generate_series), owned by the first test user, so a
  * COPY of the table takes long enough to be interrupted.
  */
-export async function addBulkActivities(url: string, rows: number, ownerId = TEST_USERS[0]!.id): Promise<void> {
+export async function addBulkActivities(
+  url: string,
+  rows: number,
+  ownerId = TEST_USERS[0]!.id,
+): Promise<void> {
   await withClient(url, async (c) => {
     await c.query(
       `insert into public.activities (type, subject, body, occurred_at, duration_minutes, sales_id)
@@ -228,7 +257,10 @@ export async function addBulkActivities(url: string, rows: number, ownerId = TES
   });
 }
 
-async function checksumsOf(client: pg.Client, tables: readonly TableInfo[]): Promise<Record<string, TableChecksum>> {
+async function checksumsOf(
+  client: pg.Client,
+  tables: readonly TableInfo[],
+): Promise<Record<string, TableChecksum>> {
   await client.query('begin isolation level repeatable read read only');
   try {
     const sums = await checksumTables(client, tables);
@@ -257,7 +289,11 @@ export async function databaseState(url: string): Promise<{
   auth: Record<string, TableChecksum>;
   sequences: Record<string, string>;
 }> {
-  const [pub, auth, sequences] = await Promise.all([tableChecksums(url), authChecksums(url), sequenceStates(url)]);
+  const [pub, auth, sequences] = await Promise.all([
+    tableChecksums(url),
+    authChecksums(url),
+    sequenceStates(url),
+  ]);
   return { public: pub, auth, sequences };
 }
 
@@ -269,7 +305,9 @@ export async function sequenceStates(url: string): Promise<Record<string, string
     );
     const out: Record<string, string> = {};
     for (const r of rows) {
-      const { rows: s } = await c.query<{ v: string }>(`select last_value::text || '/' || is_called::text as v from ${r.name}`);
+      const { rows: s } = await c.query<{ v: string }>(
+        `select last_value::text || '/' || is_called::text as v from ${r.name}`,
+      );
       out[r.name] = s[0]!.v;
     }
     return out;
