@@ -2,8 +2,9 @@
  * Reads tables, columns, keys and sequences from the catalog, in bulk, and orders tables so that every
  * table comes after the tables its foreign keys point to. Nothing here keeps a list of table names.
  */
+import type { QueryResult } from 'pg';
 import type { Client } from './connect.js';
-import { qualify } from './sql.js';
+import { qualify, quoteLiteral } from './sql.js';
 import { OperationError } from '../errors.js';
 
 export interface ColumnInfo {
@@ -56,8 +57,11 @@ interface ColumnRow {
 
 /** Every ordinary (or partitioned parent) table of `schema`, in foreign-key order. */
 export async function readTables(client: Client, schema = 'public'): Promise<TableInfo[]> {
-  const { rows: cols } = await client.query<ColumnRow>(
-    `select c.relname as table_name, a.attname as column_name,
+  // Both catalog queries in one simple-query round trip (the schema goes in as a quoted literal,
+  // since a multi-statement query cannot take parameters).
+  const schemaLit = quoteLiteral(schema);
+  const results = (await client.query(`
+    select c.relname as table_name, a.attname as column_name,
             format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null,
             a.atthasdef as has_default, a.attgenerated as generated, a.attidentity as identity,
             pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname) as sequence,
@@ -66,20 +70,20 @@ export async function readTables(client: Client, schema = 'public'): Promise<Tab
        join pg_namespace n on n.oid = c.relnamespace
        join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
        left join pg_constraint pk on pk.conrelid = c.oid and pk.contype = 'p'
-      where n.nspname = $1 and c.relkind in ('r', 'p') and not c.relispartition
-      order by c.relname, a.attnum`,
-    [schema],
-  );
-  const { rows: fks } = await client.query<{ child: string; parent_schema: string; parent: string }>(
-    `select c.relname as child, pn.nspname as parent_schema, p.relname as parent
+      where n.nspname = ${schemaLit} and c.relkind in ('r', 'p') and not c.relispartition
+      order by c.relname, a.attnum;
+    select c.relname as child, pn.nspname as parent_schema, p.relname as parent
        from pg_constraint k
        join pg_class c on c.oid = k.conrelid
        join pg_namespace n on n.oid = c.relnamespace
        join pg_class p on p.oid = k.confrelid
        join pg_namespace pn on pn.oid = p.relnamespace
-      where k.contype = 'f' and n.nspname = $1`,
-    [schema],
-  );
+      where k.contype = 'f' and n.nspname = ${schemaLit}`)) as unknown as [
+    QueryResult<ColumnRow>,
+    QueryResult<{ child: string; parent_schema: string; parent: string }>,
+  ];
+  const cols = results[0].rows;
+  const fks = results[1].rows;
   const byTable = new Map<string, ColumnRow[]>();
   for (const r of cols) byTable.set(r.table_name, [...(byTable.get(r.table_name) ?? []), r]);
   const tables: TableInfo[] = [...byTable.entries()].map(([name, rows]) => {

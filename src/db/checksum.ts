@@ -2,6 +2,7 @@
  * Order-independent content checksums: the same rows in any physical order give the same checksum,
  * and any changed value, added or missing row changes it. Computed by the server, so no data travels.
  */
+import type { QueryResult } from 'pg';
 import type { Client } from './connect.js';
 import type { TableInfo } from './catalog.js';
 import { quoteIdent } from './sql.js';
@@ -18,10 +19,12 @@ export interface TableChecksum {
  * Output settings that make a row's text form identical on any server: the same timestamp shows
  * differently under another TimeZone, floats under another extra_float_digits.
  */
-export async function useCanonicalOutput(client: Client): Promise<void> {
-  await client.query(`select set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO, YMD', false),
+export const CANONICAL_OUTPUT_SQL = `select set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO, YMD', false),
       set_config('IntervalStyle', 'postgres', false), set_config('extra_float_digits', '1', false),
-      set_config('bytea_output', 'hex', false)`);
+      set_config('bytea_output', 'hex', false)`;
+
+export async function useCanonicalOutput(client: Client): Promise<void> {
+  await client.query(CANONICAL_OUTPUT_SQL);
 }
 
 /**
@@ -34,17 +37,27 @@ export function checksumSql(table: TableInfo, columns?: readonly string[]): stri
   return `select count(*)::bigint::text as rows, coalesce(sum(hashtextextended(${row}, 0)::numeric), 0)::text as checksum from ${table.qualified}`;
 }
 
-/** Checksums of several tables on one client, in the given order. */
+/**
+ * Checksums of several tables on one client, in the given order, in ONE query (one round trip: on a
+ * cloud 20 ms away, thirteen separate queries would cost a quarter of a second).
+ */
 export async function checksumTables(
   client: Client,
   tables: readonly TableInfo[],
   columnsFor?: (t: TableInfo) => readonly string[],
 ): Promise<TableChecksum[]> {
-  await useCanonicalOutput(client);
-  const out: TableChecksum[] = [];
-  for (const t of tables) {
-    const { rows } = await client.query<{ rows: string; checksum: string }>(checksumSql(t, columnsFor?.(t)));
-    out.push({ table: t.name, rows: Number(rows[0]!.rows), checksum: rows[0]!.checksum });
-  }
-  return out;
+  if (tables.length === 0) return [];
+  const parts = tables.map((t, i) => `select ${i} as i, * from (${checksumSql(t, columnsFor?.(t))}) s${i}`);
+  // A multi-statement simple query: node-postgres returns one result per statement.
+  const results = (await client.query(`${CANONICAL_OUTPUT_SQL}; ${parts.join(' union all ')}`)) as unknown as QueryResult<{
+    i: number;
+    rows: string;
+    checksum: string;
+  }>[];
+  const rows = results.at(-1)!.rows;
+  const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
+  return tables.map((t, i) => {
+    const r = byIndex.get(i)!;
+    return { table: t.name, rows: Number(r.rows), checksum: r.checksum };
+  });
 }

@@ -13,30 +13,19 @@ export interface ServerIdentity {
 }
 
 /**
- * Identifies the server and database. pg_control_system() needs elevated rights on some servers, so
- * the postmaster start time and database oid stand in when it is not readable.
+ * Identifies the server and database, and whether the connected role bypasses RLS, in one round trip.
+ * The postmaster's start time, the database oid and the port tell two servers apart without
+ * pg_control_system(), which only superusers may call (Supabase's `postgres` is not one).
  */
-export async function serverIdentity(client: Client): Promise<ServerIdentity> {
-  try {
-    const { rows } = await client.query<{ id: string; db: string }>(
-      `select system_identifier::text as id, current_database() as db from pg_control_system()`,
-    );
-    return { systemId: rows[0]!.id, database: rows[0]!.db };
-  } catch {
-    const { rows } = await client.query<{ id: string; db: string }>(
-      `select pg_postmaster_start_time()::text || '/' || (select oid from pg_database where datname = current_database())::text as id,
-              current_database() as db`,
-    );
-    return { systemId: rows[0]!.id, database: rows[0]!.db };
-  }
-}
-
-/** True when the connected role bypasses RLS (superuser or BYPASSRLS). */
-export async function bypassesRls(client: Client): Promise<{ role: string; ok: boolean }> {
-  const { rows } = await client.query<{ role: string; ok: boolean }>(
-    `select current_user as role, (rolsuper or rolbypassrls) as ok from pg_roles where rolname = current_user`,
+export async function serverIdentity(client: Client): Promise<ServerIdentity & { role: string; bypassesRls: boolean }> {
+  const { rows } = await client.query<{ id: string; db: string; role: string; ok: boolean }>(
+    `select pg_postmaster_start_time()::text || '/' || coalesce(inet_server_port(), 0)::text || '/' ||
+              (select oid from pg_database where datname = current_database())::text as id,
+            current_database() as db, current_user as role,
+            (select rolsuper or rolbypassrls from pg_roles where rolname = current_user) as ok`,
   );
-  return rows[0]!;
+  const r = rows[0]!;
+  return { systemId: r.id, database: r.db, role: r.role, bypassesRls: r.ok };
 }
 
 export interface SchemaDifference {
@@ -97,12 +86,11 @@ export async function preflight(local: Client, cloud: Client, testDomain: string
   if (li.systemId === ci.systemId && li.database === ci.database) {
     throw new ConfigError(`Local and cloud are the same database (${li.database} on one server); nothing was changed.`);
   }
-  for (const [label, client] of [
-    ['local', local],
-    ['cloud', cloud],
+  for (const [label, r] of [
+    ['local', li],
+    ['cloud', ci],
   ] as const) {
-    const r = await bypassesRls(client);
-    if (!r.ok) {
+    if (!r.bypassesRls) {
       throw new ConfigError(
         `The ${label} role ${r.role} is subject to row-level security (not superuser, no BYPASSRLS), so COPY would silently see only some rows; connect as postgres.`,
       );

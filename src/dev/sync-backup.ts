@@ -124,12 +124,15 @@ async function writeBackupText(
     if (table === authUsers) testUsers = r.rows;
     else if (table !== authIdentities) rows += r.rows;
   }
-  for (const t of tables) {
-    for (const s of t.sequences) {
-      const { rows: seq } = await cloud.query<{ last_value: string; is_called: boolean }>(
-        `select last_value::text, is_called from ${s.sequence}`,
-      );
-      await write(`SELECT pg_catalog.setval('${s.sequence.replace(/'/g, "''")}', ${BigInt(seq[0]!.last_value)}, ${seq[0]!.is_called});\n`);
+  const sequences = tables.flatMap((t) => t.sequences.map((s) => s.sequence));
+  if (sequences.length > 0) {
+    // All counters in one round trip.
+    const { rows: seq } = await cloud.query<{ i: number; last_value: string; is_called: boolean }>(
+      sequences.map((name, i) => `select ${i} as i, last_value::text, is_called from ${name}`).join(' union all '),
+    );
+    for (const [i, name] of sequences.entries()) {
+      const v = seq.find((r) => Number(r.i) === i)!;
+      await write(`SELECT pg_catalog.setval('${name.replace(/'/g, "''")}', ${BigInt(v.last_value)}, ${v.is_called});\n`);
     }
   }
   out.end();

@@ -11,11 +11,11 @@ import type { Config, DatabaseTarget } from '../config.js';
 import { describeTarget } from '../config.js';
 import type { TableInfo } from '../db/catalog.js';
 import type { TableChecksum } from '../db/checksum.js';
-import { checksumTables, useCanonicalOutput } from '../db/checksum.js';
+import { CANONICAL_OUTPUT_SQL, checksumTables, useCanonicalOutput } from '../db/checksum.js';
 import type { Client } from '../db/connect.js';
 import { connect, withAdvisoryLock } from '../db/connect.js';
 import { copyBetween } from '../db/copy.js';
-import { columnList, quoteIdent } from '../db/sql.js';
+import { columnList, quoteIdent, quoteLiteral } from '../db/sql.js';
 import { ConfigError, CrmEnvError, MismatchError, OperationError } from '../errors.js';
 import { redactText, redactUrl } from '../redact.js';
 import type { Reporter } from '../reporter.js';
@@ -159,12 +159,14 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
   const localChecksums: Promise<TableChecksum[]> = checksumTables(snapshotReader, tables, (t) => t.columns.map((c) => c.name));
   localChecksums.catch(() => undefined);
 
-  await useCanonicalOutput(cloud);
-  await cloud.query('begin');
+  // One round trip: canonical output, BEGIN, lock timeout, and the table locks. Writers wait (or
+  // time out) from here on, so the backup is exactly what gets replaced.
+  const lockList = tables.map((t) => cloudByName.get(t.name)!.qualified).join(', ');
+  await cloud.query(
+    `${CANONICAL_OUTPUT_SQL}; begin; select set_config('lock_timeout', ${quoteLiteral(options.lockTimeout ?? '10s')}, true);
+     lock table ${lockList} in exclusive mode`,
+  );
   try {
-    await cloud.query(`select set_config('lock_timeout', $1, true)`, [options.lockTimeout ?? '10s']);
-    // Writers wait (or time out) from here on, so the backup is exactly what gets replaced.
-    await cloud.query(`lock table ${tables.map((t) => cloudByName.get(t.name)!.qualified).join(', ')} in exclusive mode`);
 
     reporter.step('💾 Backing up cloud database...');
     const tb = performance.now();
@@ -214,7 +216,11 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
     const verifyMs = performance.now() - tv;
     if (!verify.tablesEqual || !verify.usersEqual) {
       throw new MismatchError('The cloud data did not match local after the copy; the push was rolled back.', {
-        details: verify.tables.filter((t) => !t.equal).map((t) => `${t.table}: local ${t.local?.rows ?? "missing"} rows, cloud ${t.cloud?.rows ?? "missing"}`),
+        details: verify.tables.filter((t) => !t.equal).map((t) =>
+            t.local && t.cloud && t.local.rows === t.cloud.rows
+              ? `${t.table}: ${t.local.rows} rows on both sides, but the content checksums differ (a trigger or rule on the cloud changed rows?)`
+              : `${t.table}: local ${t.local?.rows ?? 'missing'} rows, cloud ${t.cloud?.rows ?? 'missing'}`,
+          ),
       });
     }
     await cloud.query('commit');
@@ -261,8 +267,8 @@ async function upsertTestUsers(
 ): Promise<number> {
   const ucols = columnList(users.columns);
   const icols = columnList(identities.columns);
-  await cloud.query(`create temp table crm_env_users (like ${users.cloud.qualified}) on commit drop`);
-  await cloud.query(`create temp table crm_env_identities (like ${identities.cloud.qualified}) on commit drop`);
+  await cloud.query(`create temp table crm_env_users (like ${users.cloud.qualified}) on commit drop;
+    create temp table crm_env_identities (like ${identities.cloud.qualified}) on commit drop`);
   const r = await copyBetween(
     local,
     cloud,
@@ -278,14 +284,15 @@ async function upsertTestUsers(
     signal,
   );
   // Test users that exist only on the cloud are removed: after a push the cloud's test users are local's.
-  await cloud.query(`delete from ${users.cloud.qualified} where ${pred} and id not in (select id from crm_env_users)`);
   const updates = users.columns.filter((c) => c !== 'id').map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
+  // One round trip for the four statements (no parameters, so a multi-statement query is allowed).
   await cloud.query(
-    `insert into ${users.cloud.qualified} (${ucols}) select ${ucols} from crm_env_users
-     on conflict (id) do update set ${updates.join(', ')}`,
+    `delete from ${users.cloud.qualified} where ${pred} and id not in (select id from crm_env_users);
+     insert into ${users.cloud.qualified} (${ucols}) select ${ucols} from crm_env_users
+       on conflict (id) do update set ${updates.join(', ')};
+     delete from ${identities.cloud.qualified} where user_id in (select id from crm_env_users);
+     insert into ${identities.cloud.qualified} (${icols}) select ${icols} from crm_env_identities`,
   );
-  await cloud.query(`delete from ${identities.cloud.qualified} where user_id in (select id from crm_env_users)`);
-  await cloud.query(`insert into ${identities.cloud.qualified} (${icols}) select ${icols} from crm_env_identities`);
   return r.rows;
 }
 
@@ -296,26 +303,37 @@ async function upsertTestUsers(
  * that rolls back leaves the cloud's counters exactly as they were.
  */
 async function moveSequences(local: Client, cloud: Client, tables: readonly TableInfo[], cloudByName: ReadonlyMap<string, TableInfo>): Promise<number> {
-  let n = 0;
-  for (const t of tables) {
-    for (const s of t.sequences) {
+  const pairs = tables.flatMap((t) =>
+    t.sequences.flatMap((s) => {
       const target = cloudByName.get(t.name)!;
       const cloudSeq = target.sequences.find((x) => x.column === s.column);
-      if (!cloudSeq) continue;
-      const { rows: l } = await local.query<{ last_value: string; is_called: boolean }>(`select last_value::text, is_called from ${s.sequence}`);
-      const { rows: c } = await cloud.query<{ increment: string; max: string | null }>(
-        `select seqincrement::text as increment, (select max(${quoteIdent(s.column)})::text from ${target.qualified}) as max
-           from pg_catalog.pg_sequence where seqrelid = $1::regclass`,
-        [cloudSeq.sequence],
-      );
-      const increment = BigInt(c[0]!.increment);
-      let next = BigInt(l[0]!.last_value) + (l[0]!.is_called ? increment : 0n);
-      if (increment > 0n && c[0]!.max !== null && BigInt(c[0]!.max) + increment > next) next = BigInt(c[0]!.max) + increment;
-      await cloud.query(`alter sequence ${cloudSeq.sequence} restart with ${next}`);
-      n++;
-    }
-  }
-  return n;
+      return cloudSeq ? [{ local: s, cloud: cloudSeq, column: s.column, target }] : [];
+    }),
+  );
+  if (pairs.length === 0) return 0;
+  // Two cloud round trips in all, however many sequences: one to read, one to restart them.
+  const { rows: l } = await local.query<{ i: number; last_value: string; is_called: boolean }>(
+    pairs.map((p, i) => `select ${i} as i, last_value::text, is_called from ${p.local.sequence}`).join(' union all '),
+  );
+  const { rows: c } = await cloud.query<{ i: number; increment: string; max: string | null }>(
+    pairs
+      .map(
+        (p, i) => `select ${i} as i, seqincrement::text as increment,
+                   (select max(${quoteIdent(p.column)})::text from ${p.target.qualified}) as max
+              from pg_catalog.pg_sequence where seqrelid = ${quoteLiteral(p.cloud.sequence)}::regclass`,
+      )
+      .join(' union all '),
+  );
+  const alters = pairs.map((p, i) => {
+    const lv = l.find((r) => Number(r.i) === i)!;
+    const cv = c.find((r) => Number(r.i) === i)!;
+    const increment = BigInt(cv.increment);
+    let next = BigInt(lv.last_value) + (lv.is_called ? increment : 0n);
+    if (increment > 0n && cv.max !== null && BigInt(cv.max) + increment > next) next = BigInt(cv.max) + increment;
+    return `alter sequence ${p.cloud.sequence} restart with ${next}`;
+  });
+  await cloud.query(alters.join('; '));
+  return pairs.length;
 }
 
 export function displayPath(config: Config, file: string): string {

@@ -4,6 +4,7 @@
  * history. Returns a report; the CLI turns a difference into exit 1.
  */
 import type { Config } from '../config.js';
+import type { TableInfo } from '../db/catalog.js';
 import { readTables } from '../db/catalog.js';
 import type { TableChecksum } from '../db/checksum.js';
 import { checksumTables } from '../db/checksum.js';
@@ -110,18 +111,25 @@ export async function verifyParity(config: Config): Promise<VerifyReport> {
       withClient(
         cloudTarget.url,
         async (cloud) => {
-          const sums = async (c: Client): Promise<TableChecksum[]> => {
-            // One snapshot per side, so a table's count and checksum describe the same moment.
-            await c.query('begin isolation level repeatable read read only');
-            try {
-              const tables = await readTables(c, 'public');
-              return await checksumTables(c, tables);
-            } finally {
-              await c.query('rollback');
-            }
-          };
-          const [l, c] = await Promise.all([sums(local), sums(cloud)]);
-          return verifyOpen(local, cloud, compareChecksums(l, c), config.testUsers.emailDomain);
+          // One snapshot per side, so a table's count and checksum describe the same moment.
+          await Promise.all([local, cloud].map((c) => c.query('begin isolation level repeatable read read only')));
+          try {
+            const [lt, ct] = await Promise.all([readTables(local, 'public'), readTables(cloud, 'public')]);
+            // Hash the columns both sides have: a column that exists on one side only is schema
+            // drift (reported by the migration history), not a data difference.
+            const other = (mine: TableInfo, theirs: readonly TableInfo[]): readonly string[] => {
+              const t = theirs.find((x) => x.name === mine.name);
+              const names = new Set(t?.columns.map((c) => c.name) ?? mine.columns.map((c) => c.name));
+              return mine.columns.map((c) => c.name).filter((n) => names.has(n));
+            };
+            const [l, c] = await Promise.all([
+              checksumTables(local, lt, (t) => other(t, ct)),
+              checksumTables(cloud, ct, (t) => other(t, lt)),
+            ]);
+            return await verifyOpen(local, cloud, compareChecksums(l, c), config.testUsers.emailDomain);
+          } finally {
+            await Promise.all([local, cloud].map((c) => c.query('rollback').catch(() => undefined)));
+          }
         },
         { label: 'cloud' },
       ),

@@ -1,11 +1,13 @@
 /**
  * The static half of validation, shared by `migrate validate` and `migrate deploy`: file names, duplicate
  * versions, parsing with the real PostgreSQL parser, transaction hazards, the lint pass, and migrations edited
- * after they were applied. No database access: callers pass in what they read from the target.
+ * after they were applied. The only database access is {@link targetPublicTables}; everything else works
+ * on what callers read from the target.
  */
 import { readdir } from 'node:fs/promises';
 import type { Node } from 'libpg-query';
 import { loadModule, scanSync } from 'libpg-query';
+import type { Client } from '../db/connect.js';
 import type { MigrationFile } from './files.js';
 import { MIGRATION_FILE, STRICT_MIGRATION_FILE } from './files.js';
 import type { HistoryRow } from './history.js';
@@ -22,7 +24,14 @@ export interface OutsideStatement {
   readonly what: string;
 }
 
-function finding(file: string, line: number, rule: string, severity: Finding['severity'], message: string, fix: string): Finding {
+function finding(
+  file: string,
+  line: number,
+  rule: string,
+  severity: Finding['severity'],
+  message: string,
+  fix: string,
+): Finding {
   return { file, line, rule, severity, message, fix };
 }
 
@@ -43,13 +52,30 @@ export async function checkFileNames(dir: string): Promise<Finding[]> {
   for (const name of names) {
     if (name.startsWith('.') || STRICT_MIGRATION_FILE.test(name)) continue;
     if (name.endsWith('.sql')) {
-      const applied = MIGRATION_FILE.test(name) ? 'the Supabase CLI still applies it, in name order' : 'the Supabase CLI skips it';
+      const applied = MIGRATION_FILE.test(name)
+        ? 'the Supabase CLI still applies it, in name order'
+        : 'the Supabase CLI skips it';
       out.push(
-        finding(name, 1, 'file-name', 'error', `File name ${name} is not <14-digit timestamp>_<snake_case_name>.sql (${applied}).`,
-          'Rename it, e.g. 20251016093000_add_contact_tags.sql (UTC timestamp of when it was written).'),
+        finding(
+          name,
+          1,
+          'file-name',
+          'error',
+          `File name ${name} is not <14-digit timestamp>_<snake_case_name>.sql (${applied}).`,
+          'Rename it, e.g. 20251016093000_add_contact_tags.sql (UTC timestamp of when it was written).',
+        ),
       );
     } else {
-      out.push(finding(name, 1, 'file-name', 'warning', `${name} is not a migration file; no tool applies it.`, 'Move it out of supabase/migrations.'));
+      out.push(
+        finding(
+          name,
+          1,
+          'file-name',
+          'warning',
+          `${name} is not a migration file; no tool applies it.`,
+          'Move it out of supabase/migrations.',
+        ),
+      );
     }
   }
   return out;
@@ -63,8 +89,14 @@ export function checkDuplicateVersions(files: readonly MigrationFile[]): Finding
     .filter((names) => names.length > 1)
     .flatMap(([first, ...rest]) =>
       rest.map((name) =>
-        finding(name, 1, 'duplicate-version', 'error', `${name} has the same version as ${first}; only one of them can be recorded as applied.`,
-          'Give one of them a new, later timestamp.'),
+        finding(
+          name,
+          1,
+          'duplicate-version',
+          'error',
+          `${name} has the same version as ${first}; only one of them can be recorded as applied.`,
+          'Give one of them a new, later timestamp.',
+        ),
       ),
     );
 }
@@ -85,11 +117,13 @@ const hasOption = (params: Node[] | undefined, name: string): boolean =>
 /** What a statement is when PostgreSQL refuses to run it inside a transaction block, else undefined. */
 export function outsideTransactionKind(node: Node): string | undefined {
   if ('IndexStmt' in node && node.IndexStmt.concurrent) return 'CREATE INDEX CONCURRENTLY';
-  if ('DropStmt' in node && node.DropStmt.removeType === 'OBJECT_INDEX' && node.DropStmt.concurrent) return 'DROP INDEX CONCURRENTLY';
+  if ('DropStmt' in node && node.DropStmt.removeType === 'OBJECT_INDEX' && node.DropStmt.concurrent)
+    return 'DROP INDEX CONCURRENTLY';
   if ('ReindexStmt' in node) {
     const { kind, params } = node.ReindexStmt;
     if (hasOption(params, 'concurrently')) return 'REINDEX CONCURRENTLY';
-    if (kind === 'REINDEX_OBJECT_SYSTEM' || kind === 'REINDEX_OBJECT_DATABASE') return 'REINDEX SYSTEM/DATABASE';
+    if (kind === 'REINDEX_OBJECT_SYSTEM' || kind === 'REINDEX_OBJECT_DATABASE')
+      return 'REINDEX SYSTEM/DATABASE';
   }
   if ('VacuumStmt' in node && node.VacuumStmt.is_vacuumcmd) return 'VACUUM';
   if ('AlterSystemStmt' in node) return 'ALTER SYSTEM';
@@ -128,35 +162,75 @@ export function checkTransactionUse(file: string, statements: readonly ParsedSta
     const control = 'TransactionStmt' in node ? TX_CONTROL[node.TransactionStmt.kind ?? ''] : undefined;
     if (control !== undefined) {
       out.push(
-        finding(file, s.line, 'transaction-control', 'error',
+        finding(
+          file,
+          s.line,
+          'transaction-control',
+          'error',
           `${control} in a migration ends or nests the deploy's transaction, so a later failure could no longer roll everything back.`,
-          'Remove it: crm-env (and the Supabase CLI) already run each deploy inside a transaction.'),
+          'Remove it: crm-env (and the Supabase CLI) already run each deploy inside a transaction.',
+        ),
       );
     }
   }
   for (const s of outsideTransactionStatements(statements)) {
     if (s.what.includes('CONCURRENTLY')) continue; // the lint's concurrently-in-transaction says it already
     out.push(
-      finding(file, s.line, 'outside-transaction', 'warning',
+      finding(
+        file,
+        s.line,
+        'outside-transaction',
+        'warning',
         `${s.what} cannot run inside a transaction, so the deployer applies this file on its own, after the others.`,
-        'Keep it alone in its own migration file and make it safe to re-run.'),
+        'Keep it alone in its own migration file and make it safe to re-run.',
+      ),
     );
   }
   return out;
 }
 
+const parsedCache = new Map<string, Promise<ParsedStatement[]>>();
+
+/**
+ * parseMigration, memoised by file name and content: one deploy parses each pending file up to five times
+ * (validation, dry run, apply), and on the WASM parser that adds up to a noticeable share of a deploy.
+ * Bounded, and a failed parse is not kept.
+ */
+export function parseMigrationCached(file: MigrationFile): Promise<ParsedStatement[]> {
+  const key = `${file.fileName}\u0000${file.sql}`;
+  let found = parsedCache.get(key);
+  if (!found) {
+    if (parsedCache.size >= 256) parsedCache.clear();
+    found = parseMigration(file.fileName, file.sql);
+    found.catch(() => parsedCache.delete(key));
+    parsedCache.set(key, found);
+  }
+  return found;
+}
+
 /** Parses every file; a file PostgreSQL cannot parse becomes a finding and is left out of the map. */
-export async function parseFiles(files: readonly MigrationFile[]): Promise<{ parsed: Map<string, ParsedStatement[]>; findings: Finding[] }> {
+export async function parseFiles(
+  files: readonly MigrationFile[],
+): Promise<{ parsed: Map<string, ParsedStatement[]>; findings: Finding[] }> {
   const parsed = new Map<string, ParsedStatement[]>();
   const findings: Finding[] = [];
   for (const f of files) {
     try {
-      const statements = await parseMigration(f.fileName, f.sql);
+      const statements = await parseMigrationCached(f);
       parsed.set(f.fileName, statements);
       findings.push(...checkTransactionUse(f.fileName, statements));
     } catch (err) {
       if (!(err instanceof MigrationParseError)) throw err;
-      findings.push(finding(f.fileName, err.line, 'parse-error', 'error', err.message, 'Fix the SQL syntax at that line.'));
+      findings.push(
+        finding(
+          f.fileName,
+          err.line,
+          'parse-error',
+          'error',
+          err.message,
+          'Fix the SQL syntax at that line.',
+        ),
+      );
     }
   }
   return { parsed, findings };
@@ -178,7 +252,10 @@ function tokens(sql: string): string[] | undefined {
  * Supabase CLI, which keeps the comments) compared with the file, ignoring comments and layout. A history row
  * without statements (other tools) cannot be compared and is skipped.
  */
-export async function checkChangedAfterApply(history: readonly HistoryRow[], files: readonly MigrationFile[]): Promise<Finding[]> {
+export async function checkChangedAfterApply(
+  history: readonly HistoryRow[],
+  files: readonly MigrationFile[],
+): Promise<Finding[]> {
   await loadModule();
   const byVersion = new Map(files.map((f) => [f.version, f]));
   const out: Finding[] = [];
@@ -188,12 +265,20 @@ export async function checkChangedAfterApply(history: readonly HistoryRow[], fil
     // Joined with ';' so statements that the CLI stored without their semicolon still tokenise apart.
     const stored = tokens(row.statements.join('\n;\n'));
     const local = tokens(file.sql);
-    const same = stored && local ? stored.join(' ') === local.join(' ') : row.statements.join(' ').replace(/\s+/g, ' ') === file.sql.replace(/\s+/g, ' ');
+    const same =
+      stored && local
+        ? stored.join(' ') === local.join(' ')
+        : row.statements.join(' ').replace(/\s+/g, ' ') === file.sql.replace(/\s+/g, ' ');
     if (!same) {
       out.push(
-        finding(file.fileName, 1, 'changed-after-apply', 'error',
+        finding(
+          file.fileName,
+          1,
+          'changed-after-apply',
+          'error',
           `${file.fileName} was changed after it was applied to the target (its SQL differs from the history's statements), so the change will never run there.`,
-          'Restore the applied content and put the change in a new migration file.'),
+          'Restore the applied content and put the change in a new migration file.',
+        ),
       );
     }
   }
@@ -222,4 +307,18 @@ export async function lintFiles(
     chain = await tablesAfterMigration(f.fileName, f.sql, chain);
   }
   return out;
+}
+
+/** The target's public tables as 'public.name', to seed the lint of pending files (catalog only: no table locks). */
+export async function targetPublicTables(client: Client): Promise<Set<string>> {
+  const { rows } = await client.query<{ name: string }>(
+    `select 'public.' || relname as name from pg_class
+      where relnamespace = 'public'::regnamespace and relkind in ('r', 'p')`,
+  );
+  return new Set(rows.map((r) => r.name));
+}
+
+/** One line for a finding: `file:line [rule] message`. */
+export function formatFinding(f: Finding): string {
+  return `${f.file ? `${f.file}:${f.line} ` : ''}[${f.rule}] ${f.message}`;
 }

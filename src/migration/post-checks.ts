@@ -50,7 +50,10 @@ function list(names: readonly string[], max = 8): string {
  * Runs every check on the database `client` is connected to. Read-only; takes no table locks (catalog
  * queries only), so it can run right after a deploy on a busy database.
  */
-export async function runPostChecks(client: Client, files: readonly MigrationFile[]): Promise<PostCheckReport> {
+export async function runPostChecks(
+  client: Client,
+  files: readonly MigrationFile[],
+): Promise<PostCheckReport> {
   const { rows } = await client.query<TableRow>(
     `select n.nspname || '.' || c.relname as name, c.relrowsecurity as rls,
             (select count(*)::int from pg_policy p where p.polrelid = c.oid) as policies
@@ -104,7 +107,8 @@ export async function runPostChecks(client: Client, files: readonly MigrationFil
   checks.push({
     name: 'history-matches-files',
     ok: problems.length === 0,
-    detail: problems.length === 0 ? `history has exactly the ${local.size} local versions` : problems.join('; '),
+    detail:
+      problems.length === 0 ? `history has exactly the ${local.size} local versions` : problems.join('; '),
   });
 
   return { checks, ok: checks.every((c) => c.ok) };

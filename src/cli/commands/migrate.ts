@@ -10,7 +10,11 @@ import { redactText } from '../../redact.js';
 import { commandContext } from '../context.js';
 import type { Output } from '../output.js';
 
-export async function migrateUpCommand(opts: { target: string; includeAll?: boolean; json?: boolean }): Promise<number> {
+export async function migrateUpCommand(opts: {
+  target: string;
+  includeAll?: boolean;
+  json?: boolean;
+}): Promise<number> {
   const { config, out } = commandContext({ json: opts.json });
   const target = resolveTarget(config, opts.target);
   out.line(`🗂️  Applying migrations to ${describeTarget(target)}`);
@@ -39,23 +43,36 @@ function printValidateReport(out: Output, r: ValidateReport): void {
   out.line();
   for (const f of r.files) {
     const took = f.rehearsal?.ms === undefined ? '' : ` (rehearsal ${f.rehearsal.ms.toFixed(0)} ms)`;
-    out.line(`${ICON[f.status]} ${f.fileName}${f.applied === undefined ? '' : f.applied ? ' [applied]' : ' [pending]'}${took}`);
+    out.line(
+      `${ICON[f.status]} ${f.fileName}${f.applied === undefined ? '' : f.applied ? ' [applied]' : ' [pending]'}${took}`,
+    );
     for (const x of f.findings) {
       out.info(`${x.severity === 'error' ? 'error' : 'warning'} line ${x.line} [${x.rule}] ${x.message}`);
       out.info(`   fix: ${x.fix}`);
     }
   }
-  for (const x of r.other) out.line(`${x.severity === 'error' ? '❌' : '⚠️ '} ${x.file ? `${x.file}: ` : ''}[${x.rule}] ${x.message}`);
+  for (const x of r.other)
+    out.line(
+      `${x.severity === 'error' ? '❌' : '⚠️ '} ${x.file ? `${x.file}: ` : ''}[${x.rule}] ${x.message}`,
+    );
   const rh = r.rehearsal;
   out.line();
   if (rh.status === 'skipped') out.line(`⚠️  Rehearsal skipped: ${rh.reason}`);
-  else out.line(`${rh.status === 'ok' ? '✅' : '❌'} Rehearsal on a throwaway database: ${rh.status} (${(rh.ms / 1000).toFixed(2)} s)`);
+  else
+    out.line(
+      `${rh.status === 'ok' ? '✅' : '❌'} Rehearsal on a throwaway database: ${rh.status} (${(rh.ms / 1000).toFixed(2)} s)`,
+    );
   for (const c of rh.postChecks?.checks ?? []) out.info(`${c.ok ? '✓' : '✗'} ${c.name}: ${c.detail}`);
   out.line();
 }
 
 /** `npm run migrate:validate [-- --target <t>] [--strict] [--no-rehearsal] [--json]`. */
-export async function validateCommand(opts: { target?: string; strict?: boolean; rehearsal?: boolean; json?: boolean }): Promise<number> {
+export async function validateCommand(opts: {
+  target?: string;
+  strict?: boolean;
+  rehearsal?: boolean;
+  json?: boolean;
+}): Promise<number> {
   const { config, out } = commandContext({ json: opts.json });
   const target = opts.target === undefined ? undefined : resolveTarget(config, opts.target);
   out.line(`🔍 Validating ${config.migrationsDir}`);
@@ -64,7 +81,11 @@ export async function validateCommand(opts: { target?: string; strict?: boolean;
   out.json({ ...report, strict: opts.strict ?? false, exitCode: code });
   printValidateReport(out, report);
   const summary = `${report.files.length} file(s), ${report.errors} error(s), ${report.warnings} warning(s)`;
-  out.line(code === 0 ? `✅ Validation passed: ${summary}. Safe to migrate.` : `❌ Validation failed: ${summary}. Fix the issues before migrating.`);
+  out.line(
+    code === 0
+      ? `✅ Validation passed: ${summary}. Safe to migrate.`
+      : `❌ Validation failed: ${summary}. Fix the issues before migrating.`,
+  );
   return code;
 }
 
@@ -89,12 +110,21 @@ function printDeploySummary(out: Output, r: DeployReport): void {
 /** `npm run migrate:deploy -- [local|cloud|<url>] [--dry-run] [--yes] [--lock-timeout 5s] [--retries 3] [--json]`. */
 export async function deployCommand(
   target: string | undefined,
-  opts: { dryRun?: boolean; yes?: boolean; lockTimeout?: string; statementTimeout?: string; retries?: string; includeAll?: boolean; json?: boolean },
+  opts: {
+    dryRun?: boolean;
+    yes?: boolean;
+    lockTimeout?: string;
+    statementTimeout?: string;
+    retries?: string;
+    includeAll?: boolean;
+    json?: boolean;
+  },
 ): Promise<number> {
   const { config, out } = commandContext({ json: opts.json });
   const t = resolveTarget(config, target ?? 'cloud');
   const retries = opts.retries === undefined ? undefined : Number(opts.retries);
-  if (opts.retries !== undefined && !/^\d+$/.test(opts.retries)) throw new UsageError(`--retries must be a whole number (got ${JSON.stringify(opts.retries)}).`);
+  if (opts.retries !== undefined && !/^\d+$/.test(opts.retries))
+    throw new UsageError(`--retries must be a whole number (got ${JSON.stringify(opts.retries)}).`);
   out.line(`🚀 Safe migration deploy${opts.dryRun ? ' (dry run)' : ''} — ${describeTarget(t)}`);
   let report: DeployReport;
   try {
@@ -128,7 +158,9 @@ export async function deployCommand(
       out.line(`✅ Up to date: ${report.alreadyApplied} migration(s) applied, nothing pending.`);
       break;
     case 'dry-run-ok':
-      out.line(`✅ Dry run passed: ${report.pending.length} migration(s) would apply cleanly (rolled back; nothing changed).`);
+      out.line(
+        `✅ Dry run passed: ${report.pending.length} migration(s) would apply cleanly (rolled back; nothing changed).`,
+      );
       break;
     case 'cancelled':
       out.line('❌ Cancelled; nothing was changed.');
