@@ -4,7 +4,9 @@ import { existsSync } from 'node:fs';
 
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
-  console.error('crm-env is not built yet: run `npm install` (or `npm run build`) in the project folder first.');
+  console.error(
+    'crm-env is not built yet: run `npm install` (or `npm run build`) in the project folder first.',
+  );
   process.exit(2);
 }
 await import(entry.href);

@@ -26,7 +26,8 @@ export const DEFAULT_PIPELINE_STAGES = [
 ] as const;
 
 /** Where a URL came from, shown next to it so that nobody pushes to a database by surprise. */
-export type UrlSource = 'environment' | '.env.production' | '.env.local' | '.env' | 'stack' | 'default' | 'argument';
+export type UrlSource =
+  'environment' | '.env.production' | '.env.local' | '.env' | 'stack' | 'default' | 'argument';
 
 export interface DatabaseTarget {
   readonly label: 'local' | 'cloud' | 'custom';
@@ -46,7 +47,9 @@ export interface TestUserSettings {
 export interface SeedSettings {
   readonly seed: string;
   /** Volume overrides from SEED_*_COUNT, applied to every test user. */
-  readonly volumeOverrides: Readonly<Partial<Record<'organizations' | 'contacts' | 'opportunities' | 'activities' | 'products', number>>>;
+  readonly volumeOverrides: Readonly<
+    Partial<Record<'organizations' | 'contacts' | 'opportunities' | 'activities' | 'products', number>>
+  >;
 }
 
 export interface OpportunitySettings {
@@ -145,15 +148,18 @@ export function parseDatabaseUrl(name: string, value: string): URL {
     throw new ConfigError(`${name} must start with postgresql:// (got ${redactUrl(value)}).`);
   }
   if (!url.hostname) throw new ConfigError(`${name} has no host (${redactUrl(value)}).`);
-  if (url.port && !/^\d+$/.test(url.port)) throw new ConfigError(`${name} has an invalid port (${redactUrl(value)}).`);
+  if (url.port && !/^\d+$/.test(url.port))
+    throw new ConfigError(`${name} has an invalid port (${redactUrl(value)}).`);
   return url;
 }
 
 /** A key naming the database a URL points at, for "same database" checks before connecting. */
 export function databaseKey(url: string): string {
   const u = new URL(url);
-  const host = u.hostname === 'localhost' || u.hostname === '::1' || u.hostname === '[::1]' ? '127.0.0.1' : u.hostname;
-  const db = decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username) || 'postgres';
+  const host =
+    u.hostname === 'localhost' || u.hostname === '::1' || u.hostname === '[::1]' ? '127.0.0.1' : u.hostname;
+  const db =
+    decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username) || 'postgres';
   return `${host.toLowerCase()}:${u.port || '5432'}/${db}`;
 }
 
@@ -216,7 +222,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     ['TEST_DIRECTOR_EMAIL', e.TEST_DIRECTOR_EMAIL],
     ['TEST_MANAGER_EMAIL', e.TEST_MANAGER_EMAIL],
   ] as const) {
-    if (!isValidEmail(email)) throw new ConfigError(`${name} is not a valid email address: ${JSON.stringify(email)}.`);
+    if (!isValidEmail(email))
+      throw new ConfigError(`${name} is not a valid email address: ${JSON.stringify(email)}.`);
   }
 
   const stages = e.OPPORTUNITY_PIPELINE_STAGES.split(',')
@@ -297,11 +304,18 @@ export function resolveTarget(config: Config, target: string): DatabaseTarget {
     parseDatabaseUrl('The target URL', target);
     return { label: 'custom', url: target, source: 'argument' };
   }
-  throw new ConfigError(`Unknown target ${JSON.stringify(redactText(target))}: use local, cloud or a postgresql:// URL.`);
+  throw new ConfigError(
+    `Unknown target ${JSON.stringify(redactText(target))}: use local, cloud or a postgresql:// URL.`,
+  );
 }
 
 /** Describes a target for humans: label, redacted URL, and where it came from. */
 export function describeTarget(t: DatabaseTarget): string {
-  const from = t.source === 'stack' ? (t.label === 'cloud' ? 'the embedded stack’s sandbox' : 'the embedded stack') : t.source;
+  const from =
+    t.source === 'stack'
+      ? t.label === 'cloud'
+        ? 'the embedded stack’s sandbox'
+        : 'the embedded stack'
+      : t.source;
   return `${redactUrl(t.url)} (${t.label}, from ${from})`;
 }

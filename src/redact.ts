@@ -6,7 +6,8 @@
 const URL_IN_TEXT = /\b(postgres(?:ql)?:\/\/)([^\s:@/]*)(?::([^\s@/]*))?@/gi;
 // libpq keyword style (`password=…`) and environment style (`PGPASSWORD=…`); prose such as
 // "password: the value of …" is left alone.
-const KEY_VALUE_SECRET = /\b(password|passwd|PGPASSWORD|apikey|api_key|service_role_key|secret)(\s*=\s*)('[^']*'|"[^"]*"|[^\s'",;&]+)/gi;
+const KEY_VALUE_SECRET =
+  /\b(password|passwd|PGPASSWORD|apikey|api_key|service_role_key|secret)(\s*=\s*)('[^']*'|"[^"]*"|[^\s'",;&]+)/gi;
 
 /** Shows a connection URL with its password replaced by `***`. Unparseable input is redacted textually. */
 export function redactUrl(url: string): string {

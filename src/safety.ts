@@ -13,7 +13,10 @@ import { ConfigError } from './errors.js';
 export function assertEnvProductionNotTracked(projectDir: string): void {
   if (!existsSync(path.join(projectDir, '.env.production'))) return;
   try {
-    execFileSync('git', ['ls-files', '--error-unmatch', '.env.production'], { cwd: projectDir, stdio: 'ignore' });
+    execFileSync('git', ['ls-files', '--error-unmatch', '.env.production'], {
+      cwd: projectDir,
+      stdio: 'ignore',
+    });
   } catch {
     return; // not tracked, or not a git checkout
   }

@@ -25,11 +25,23 @@ describe('Supabase base schema', () => {
     await withClient(url, async (c) => {
       await c.query('begin');
       await c.query(`select set_config('request.jwt.claims', $1, true)`, [
-        JSON.stringify({ sub: '11111111-1111-4111-8111-111111111111', role: 'authenticated', email: 'a@test.local' }),
+        JSON.stringify({
+          sub: '11111111-1111-4111-8111-111111111111',
+          role: 'authenticated',
+          email: 'a@test.local',
+        }),
       ]);
-      const { rows } = await c.query('select auth.uid()::text as uid, auth.role() as role, auth.email() as email');
-      expect(rows[0]).toEqual({ uid: '11111111-1111-4111-8111-111111111111', role: 'authenticated', email: 'a@test.local' });
-      await c.query(`select set_config('request.jwt.claim.sub', '22222222-2222-4222-8222-222222222222', true)`);
+      const { rows } = await c.query(
+        'select auth.uid()::text as uid, auth.role() as role, auth.email() as email',
+      );
+      expect(rows[0]).toEqual({
+        uid: '11111111-1111-4111-8111-111111111111',
+        role: 'authenticated',
+        email: 'a@test.local',
+      });
+      await c.query(
+        `select set_config('request.jwt.claim.sub', '22222222-2222-4222-8222-222222222222', true)`,
+      );
       const legacy = await c.query('select auth.uid()::text as uid');
       expect(legacy.rows[0].uid).toBe('22222222-2222-4222-8222-222222222222');
       await c.query('rollback');
@@ -41,8 +53,12 @@ describe('Supabase base schema', () => {
     await withClient(url, async (c) => {
       await c.query(`create table public.notes (id int primary key, owner uuid not null, body text)`);
       await c.query(`alter table public.notes enable row level security`);
-      await c.query(`create policy own on public.notes for select to authenticated using (owner = auth.uid())`);
-      await c.query(`insert into public.notes values (1, '11111111-1111-4111-8111-111111111111', 'mine'), (2, gen_random_uuid(), 'theirs')`);
+      await c.query(
+        `create policy own on public.notes for select to authenticated using (owner = auth.uid())`,
+      );
+      await c.query(
+        `insert into public.notes values (1, '11111111-1111-4111-8111-111111111111', 'mine'), (2, gen_random_uuid(), 'theirs')`,
+      );
       const countAs = async (role: string): Promise<number> => {
         await c.query('begin');
         await c.query(`select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)`, [
@@ -62,7 +78,9 @@ describe('Supabase base schema', () => {
 
 describe('configuration', () => {
   it('a malformed DATABASE_URL_PRODUCTION is a ConfigError without the password', () => {
-    const env = { DATABASE_URL_PRODUCTION: 'postgresql://postgres:S3cretPassw0rd@db.example.com:notaport/postgres' };
+    const env = {
+      DATABASE_URL_PRODUCTION: 'postgresql://postgres:S3cretPassw0rd@db.example.com:notaport/postgres',
+    };
     let err: unknown;
     try {
       loadConfig({ cwd: tmp(), env });
@@ -85,18 +103,30 @@ describe('configuration', () => {
 
   it('the environment wins over .env.production, which wins over .env', () => {
     const dir = tmp();
-    writeFileSync(path.join(dir, '.env'), 'DATABASE_URL_PRODUCTION=postgresql://u:p@env-file:5432/db\nSEED=from-env\n');
-    writeFileSync(path.join(dir, '.env.production'), 'DATABASE_URL_PRODUCTION=postgresql://u:p@prod-file:5432/db\n');
+    writeFileSync(
+      path.join(dir, '.env'),
+      'DATABASE_URL_PRODUCTION=postgresql://u:p@env-file:5432/db\nSEED=from-env\n',
+    );
+    writeFileSync(
+      path.join(dir, '.env.production'),
+      'DATABASE_URL_PRODUCTION=postgresql://u:p@prod-file:5432/db\n',
+    );
     const fromFiles = loadConfig({ cwd: dir, env: {} });
     expect(fromFiles.cloud?.url).toContain('prod-file');
     expect(fromFiles.cloud?.source).toBe('.env.production');
     expect(fromFiles.seed.seed).toBe('from-env');
-    const fromEnv = loadConfig({ cwd: dir, env: { DATABASE_URL_PRODUCTION: 'postgresql://u:p@from-env:5432/db' } });
+    const fromEnv = loadConfig({
+      cwd: dir,
+      env: { DATABASE_URL_PRODUCTION: 'postgresql://u:p@from-env:5432/db' },
+    });
     expect(fromEnv.cloud?.url).toContain('from-env');
   });
 
   it('resolveTarget accepts local, cloud, URLs and rejects anything else', () => {
-    const cfg = loadConfig({ cwd: tmp(), env: { DATABASE_URL_PRODUCTION: 'postgresql://u:p@cloud:5432/db' } });
+    const cfg = loadConfig({
+      cwd: tmp(),
+      env: { DATABASE_URL_PRODUCTION: 'postgresql://u:p@cloud:5432/db' },
+    });
     expect(resolveTarget(cfg, 'local').label).toBe('local');
     expect(resolveTarget(cfg, 'cloud').label).toBe('cloud');
     expect(resolveTarget(cfg, 'postgresql://x:y@h/d').label).toBe('custom');
@@ -105,11 +135,15 @@ describe('configuration', () => {
 
   it('redacts passwords in URLs and free text', () => {
     expect(redactUrl('postgresql://postgres:hunter2@h:5432/db')).toBe('postgresql://postgres:***@h:5432/db');
-    expect(redactText('failed for postgres://u:p%40ss@host/db and password=abc')).toBe('failed for postgres://u:***@host/db and password=***');
+    expect(redactText('failed for postgres://u:p%40ss@host/db and password=abc')).toBe(
+      'failed for postgres://u:***@host/db and password=***',
+    );
   });
 
   it('PG_BIN pointing at a wrong folder is a ConfigError with a clear sentence', () => {
-    expect(() => findPgBinaries('/nonexistent/bin', process.cwd())).toThrow(/PG_BIN=\/nonexistent\/bin does not contain/);
+    expect(() => findPgBinaries('/nonexistent/bin', process.cwd())).toThrow(
+      /PG_BIN=\/nonexistent\/bin does not contain/,
+    );
   });
 });
 
@@ -120,18 +154,25 @@ describe('CLI contract', () => {
     expect(runCli(['nonsense'], { cwd }).code).toBe(2);
     const help = runCli(['--help'], { cwd });
     expect(help.code).toBe(0);
-    for (const word of ['users', 'sync', 'verify', 'reset', 'migrate', 'restore', 'stack', 'demo']) expect(help.stdout).toContain(word);
+    for (const word of ['users', 'sync', 'verify', 'reset', 'migrate', 'restore', 'stack', 'demo'])
+      expect(help.stdout).toContain(word);
   });
 
   it('a malformed cloud URL exits 2 and never prints the password', () => {
-    const r = runCli(['verify'], { cwd: tmp(), env: { DATABASE_URL_PRODUCTION: 'postgresql://postgres:Sup3rSecret@db:port/x' } });
+    const r = runCli(['verify'], {
+      cwd: tmp(),
+      env: { DATABASE_URL_PRODUCTION: 'postgresql://postgres:Sup3rSecret@db:port/x' },
+    });
     expect(r.code).toBe(2);
     expect(r.stderr + r.stdout).not.toContain('Sup3rSecret');
     expect(r.stderr).toMatch(/DATABASE_URL_PRODUCTION/);
   });
 
   it('a wrong password exits 2 with one sentence and no password', () => {
-    const r = runCli(['migrate', 'up', '--target', 'postgresql://postgres:WrongPassw0rd@127.0.0.1:1/postgres'], { cwd: tmp() });
+    const r = runCli(
+      ['migrate', 'up', '--target', 'postgresql://postgres:WrongPassw0rd@127.0.0.1:1/postgres'],
+      { cwd: tmp() },
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).not.toContain('WrongPassw0rd');
     expect(r.stderr).toMatch(/Cannot reach|Cannot connect|sign in/);
@@ -139,7 +180,10 @@ describe('CLI contract', () => {
 
   it('PG_BIN pointing at a wrong folder makes stack up exit 2', () => {
     const dir = tmp();
-    const r = runCli(['stack', 'up'], { cwd: dir, env: { PG_BIN: path.join(dir, 'nope'), STACK_DIR: path.join(dir, 'stack') } });
+    const r = runCli(['stack', 'up'], {
+      cwd: dir,
+      env: { PG_BIN: path.join(dir, 'nope'), STACK_DIR: path.join(dir, 'stack') },
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/PG_BIN=.* does not contain the PostgreSQL server programs/);
   });

@@ -37,14 +37,18 @@ export function buildProgram(): Command {
   const users = program.command('users').description('Test users for the three CRM roles, with their data');
   users
     .command('create')
-    .description('Create the admin, sales director and account manager test users with deterministic CRM data')
+    .description(
+      'Create the admin, sales director and account manager test users with deterministic CRM data',
+    )
     .argument('[db-url]', 'database URL (same as --target <url>)')
     .option('--target <target>', TARGET_HELP, 'local')
     .option('--json', 'print the summary as JSON')
     .action(act(async () => (await import('./commands/users.js')).createUsersCommand));
   users
     .command('check')
-    .description('Prove the test users can sign in and that row-level security gives each role what it should')
+    .description(
+      'Prove the test users can sign in and that row-level security gives each role what it should',
+    )
     .option('--target <target>', TARGET_HELP, 'local')
     .option('--json', 'print the result as JSON')
     .action(act(async () => (await import('./commands/users.js')).checkUsersCommand));
@@ -94,8 +98,15 @@ export function buildProgram(): Command {
     .argument('[target]', TARGET_HELP, 'cloud')
     .option('--dry-run', 'apply inside a transaction that is always rolled back, and report')
     .option('--yes', 'do not ask for confirmation (required for cloud without a terminal)')
-    .addOption(new Option('--lock-timeout <duration>', 'Postgres lock_timeout for the migrations').default('5s'))
-    .addOption(new Option('--statement-timeout <duration>', 'Postgres statement_timeout for the migrations (default: the server’s)'))
+    .addOption(
+      new Option('--lock-timeout <duration>', 'Postgres lock_timeout for the migrations').default('5s'),
+    )
+    .addOption(
+      new Option(
+        '--statement-timeout <duration>',
+        'Postgres statement_timeout for the migrations (default: the server’s)',
+      ),
+    )
     .option('--retries <n>', 'retries when the lock timeout hits, with 1 s, 2 s, 4 s… backoff', '3')
     .option('--include-all', 'also apply pending files older than the newest applied migration')
     .option('--json', 'print the result as JSON')
@@ -120,7 +131,9 @@ export function buildProgram(): Command {
 
   // ---- stack -------------------------------------------------------------------------------------
   program.commandsGroup('Stack commands (the embedded local stack, no Docker):');
-  const stack = program.command('stack').description('The embedded local stack (two PostgreSQL servers, no Docker)');
+  const stack = program
+    .command('stack')
+    .description('The embedded local stack (two PostgreSQL servers, no Docker)');
   stack
     .command('up')
     .description('Start the local and sandbox-cloud servers, apply the base schema and migrations')
@@ -140,7 +153,10 @@ export function buildProgram(): Command {
     .description('The whole workflow on the embedded stack: start, users, push, verify')
     .action(act(async () => (await import('./commands/demo.js')).demoCommand));
 
-  program.addHelpText('after', () => `\nEvery command, with the npm script that runs it:\n${commandIndex(program)}`);
+  program.addHelpText(
+    'after',
+    () => `\nEvery command, with the npm script that runs it:\n${commandIndex(program)}`,
+  );
 
   for (const cmd of [program, ...allCommands(program)]) {
     cmd.exitOverride().allowExcessArguments(false);
@@ -200,7 +216,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv], { from: 'user' });
     return Number(process.exitCode ?? 0);
   } catch (err) {
-    if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) return 0;
+    if (
+      err instanceof CommanderError &&
+      (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')
+    )
+      return 0;
     if (err instanceof CommanderError && err.code === 'commander.help') return 0;
     return reportError(err, knownSecrets());
   }

@@ -19,10 +19,13 @@ export function reportError(err: unknown, secrets: readonly string[] = []): numb
   if (err instanceof CommanderError) return code; // commander has printed its own message.
   if (err instanceof CrmEnvError) {
     process.stderr.write(`❌ ${redactText(err.message, secrets)}\n`);
-    for (const d of err.details) if (d) process.stderr.write(`   ${redactText(d, secrets).replace(/\n/g, '\n   ')}\n`);
+    for (const d of err.details)
+      if (d) process.stderr.write(`   ${redactText(d, secrets).replace(/\n/g, '\n   ')}\n`);
     return code;
   }
   const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  process.stderr.write(`❌ Unexpected error (a bug in crm-env; please report it):\n${redactText(text, secrets)}\n`);
+  process.stderr.write(
+    `❌ Unexpected error (a bug in crm-env; please report it):\n${redactText(text, secrets)}\n`,
+  );
   return code;
 }

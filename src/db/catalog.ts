@@ -133,7 +133,9 @@ export function sortByForeignKeys(tables: readonly TableInfo[]): TableInfo[] {
   const visit = (key: string, path: string[]): void => {
     if (done.has(key)) return;
     if (visiting.has(key)) {
-      throw new OperationError(`Foreign keys form a cycle (${[...path, key].join(' → ')}); crm-env cannot order these tables.`);
+      throw new OperationError(
+        `Foreign keys form a cycle (${[...path, key].join(' → ')}); crm-env cannot order these tables.`,
+      );
     }
     visiting.add(key);
     const t = byKey.get(key)!;

@@ -49,7 +49,9 @@ export async function checksumTables(
   if (tables.length === 0) return [];
   const parts = tables.map((t, i) => `select ${i} as i, * from (${checksumSql(t, columnsFor?.(t))}) s${i}`);
   // A multi-statement simple query: node-postgres returns one result per statement.
-  const results = (await client.query(`${CANONICAL_OUTPUT_SQL}; ${parts.join(' union all ')}`)) as unknown as QueryResult<{
+  const results = (await client.query(
+    `${CANONICAL_OUTPUT_SQL}; ${parts.join(' union all ')}`,
+  )) as unknown as QueryResult<{
     i: number;
     rows: string;
     checksum: string;

@@ -99,7 +99,9 @@ export async function withAdvisoryLock<T>(
   try {
     return await fn();
   } finally {
-    await client.query('select pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCKS[lock]]).catch(() => undefined);
+    await client
+      .query('select pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCKS[lock]])
+      .catch(() => undefined);
   }
 }
 
@@ -129,7 +131,9 @@ export function connectionError(err: unknown, url: string, label = 'database'): 
   switch (code) {
     case '28P01':
     case '28000':
-      return new ConfigError(`Cannot sign in to the ${label} database ${shown}: wrong user or password.`, { cause: err });
+      return new ConfigError(`Cannot sign in to the ${label} database ${shown}: wrong user or password.`, {
+        cause: err,
+      });
     case '3D000':
       return new ConfigError(`The ${label} database ${shown} does not exist.`, { cause: err });
     case 'ECONNREFUSED':
@@ -142,7 +146,9 @@ export function connectionError(err: unknown, url: string, label = 'database'): 
       return new ConfigError(`Cannot reach the ${label} database ${shown}: unknown host.`, { cause: err });
     default:
       if (/timeout/i.test(raw)) {
-        return new ConfigError(`Cannot reach the ${label} database ${shown}: connection timed out.`, { cause: err });
+        return new ConfigError(`Cannot reach the ${label} database ${shown}: connection timed out.`, {
+          cause: err,
+        });
       }
       return new ConfigError(`Cannot connect to the ${label} database ${shown}: ${msg}`, { cause: err });
   }

@@ -28,7 +28,11 @@ function copyOutSql(src: CopySource): string {
 /** Counts bytes passing through, for progress and summaries. */
 class ByteCounter extends Transform {
   bytes = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+  override _transform(
+    chunk: Buffer,
+    _enc: BufferEncoding,
+    cb: (err?: Error | null, data?: Buffer) => void,
+  ): void {
     this.bytes += chunk.length;
     cb(null, chunk);
   }

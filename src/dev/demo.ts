@@ -40,7 +40,9 @@ export async function runDemo(base: Config, reporter: Reporter = silentReporter)
     steps.push({ name, ms: performance.now() - t });
     return r;
   };
-  const stack = await timed('🚀 Starting the embedded stack and applying migrations', () => stackUp(base, reporter));
+  const stack = await timed('🚀 Starting the embedded stack and applying migrations', () =>
+    stackUp(base, reporter),
+  );
   const url = (name: 'local' | 'sandbox'): string => stack.servers.find((s) => s.name === name)!.url;
   const config: Config = {
     ...base,
@@ -48,10 +50,14 @@ export async function runDemo(base: Config, reporter: Reporter = silentReporter)
     cloud: { label: 'cloud', url: url('sandbox'), source: 'stack' },
     secrets: [...base.secrets, ...stack.servers.map((s) => decodeURIComponent(new URL(s.url).password))],
   };
-  const users = await timed('👥 Creating test users and CRM data locally', () => createTestUsers(config, config.local));
+  const users = await timed('👥 Creating test users and CRM data locally', () =>
+    createTestUsers(config, config.local),
+  );
   const sync = await timed('☁️  Pushing local to the sandbox cloud (backup, one transaction, verify)', () =>
     syncPush(config, { force: true }, silentReporter),
   );
-  const cloudUsers = await timed('🔐 Checking the test users can sign in on the cloud', () => checkTestUsers(config, config.cloud!));
+  const cloudUsers = await timed('🔐 Checking the test users can sign in on the cloud', () =>
+    checkTestUsers(config, config.cloud!),
+  );
   return { stack, users, sync, cloudUsers, steps, config };
 }

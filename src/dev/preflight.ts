@@ -17,7 +17,9 @@ export interface ServerIdentity {
  * The postmaster's start time, the database oid and the port tell two servers apart without
  * pg_control_system(), which only superusers may call (Supabase's `postgres` is not one).
  */
-export async function serverIdentity(client: Client): Promise<ServerIdentity & { role: string; bypassesRls: boolean }> {
+export async function serverIdentity(
+  client: Client,
+): Promise<ServerIdentity & { role: string; bypassesRls: boolean }> {
   const { rows } = await client.query<{ id: string; db: string; role: string; ok: boolean }>(
     `select pg_postmaster_start_time()::text || '/' || coalesce(inet_server_port(), 0)::text || '/' ||
               (select oid from pg_database where datname = current_database())::text as id,
@@ -48,13 +50,17 @@ export function compareSchemas(local: readonly TableInfo[], cloud: readonly Tabl
     for (const lc of lt.columns) {
       const cc = cloudCols.get(lc.name);
       if (!cc) problems.push(`column ${lc.name} missing on the cloud`);
-      else if (cc.type !== lc.type) problems.push(`column ${lc.name} is ${lc.type} locally but ${cc.type} on the cloud`);
-      else if (cc.generated !== lc.generated) problems.push(`column ${lc.name} is generated on one side only`);
+      else if (cc.type !== lc.type)
+        problems.push(`column ${lc.name} is ${lc.type} locally but ${cc.type} on the cloud`);
+      else if (cc.generated !== lc.generated)
+        problems.push(`column ${lc.name} is generated on one side only`);
     }
     const localNames = new Set(lt.columns.map((c) => c.name));
     for (const cc of ct.columns) {
       if (!localNames.has(cc.name) && requiresValue(cc)) {
-        problems.push(`column ${cc.name} exists only on the cloud and needs a value (NOT NULL without default)`);
+        problems.push(
+          `column ${cc.name} exists only on the cloud and needs a value (NOT NULL without default)`,
+        );
       }
     }
     if (problems.length > 0) diffs.push({ table: lt.name, problems });
@@ -84,7 +90,9 @@ export interface PreflightResult {
 export async function preflight(local: Client, cloud: Client, testDomain: string): Promise<PreflightResult> {
   const [li, ci] = await Promise.all([serverIdentity(local), serverIdentity(cloud)]);
   if (li.systemId === ci.systemId && li.database === ci.database) {
-    throw new ConfigError(`Local and cloud are the same database (${li.database} on one server); nothing was changed.`);
+    throw new ConfigError(
+      `Local and cloud are the same database (${li.database} on one server); nothing was changed.`,
+    );
   }
   for (const [label, r] of [
     ['local', li],
@@ -107,25 +115,35 @@ export async function preflight(local: Client, cloud: Client, testDomain: string
     ['cloud', cloudAuth],
   ] as const) {
     if (!auth.some((t) => t.name === 'users') || !auth.some((t) => t.name === 'identities')) {
-      throw new ConfigError(`The ${label} database has no auth.users/auth.identities: is it a Supabase database?`);
+      throw new ConfigError(
+        `The ${label} database has no auth.users/auth.identities: is it a Supabase database?`,
+      );
     }
   }
   const diffs = compareSchemas(localTables, cloudTables);
   if (diffs.length > 0) {
-    throw new OperationError('The cloud schema differs from local; deploy the migrations first (`npm run migrate:deploy -- cloud`).', {
-      details: diffs.map((d) => `${d.table}: ${d.problems.join('; ')}`),
-    });
+    throw new OperationError(
+      'The cloud schema differs from local; deploy the migrations first (`npm run migrate:deploy -- cloud`).',
+      {
+        details: diffs.map((d) => `${d.table}: ${d.problems.join('; ')}`),
+      },
+    );
   }
   const pred = testUserPredicate(testDomain);
-  const { rows: users } = await local.query<{ id: string; email: string }>(`select id, lower(email) as email from auth.users where ${pred}`);
+  const { rows: users } = await local.query<{ id: string; email: string }>(
+    `select id, lower(email) as email from auth.users where ${pred}`,
+  );
   const carried = new Set(users.map((u) => u.id));
   if (localTables.some((t) => t.name === 'sales')) {
-    const { rows: sales } = await local.query<{ id: string; email: string }>(`select id::text, email from public.sales`);
+    const { rows: sales } = await local.query<{ id: string; email: string }>(
+      `select id::text, email from public.sales`,
+    );
     const orphans = sales.filter((s) => !carried.has(s.id));
     if (orphans.length > 0) {
-      const { rows: onCloud } = await cloud.query<{ id: string }>(`select id::text from auth.users where id = any($1::uuid[])`, [
-        orphans.map((o) => o.id),
-      ]);
+      const { rows: onCloud } = await cloud.query<{ id: string }>(
+        `select id::text from auth.users where id = any($1::uuid[])`,
+        [orphans.map((o) => o.id)],
+      );
       const present = new Set(onCloud.map((r) => r.id));
       const missing = orphans.filter((o) => !present.has(o.id));
       if (missing.length > 0) {

@@ -35,13 +35,21 @@ export interface ResetResult {
   readonly timings: Record<'backupMs' | 'localMs' | 'usersMs' | 'cloudMs' | 'totalMs', number>;
 }
 
-export async function resetEnvironment(config: Config, options: ResetOptions, reporter: Reporter = silentReporter): Promise<ResetResult> {
+export async function resetEnvironment(
+  config: Config,
+  options: ResetOptions,
+  reporter: Reporter = silentReporter,
+): Promise<ResetResult> {
   if (!options.confirmed) {
-    throw new UsageError('Reset needs confirmation: type RESET at the prompt, or pass --yes when there is no terminal. Nothing was changed.');
+    throw new UsageError(
+      'Reset needs confirmation: type RESET at the prompt, or pass --yes when there is no terminal. Nothing was changed.',
+    );
   }
   const cloud = options.localOnly ? null : config.cloud;
   if (!options.localOnly && !cloud) {
-    throw new UsageError('No cloud database is configured; pass --local-only to reset local alone, or set DATABASE_URL_PRODUCTION.');
+    throw new UsageError(
+      'No cloud database is configured; pass --local-only to reset local alone, or set DATABASE_URL_PRODUCTION.',
+    );
   }
   const t0 = performance.now();
   const backups: BackupResult[] = [];
@@ -84,7 +92,9 @@ export async function resetEnvironment(config: Config, options: ResetOptions, re
               const r = await rebuildPublicSchema(client, files);
               migrationsApplied = r.applied.length;
               // Test users go too (their rows went with the tables); other auth users stay.
-              await client.query(`delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`);
+              await client.query(
+                `delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`,
+              );
             }),
           'A crm-env migration is running on the local database; try again when it has finished.',
         ),
@@ -117,7 +127,9 @@ export async function resetEnvironment(config: Config, options: ResetOptions, re
       fail('push to cloud', err);
     }
     reporter.info(`✓ Cloud data replaced; backup ${displayPath(config, sync!.backupFile)}`);
-    reporter.info(`✓ Verified: ${sync!.verify.tables.length} tables equal, ${sync!.verify.users.length} test users equal`);
+    reporter.info(
+      `✓ Verified: ${sync!.verify.tables.length} tables equal, ${sync!.verify.users.length} test users equal`,
+    );
   }
   return {
     backups,

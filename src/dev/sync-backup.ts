@@ -119,7 +119,11 @@ async function writeBackupText(
   let testUsers = 0;
   for (const { table, where } of blocks) {
     await write(`COPY ${table.qualified} (${columnList(table.copyColumns)}) FROM stdin;\n`);
-    const r = await copyToWritable(cloud, { qualified: table.qualified, columns: table.copyColumns, where }, out);
+    const r = await copyToWritable(
+      cloud,
+      { qualified: table.qualified, columns: table.copyColumns, where },
+      out,
+    );
     await write('\\.\n\n');
     if (table === authUsers) testUsers = r.rows;
     else if (table !== authIdentities) rows += r.rows;
@@ -128,11 +132,15 @@ async function writeBackupText(
   if (sequences.length > 0) {
     // All counters in one round trip.
     const { rows: seq } = await cloud.query<{ i: number; last_value: string; is_called: boolean }>(
-      sequences.map((name, i) => `select ${i} as i, last_value::text, is_called from ${name}`).join(' union all '),
+      sequences
+        .map((name, i) => `select ${i} as i, last_value::text, is_called from ${name}`)
+        .join(' union all '),
     );
     for (const [i, name] of sequences.entries()) {
       const v = seq.find((r) => Number(r.i) === i)!;
-      await write(`SELECT pg_catalog.setval('${name.replace(/'/g, "''")}', ${BigInt(v.last_value)}, ${v.is_called});\n`);
+      await write(
+        `SELECT pg_catalog.setval('${name.replace(/'/g, "''")}', ${BigInt(v.last_value)}, ${v.is_called});\n`,
+      );
     }
   }
   out.end();

@@ -51,7 +51,13 @@ export interface SyncResult {
   readonly testUsers: number;
   readonly sequences: number;
   readonly verify: VerifyReport;
-  readonly timings: { readonly preflightMs: number; readonly backupMs: number; readonly transferMs: number; readonly verifyMs: number; readonly totalMs: number };
+  readonly timings: {
+    readonly preflightMs: number;
+    readonly backupMs: number;
+    readonly transferMs: number;
+    readonly verifyMs: number;
+    readonly totalMs: number;
+  };
 }
 
 /** The message shown when `--force` is missing: the spec's warning, with the URL redacted. */
@@ -78,7 +84,11 @@ function requireCloud(config: Config): DatabaseTarget {
  * Pushes local to cloud. Throws UsageError-like ConfigError without `force` (nothing touched),
  * OperationError/MismatchError (exit 1) after a rollback, naming the backup.
  */
-export async function syncPush(config: Config, options: SyncOptions, reporter: Reporter = silentReporter): Promise<SyncResult> {
+export async function syncPush(
+  config: Config,
+  options: SyncOptions,
+  reporter: Reporter = silentReporter,
+): Promise<SyncResult> {
   const cloudTarget = requireCloud(config);
   if (!options.force) {
     const [first, ...rest] = confirmationMessage(cloudTarget);
@@ -100,19 +110,36 @@ export async function syncPush(config: Config, options: SyncOptions, reporter: R
 
     reporter.step('🔎 Preflight checks (read-only)...');
     const pre = await preflight(local, cloud, config.testUsers.emailDomain);
-    reporter.info(`✓ ${pre.localTables.length} tables match on both sides; ${pre.testUserIds.length} test users to carry`);
+    reporter.info(
+      `✓ ${pre.localTables.length} tables match on both sides; ${pre.testUserIds.length} test users to carry`,
+    );
     for (const t of pre.cloudOnlyTables) reporter.warn(`Cloud-only table ${t} is left untouched.`);
     const preflightMs = performance.now() - t0;
 
     return await withAdvisoryLock(
       cloud,
       'sync',
-      () => transfer({ config, cloudTarget, local, cloud, snapshotReader, pre, options, reporter, t0, preflightMs }),
+      () =>
+        transfer({
+          config,
+          cloudTarget,
+          local,
+          cloud,
+          snapshotReader,
+          pre,
+          options,
+          reporter,
+          t0,
+          preflightMs,
+        }),
       'Another crm-env push (or reset) is running against the cloud; wait for it to finish and try again.',
     );
   } catch (err) {
     if (options.signal?.aborted && !(err instanceof CrmEnvError)) {
-      throw new OperationError('Push interrupted; the cloud transaction was rolled back and nothing changed.', { cause: err });
+      throw new OperationError(
+        'Push interrupted; the cloud transaction was rolled back and nothing changed.',
+        { cause: err },
+      );
     }
     throw err;
   } finally {
@@ -156,7 +183,9 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
   const { rows: snap } = await local.query<{ id: string }>('select pg_export_snapshot() as id');
   await snapshotReader.query('begin isolation level repeatable read read only');
   await snapshotReader.query(`set transaction snapshot '${snap[0]!.id.replace(/'/g, "''")}'`);
-  const localChecksums: Promise<TableChecksum[]> = checksumTables(snapshotReader, tables, (t) => t.columns.map((c) => c.name));
+  const localChecksums: Promise<TableChecksum[]> = checksumTables(snapshotReader, tables, (t) =>
+    t.columns.map((c) => c.name),
+  );
   localChecksums.catch(() => undefined);
 
   // One round trip: canonical output, BEGIN, lock timeout, and the table locks. Writers wait (or
@@ -167,18 +196,27 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
      lock table ${lockList} in exclusive mode`,
   );
   try {
-
     reporter.step('💾 Backing up cloud database...');
     const tb = performance.now();
-    const backup = await writeSyncBackup(cloud, backupFile, tables.map((t) => cloudByName.get(t.name)!), users.cloud, identities.cloud, domain, [
-      'crm-env sync backup: the cloud data a push replaced.',
-      `Cloud: ${redactUrl(ctx.cloudTarget.url)}`,
-      `Taken: ${new Date().toISOString()}`,
-      'Restore: crm-env restore <this file> --target cloud   (or: psql -1 -v ON_ERROR_STOP=1 -f <this file> "$DATABASE_URL_PRODUCTION")',
-    ]);
+    const backup = await writeSyncBackup(
+      cloud,
+      backupFile,
+      tables.map((t) => cloudByName.get(t.name)!),
+      users.cloud,
+      identities.cloud,
+      domain,
+      [
+        'crm-env sync backup: the cloud data a push replaced.',
+        `Cloud: ${redactUrl(ctx.cloudTarget.url)}`,
+        `Taken: ${new Date().toISOString()}`,
+        'Restore: crm-env restore <this file> --target cloud   (or: psql -1 -v ON_ERROR_STOP=1 -f <this file> "$DATABASE_URL_PRODUCTION")',
+      ],
+    );
     backupFile = backup.file;
     const backupMs = performance.now() - tb;
-    reporter.info(`✓ Backup created: ${displayPath(config, backup.file)} (${backup.rows} rows, ${backup.testUsers} test users, ${formatBytes(backup.bytes)})`);
+    reporter.info(
+      `✓ Backup created: ${displayPath(config, backup.file)} (${backup.rows} rows, ${backup.testUsers} test users, ${formatBytes(backup.bytes)})`,
+    );
 
     reporter.step('🧹 Clearing cloud data (inside the transaction)...');
     const tt = performance.now();
@@ -196,7 +234,13 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
       const target = cloudByName.get(t.name)!;
       reporter.progress(`copying ${t.name}`, i++, tables.length);
       const ts = performance.now();
-      const r = await copyBetween(local, cloud, { qualified: t.qualified, columns: t.copyColumns }, target.qualified, options.signal);
+      const r = await copyBetween(
+        local,
+        cloud,
+        { qualified: t.qualified, columns: t.copyColumns },
+        target.qualified,
+        options.signal,
+      );
       results.push({ table: t.name, rows: r.rows, bytes: r.bytes, ms: performance.now() - ts });
     }
     reporter.progress('copying', tables.length, tables.length);
@@ -210,18 +254,27 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
     // The cloud side hashes local's columns: a cloud-only column (allowed by preflight when it is
     // nullable or has a default) is not something the push copies, so it must not make it fail.
     const localColumns = new Map(tables.map((t) => [t.name, t.columns.map((c) => c.name)]));
-    const cloudSums = await checksumTables(cloud, tables.map((t) => cloudByName.get(t.name)!), (t) => localColumns.get(t.name)!);
+    const cloudSums = await checksumTables(
+      cloud,
+      tables.map((t) => cloudByName.get(t.name)!),
+      (t) => localColumns.get(t.name)!,
+    );
     const localSums = await localChecksums;
     const verify = await verifyOpen(local, cloud, compareChecksums(localSums, cloudSums), domain);
     const verifyMs = performance.now() - tv;
     if (!verify.tablesEqual || !verify.usersEqual) {
-      throw new MismatchError('The cloud data did not match local after the copy; the push was rolled back.', {
-        details: verify.tables.filter((t) => !t.equal).map((t) =>
-            t.local && t.cloud && t.local.rows === t.cloud.rows
-              ? `${t.table}: ${t.local.rows} rows on both sides, but the content checksums differ (a trigger or rule on the cloud changed rows?)`
-              : `${t.table}: local ${t.local?.rows ?? 'missing'} rows, cloud ${t.cloud?.rows ?? 'missing'}`,
-          ),
-      });
+      throw new MismatchError(
+        'The cloud data did not match local after the copy; the push was rolled back.',
+        {
+          details: verify.tables
+            .filter((t) => !t.equal)
+            .map((t) =>
+              t.local && t.cloud && t.local.rows === t.cloud.rows
+                ? `${t.table}: ${t.local.rows} rows on both sides, but the content checksums differ (a trigger or rule on the cloud changed rows?)`
+                : `${t.table}: local ${t.local?.rows ?? 'missing'} rows, cloud ${t.cloud?.rows ?? 'missing'}`,
+            ),
+        },
+      );
     }
     await cloud.query('commit');
     await local.query('commit');
@@ -234,7 +287,13 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
       testUsers,
       sequences,
       verify,
-      timings: { preflightMs: ctx.preflightMs, backupMs, transferMs, verifyMs, totalMs: performance.now() - ctx.t0 },
+      timings: {
+        preflightMs: ctx.preflightMs,
+        backupMs,
+        transferMs,
+        verifyMs,
+        totalMs: performance.now() - ctx.t0,
+      },
     };
   } catch (err) {
     await cloud.query('rollback').catch(() => undefined);
@@ -279,12 +338,18 @@ async function upsertTestUsers(
   await copyBetween(
     local,
     cloud,
-    { qualified: identities.local.qualified, columns: identities.columns, where: `user_id in (select id from ${users.local.qualified} where ${pred})` },
+    {
+      qualified: identities.local.qualified,
+      columns: identities.columns,
+      where: `user_id in (select id from ${users.local.qualified} where ${pred})`,
+    },
     'crm_env_identities',
     signal,
   );
   // Test users that exist only on the cloud are removed: after a push the cloud's test users are local's.
-  const updates = users.columns.filter((c) => c !== 'id').map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
+  const updates = users.columns
+    .filter((c) => c !== 'id')
+    .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
   // One round trip for the four statements (no parameters, so a multi-statement query is allowed).
   await cloud.query(
     `delete from ${users.cloud.qualified} where ${pred} and id not in (select id from crm_env_users);
@@ -302,7 +367,12 @@ async function upsertTestUsers(
  * advance local's sequence). ALTER SEQUENCE … RESTART is transactional, unlike setval(), so a push
  * that rolls back leaves the cloud's counters exactly as they were.
  */
-async function moveSequences(local: Client, cloud: Client, tables: readonly TableInfo[], cloudByName: ReadonlyMap<string, TableInfo>): Promise<number> {
+async function moveSequences(
+  local: Client,
+  cloud: Client,
+  tables: readonly TableInfo[],
+  cloudByName: ReadonlyMap<string, TableInfo>,
+): Promise<number> {
   const pairs = tables.flatMap((t) =>
     t.sequences.flatMap((s) => {
       const target = cloudByName.get(t.name)!;
@@ -313,7 +383,9 @@ async function moveSequences(local: Client, cloud: Client, tables: readonly Tabl
   if (pairs.length === 0) return 0;
   // Two cloud round trips in all, however many sequences: one to read, one to restart them.
   const { rows: l } = await local.query<{ i: number; last_value: string; is_called: boolean }>(
-    pairs.map((p, i) => `select ${i} as i, last_value::text, is_called from ${p.local.sequence}`).join(' union all '),
+    pairs
+      .map((p, i) => `select ${i} as i, last_value::text, is_called from ${p.local.sequence}`)
+      .join(' union all '),
   );
   const { rows: c } = await cloud.query<{ i: number; increment: string; max: string | null }>(
     pairs
@@ -329,7 +401,8 @@ async function moveSequences(local: Client, cloud: Client, tables: readonly Tabl
     const cv = c.find((r) => Number(r.i) === i)!;
     const increment = BigInt(cv.increment);
     let next = BigInt(lv.last_value) + (lv.is_called ? increment : 0n);
-    if (increment > 0n && cv.max !== null && BigInt(cv.max) + increment > next) next = BigInt(cv.max) + increment;
+    if (increment > 0n && cv.max !== null && BigInt(cv.max) + increment > next)
+      next = BigInt(cv.max) + increment;
     return `alter sequence ${p.cloud.sequence} restart with ${next}`;
   });
   await cloud.query(alters.join('; '));

@@ -17,7 +17,13 @@ import { OperationError } from '../errors.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 import type { SeedData, SeedRole, SeedUser, SeedVolumes } from '../seed/generate.js';
-import { DEFAULT_BASE_TIME, DEFAULT_VOLUMES, generateSeedData, remapReferenceIds, SEED_TABLES } from '../seed/generate.js';
+import {
+  DEFAULT_BASE_TIME,
+  DEFAULT_VOLUMES,
+  generateSeedData,
+  remapReferenceIds,
+  SEED_TABLES,
+} from '../seed/generate.js';
 
 /** The all-zero instance id GoTrue looks users up by. */
 const GOTRUE_INSTANCE_ID = '00000000-0000-0000-0000-000000000000';
@@ -37,7 +43,13 @@ export interface TestUserSpec {
  */
 export function testUserSpecs(config: Config): TestUserSpec[] {
   const t = config.testUsers;
-  const make = (email: string, role: SeedRole, firstName: string, lastName: string, fullName: string): TestUserSpec => ({
+  const make = (
+    email: string,
+    role: SeedRole,
+    firstName: string,
+    lastName: string,
+    fullName: string,
+  ): TestUserSpec => ({
     id: uuidv5(email, uuidv5.DNS),
     email,
     role,
@@ -72,7 +84,12 @@ export interface CreateUsersResult {
 
 /** Generates the data set for the configured users (pure; no database). */
 export function generateForConfig(config: Config, specs: readonly TestUserSpec[]): SeedData {
-  const users: SeedUser[] = specs.map((s) => ({ id: s.id, email: s.email, role: s.role, volumes: volumesFor(config, s.role) }));
+  const users: SeedUser[] = specs.map((s) => ({
+    id: s.id,
+    email: s.email,
+    role: s.role,
+    volumes: volumesFor(config, s.role),
+  }));
   return generateSeedData({
     seed: config.seed.seed,
     users,
@@ -84,7 +101,11 @@ export function generateForConfig(config: Config, specs: readonly TestUserSpec[]
 /**
  * Creates or refreshes the test users and their data on `target`, all in one transaction.
  */
-export async function createTestUsers(config: Config, target: DatabaseTarget, reporter: Reporter = silentReporter): Promise<CreateUsersResult> {
+export async function createTestUsers(
+  config: Config,
+  target: DatabaseTarget,
+  reporter: Reporter = silentReporter,
+): Promise<CreateUsersResult> {
   const t0 = performance.now();
   const specs = testUserSpecs(config);
   const data = generateForConfig(config, specs);
@@ -105,12 +126,19 @@ export async function createTestUsers(config: Config, target: DatabaseTarget, re
             const rowsByTable = await loadSeedData(client, tables, data, specs);
             for (const s of specs) {
               const c = data.countsByUser.get(s.id)!;
-              reporter.info(`→ ${label(s.role)} data: ${c.contacts} contacts, ${c.organizations} orgs, ${c.opportunities} opportunities`);
+              reporter.info(
+                `→ ${label(s.role)} data: ${c.contacts} contacts, ${c.organizations} orgs, ${c.opportunities} opportunities`,
+              );
             }
             reporter.step('4️⃣  Recording test user metadata...');
             await upsertMetadata(client, specs, data);
             return {
-              users: specs.map((s) => ({ email: s.email, role: s.role, id: s.id, counts: data.countsByUser.get(s.id)! })),
+              users: specs.map((s) => ({
+                email: s.email,
+                role: s.role,
+                id: s.id,
+                counts: data.countsByUser.get(s.id)!,
+              })),
               rowsByTable,
               ms: performance.now() - t0,
             };
@@ -129,7 +157,11 @@ export function label(role: SeedRole): string {
  * Inserts or refreshes auth users so GoTrue would let them sign in (supabase-facts §1.3–1.4). The
  * password hash is kept when it still matches, so a re-run does not change the row.
  */
-async function upsertAuthUsers(client: Client, specs: readonly TestUserSpec[], password: string): Promise<void> {
+async function upsertAuthUsers(
+  client: Client,
+  specs: readonly TestUserSpec[],
+  password: string,
+): Promise<void> {
   const clash = await client.query<{ email: string }>(
     `select email from auth.users where lower(email) = any($1::text[]) and not (id = any($2::uuid[]))`,
     [specs.map((s) => s.email), specs.map((s) => s.id)],
@@ -207,17 +239,35 @@ async function loadSeedData(
   // Children first, so no cascade has to chase them.
   for (const name of [...SEED_TABLES].reverse()) {
     const t = tables.get(name);
-    const owner = t?.columns.some((c) => c.name === 'sales_id') ? 'sales_id' : t?.columns.some((c) => c.name === 'created_by') ? 'created_by' : null;
-    if (t && owner) await client.query(`delete from ${t.qualified} where ${quoteIdent(owner)} = any($1::uuid[])`, [ids]);
+    const owner = t?.columns.some((c) => c.name === 'sales_id')
+      ? 'sales_id'
+      : t?.columns.some((c) => c.name === 'created_by')
+        ? 'created_by'
+        : null;
+    if (t && owner)
+      await client.query(`delete from ${t.qualified} where ${quoteIdent(owner)} = any($1::uuid[])`, [ids]);
   }
-  const segmentIds = await upsertReference(client, 'segments', generated, ['name', 'description', 'created_at', 'updated_at']);
-  const tagIds = await upsertReference(client, 'tags', generated, ['name', 'color', 'created_at', 'updated_at']);
+  const segmentIds = await upsertReference(client, 'segments', generated, [
+    'name',
+    'description',
+    'created_at',
+    'updated_at',
+  ]);
+  const tagIds = await upsertReference(client, 'tags', generated, [
+    'name',
+    'color',
+    'created_at',
+    'updated_at',
+  ]);
   const data = remapReferenceIds(generated, segmentIds, tagIds);
   const counts: Record<string, number> = {};
   for (const [name, rows] of data.tables) {
     if (name === 'segments' || name === 'tags' || rows.length === 0) continue;
     const t = tables.get(name);
-    if (!t) throw new OperationError(`Table public.${name} is missing: apply the migrations first (\`npm run migrate:up\`).`);
+    if (!t)
+      throw new OperationError(
+        `Table public.${name} is missing: apply the migrations first (\`npm run migrate:up\`).`,
+      );
     const columns = Object.keys(rows[0]!);
     const types = columns.map((c) => t.columns.find((col) => col.name === c)?.type ?? 'text');
     const stream = client.query(copyFrom(`copy ${t.qualified} (${columnList(columns)}) from stdin`));
@@ -228,14 +278,22 @@ async function loadSeedData(
         stream.end(encodeCopyRows(rows, columns, types));
       });
     } catch (err) {
-      throw new OperationError(`Loading test data into ${name} failed: ${(err as Error).message}`, { cause: err, details: [pgFields(err).detail ?? ''] });
+      throw new OperationError(`Loading test data into ${name} failed: ${(err as Error).message}`, {
+        cause: err,
+        details: [pgFields(err).detail ?? ''],
+      });
     }
     counts[name] = rows.length;
   }
   return counts;
 }
 
-async function upsertReference(client: Client, table: 'segments' | 'tags', data: SeedData, columns: readonly string[]): Promise<Map<string, string | number>> {
+async function upsertReference(
+  client: Client,
+  table: 'segments' | 'tags',
+  data: SeedData,
+  columns: readonly string[],
+): Promise<Map<string, string | number>> {
   const rows = data.tables.get(table) ?? [];
   const arrays = columns.map((c) => rows.map((r) => r[c] ?? null));
   const casts = columns.map((c) => (c.endsWith('_at') ? 'timestamptz[]' : 'text[]'));
@@ -259,7 +317,13 @@ async function upsertMetadata(client: Client, specs: readonly TestUserSpec[], da
        values ($1, $2, $3, 'automated_script', $4, $5::jsonb)
        on conflict (user_id) do update set role = excluded.role, test_data_counts = excluded.test_data_counts
        where (test_user_metadata.role, test_user_metadata.test_data_counts) is distinct from (excluded.role, excluded.test_data_counts)`,
-      [uuidv5(`test_user_metadata:${s.id}`, uuidv5.DNS), s.id, s.role, DEFAULT_BASE_TIME, JSON.stringify(data.countsByUser.get(s.id))],
+      [
+        uuidv5(`test_user_metadata:${s.id}`, uuidv5.DNS),
+        s.id,
+        s.role,
+        DEFAULT_BASE_TIME,
+        JSON.stringify(data.countsByUser.get(s.id)),
+      ],
     );
   }
 }

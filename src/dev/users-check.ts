@@ -74,12 +74,16 @@ async function signInProblems(client: Client, spec: TestUserSpec, password: stri
   const u = rows[0];
   if (!u) return [`no auth.users row with id ${spec.id}`];
   const p: string[] = [];
-  if (u.instance_id !== '00000000-0000-0000-0000-000000000000') p.push('instance_id is not the all-zero uuid GoTrue looks users up by');
-  if (u.aud !== 'authenticated' || u.role !== 'authenticated') p.push(`aud/role are ${u.aud}/${u.role}, not authenticated`);
-  if (u.email !== spec.email) p.push(`email is stored as ${JSON.stringify(u.email)}, expected lowercased ${spec.email}`);
+  if (u.instance_id !== '00000000-0000-0000-0000-000000000000')
+    p.push('instance_id is not the all-zero uuid GoTrue looks users up by');
+  if (u.aud !== 'authenticated' || u.role !== 'authenticated')
+    p.push(`aud/role are ${u.aud}/${u.role}, not authenticated`);
+  if (u.email !== spec.email)
+    p.push(`email is stored as ${JSON.stringify(u.email)}, expected lowercased ${spec.email}`);
   if (!u.email_confirmed_at) p.push('email is not confirmed ("Email not confirmed")');
   if (!u.created_at || !u.updated_at) p.push('created_at/updated_at is NULL (GoTrue cannot scan it)');
-  if (u.null_tokens.length > 0) p.push(`NULL in ${u.null_tokens.join(', ')} ("Database error querying schema")`);
+  if (u.null_tokens.length > 0)
+    p.push(`NULL in ${u.null_tokens.join(', ')} ("Database error querying schema")`);
   if (!u.password_ok) p.push('the password does not verify against the stored bcrypt hash');
   else if (!u.bcrypt) p.push('encrypted_password is not a bcrypt hash ($2a$…): GoTrue cannot verify it');
   if (u.banned) p.push('user is banned');
@@ -95,23 +99,32 @@ async function signInProblems(client: Client, spec: TestUserSpec, password: stri
 async function asUser<T>(client: Client, id: string, fn: () => Promise<T>): Promise<T> {
   await client.query('begin');
   try {
-    await client.query(`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`, [
-      JSON.stringify({ sub: id, role: 'authenticated', aud: 'authenticated' }),
-    ]);
+    await client.query(
+      `select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`,
+      [JSON.stringify({ sub: id, role: 'authenticated', aud: 'authenticated' })],
+    );
     return await fn();
   } finally {
     await client.query('rollback');
   }
 }
 
-async function rlsProblems(client: Client, spec: TestUserSpec, all: readonly TestUserSpec[]): Promise<string[]> {
+async function rlsProblems(
+  client: Client,
+  spec: TestUserSpec,
+  all: readonly TestUserSpec[],
+): Promise<string[]> {
   const { rows: totals } = await client.query<{ total: number; own: number }>(
     `select count(*)::int as total, count(*) filter (where sales_id = $1)::int as own from public.organizations`,
     [spec.id],
   );
   const { total, own } = totals[0]!;
-  const other = all.find((u) => u.id !== spec.id && u.role === 'account_manager') ?? all.find((u) => u.id !== spec.id)!;
-  const { rows: targetRows } = await client.query<{ id: string }>(`select id::text from public.organizations where sales_id = $1 limit 1`, [other.id]);
+  const other =
+    all.find((u) => u.id !== spec.id && u.role === 'account_manager') ?? all.find((u) => u.id !== spec.id)!;
+  const { rows: targetRows } = await client.query<{ id: string }>(
+    `select id::text from public.organizations where sales_id = $1 limit 1`,
+    [other.id],
+  );
   const othersOrg = targetRows[0]?.id;
   const p: string[] = [];
   await asUser(client, spec.id, async () => {
@@ -122,14 +135,23 @@ async function rlsProblems(client: Client, spec: TestUserSpec, all: readonly Tes
     const seen = rows[0]!;
     const expected = spec.role === 'account_manager' ? own : total;
     if (seen.seen !== expected) p.push(`sees ${seen.seen} organizations through RLS, expected ${expected}`);
-    if (spec.role === 'account_manager' && seen.foreign > 0) p.push(`sees ${seen.foreign} organizations owned by others`);
+    if (spec.role === 'account_manager' && seen.foreign > 0)
+      p.push(`sees ${seen.foreign} organizations owned by others`);
     if (othersOrg) {
-      const upd = await client.query(`update public.organizations set description = description where id = $1`, [othersOrg]);
+      const upd = await client.query(
+        `update public.organizations set description = description where id = $1`,
+        [othersOrg],
+      );
       const canChange = spec.role === 'admin';
-      if ((upd.rowCount ?? 0) === 1 && !canChange) p.push(`can change an organization owned by ${other.email}`);
-      if ((upd.rowCount ?? 0) === 0 && canChange) p.push(`cannot change an organization owned by ${other.email}`);
+      if ((upd.rowCount ?? 0) === 1 && !canChange)
+        p.push(`can change an organization owned by ${other.email}`);
+      if ((upd.rowCount ?? 0) === 0 && canChange)
+        p.push(`cannot change an organization owned by ${other.email}`);
     }
-    const mine = await client.query(`update public.organizations set description = description where sales_id = $1`, [spec.id]);
+    const mine = await client.query(
+      `update public.organizations set description = description where sales_id = $1`,
+      [spec.id],
+    );
     if (own > 0 && (mine.rowCount ?? 0) !== own) p.push('cannot change its own organizations');
   });
   return p;

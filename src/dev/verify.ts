@@ -34,20 +34,32 @@ export interface VerifyReport {
   readonly tablesEqual: boolean;
   readonly users: readonly UserComparison[];
   readonly usersEqual: boolean;
-  readonly history: { readonly local: readonly string[]; readonly cloud: readonly string[]; readonly equal: boolean };
+  readonly history: {
+    readonly local: readonly string[];
+    readonly cloud: readonly string[];
+    readonly equal: boolean;
+  };
   readonly equal: boolean;
   readonly totalRows: { readonly local: number; readonly cloud: number };
 }
 
 /** Pairs per-table checksums by table name; a table on one side only is a difference. */
-export function compareChecksums(local: readonly TableChecksum[], cloud: readonly TableChecksum[]): TableComparison[] {
+export function compareChecksums(
+  local: readonly TableChecksum[],
+  cloud: readonly TableChecksum[],
+): TableComparison[] {
   const cloudBy = new Map(cloud.map((c) => [c.table, c]));
   const localBy = new Map(local.map((c) => [c.table, c]));
   const names = [...new Set([...localBy.keys(), ...cloudBy.keys()])].sort();
   return names.map((table) => {
     const l = localBy.get(table) ?? null;
     const c = cloudBy.get(table) ?? null;
-    return { table, local: l, cloud: c, equal: l !== null && c !== null && l.rows === c.rows && l.checksum === c.checksum };
+    return {
+      table,
+      local: l,
+      cloud: c,
+      equal: l !== null && c !== null && l.rows === c.rows && l.checksum === c.checksum,
+    };
   });
 }
 
@@ -65,8 +77,18 @@ async function testUsers(client: Client, domain: string): Promise<UserRow[]> {
 }
 
 /** Completes a report from table comparisons with test users and migration history (open clients). */
-export async function verifyOpen(local: Client, cloud: Client, tables: readonly TableComparison[], domain: string): Promise<VerifyReport> {
-  const [lu, cu, lh, ch] = await Promise.all([testUsers(local, domain), testUsers(cloud, domain), readHistory(local), readHistory(cloud)]);
+export async function verifyOpen(
+  local: Client,
+  cloud: Client,
+  tables: readonly TableComparison[],
+  domain: string,
+): Promise<VerifyReport> {
+  const [lu, cu, lh, ch] = await Promise.all([
+    testUsers(local, domain),
+    testUsers(cloud, domain),
+    readHistory(local),
+    readHistory(cloud),
+  ]);
   const cloudUsers = new Map(cu.map((u) => [u.email, u]));
   const localUsers = new Map(lu.map((u) => [u.email, u]));
   const emails = [...new Set([...localUsers.keys(), ...cloudUsers.keys()])].sort();
@@ -77,7 +99,8 @@ export async function verifyOpen(local: Client, cloud: Client, tables: readonly 
       email,
       onLocal: l !== undefined,
       onCloud: c !== undefined,
-      equal: l !== undefined && c !== undefined && l.id === c.id && l.encrypted_password === c.encrypted_password,
+      equal:
+        l !== undefined && c !== undefined && l.id === c.id && l.encrypted_password === c.encrypted_password,
     };
   });
   const hl = lh.map((h) => h.version);
@@ -103,7 +126,9 @@ export async function verifyOpen(local: Client, cloud: Client, tables: readonly 
 export async function verifyParity(config: Config): Promise<VerifyReport> {
   const cloudTarget = config.cloud;
   if (!cloudTarget) {
-    throw new ConfigError('No cloud database is configured: set DATABASE_URL_PRODUCTION or run `npm run stack:up` for the sandbox.');
+    throw new ConfigError(
+      'No cloud database is configured: set DATABASE_URL_PRODUCTION or run `npm run stack:up` for the sandbox.',
+    );
   }
   return withClient(
     config.local.url,
@@ -112,7 +137,9 @@ export async function verifyParity(config: Config): Promise<VerifyReport> {
         cloudTarget.url,
         async (cloud) => {
           // One snapshot per side, so a table's count and checksum describe the same moment.
-          await Promise.all([local, cloud].map((c) => c.query('begin isolation level repeatable read read only')));
+          await Promise.all(
+            [local, cloud].map((c) => c.query('begin isolation level repeatable read read only')),
+          );
           try {
             const [lt, ct] = await Promise.all([readTables(local, 'public'), readTables(cloud, 'public')]);
             // Hash the columns both sides have: a column that exists on one side only is schema

@@ -132,7 +132,7 @@ export async function applyMigrationSet(
       if (lock && attempts <= retries) {
         const wait = (options.retryDelayMs ?? 1000) * 2 ** (attempts - 1);
         reporter.warn(
-          `Lock timeout (${options.lockTimeout ?? 'none'}): another session holds a lock the migrations need; retry ${attempts} of ${retries} in ${wait / 1000} s.`,
+          `Lock timeout (${options.lockTimeout ?? 'lock_timeout'}): another session holds a lock the migrations need; retry ${attempts} of ${retries} in ${wait / 1000} s.`,
         );
         await sleep(wait);
         continue;
@@ -141,7 +141,7 @@ export async function applyMigrationSet(
       const failedAt = err instanceof MigrationFailedError ? err.file : (txPending[ms.size]?.fileName ?? '');
       const line = err instanceof MigrationFailedError ? err.line : 1;
       const failedIndex = txPending.findIndex((f) => f.fileName === failedAt);
-      const message = redactText((err as Error).message);
+      const message = redactText((err as Error).message).replace(/\.$/, '');
       const outcomes = plan.pending.map((f) => {
         const i = txPending.indexOf(f);
         if (i < 0 || failedIndex < 0 || i > failedIndex) return outcome(f, { status: 'not-run' });
@@ -176,21 +176,19 @@ export async function applyMigrationSet(
   // The transaction creates the history table only when it had files of its own.
   if (options.mode === 'commit' && outsideFiles.length > 0) await ensureHistoryTable(client);
   for (const [index, f] of outsideFiles.entries()) {
+    const what = outside
+      .get(f.fileName)!
+      .map((s) => s.what)
+      .join(', ');
     if (options.mode === 'rollback') {
       reporter.warn(
-        `${f.fileName} cannot run inside a transaction (${outside
-          .get(f.fileName)!
-          .map((s) => s.what)
-          .join(', ')}): not tested by the dry run; deploy applies it on its own, after the others.`,
+        `${f.fileName} cannot run inside a transaction (${what}): not tested by the dry run; deploy applies it on its own, after the others.`,
       );
       outcomes.push(outcome(f, { status: 'skipped' }));
       continue;
     }
     reporter.warn(
-      `${f.fileName} cannot run inside a transaction (${outside
-        .get(f.fileName)!
-        .map((s) => s.what)
-        .join(', ')}): applied on its own, after the others.`,
+      `${f.fileName} cannot run inside a transaction (${what}): applied on its own, after the others.`,
     );
     try {
       const took = await applyOutside(client, f, options);

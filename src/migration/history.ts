@@ -45,9 +45,8 @@ export async function insertHistory(
   name: string,
   statements: readonly string[],
 ): Promise<void> {
-  await client.query('insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)', [
-    version,
-    name,
-    statements,
-  ]);
+  await client.query(
+    'insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)',
+    [version, name, statements],
+  );
 }

@@ -16,7 +16,8 @@ async function dropPublicObjects(client: Client): Promise<number> {
   const run = async (sql: string, kind: string): Promise<void> => {
     const { rows } = await client.query<{ schema: string; name: string; args?: string }>(sql);
     for (const r of rows) {
-      const target = r.args === undefined ? qualify(r.schema, r.name) : `${qualify(r.schema, r.name)}(${r.args})`;
+      const target =
+        r.args === undefined ? qualify(r.schema, r.name) : `${qualify(r.schema, r.name)}(${r.args})`;
       await client.query(`drop ${kind} if exists ${target} cascade`);
       dropped++;
     }
@@ -66,9 +67,14 @@ export interface RebuildResult {
 }
 
 /** Drops and re-applies inside the caller's open transaction. */
-export async function rebuildPublicSchema(client: Client, files: readonly MigrationFile[]): Promise<RebuildResult> {
+export async function rebuildPublicSchema(
+  client: Client,
+  files: readonly MigrationFile[],
+): Promise<RebuildResult> {
   const dropped = await dropPublicObjects(client);
-  const { rows } = await client.query<{ ok: boolean }>(`select to_regclass('supabase_migrations.schema_migrations') is not null as ok`);
+  const { rows } = await client.query<{ ok: boolean }>(
+    `select to_regclass('supabase_migrations.schema_migrations') is not null as ok`,
+  );
   if (rows[0]!.ok) await client.query('delete from supabase_migrations.schema_migrations');
   const applied = await applyInOpenTransaction(client, files);
   return { dropped, applied };

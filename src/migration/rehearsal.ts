@@ -43,29 +43,27 @@ export interface RehearsalResult {
   readonly ms: number;
 }
 
-/** The same server and credentials as `url`, another database (and optionally another user). */
-function withDatabase(url: string, database: string, user?: string): string {
+/** The same server and credentials as `url`, another database. */
+function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${encodeURIComponent(database)}`;
-  if (user !== undefined) u.username = user;
   return u.toString();
 }
 
-/** Applies the base schema as the first role that can; returns why not when none can. */
+/**
+ * Applies the base schema as the local role when it is a superuser, else as `supabase_admin` with the same
+ * password (the embedded stack's setup). Returns why not when that fails.
+ */
 async function applyBase(url: string, isSuperuser: boolean): Promise<string | undefined> {
-  const candidates = isSuperuser
-    ? [url]
-    : [withDatabase(url, new URL(url).pathname.slice(1), 'supabase_admin')];
-  let last = '';
-  for (const candidate of candidates) {
-    try {
-      await applyBaseSchema(candidate);
-      return undefined;
-    } catch (err) {
-      last = redactText((err as Error).message);
-    }
+  const admin = new URL(url);
+  if (!isSuperuser) admin.username = 'supabase_admin';
+  try {
+    await applyBaseSchema(admin.toString());
+    return undefined;
+  } catch (err) {
+    const why = redactText((err as Error).message);
+    return `the Supabase base schema needs a superuser, and ${isSuperuser ? 'the local role' : 'supabase_admin (with the local password)'} could not apply it (${why})`;
   }
-  return `the Supabase base schema needs a superuser, and neither the local role nor supabase_admin (with the same password) could apply it (${last})`;
 }
 
 /**
@@ -104,9 +102,14 @@ export async function rehearse(
 
   const database = `crm_env_rehearsal_${randomBytes(6).toString('hex')}`;
   const url = withDatabase(adminUrl, database);
-  await withClient(adminUrl, (c) => c.query(`create database ${quoteIdent(database)} template template0`), {
-    label: 'local',
-  });
+  try {
+    await withClient(adminUrl, (c) => c.query(`create database ${quoteIdent(database)} template template0`), {
+      label: 'local',
+    });
+  } catch (err) {
+    if (err instanceof CrmEnvError) throw err; // the server did not answer
+    return skipped(`creating the throwaway database failed: ${redactText((err as Error).message)}`);
+  }
   reporter.info(`Rehearsal database ${database} created on the local server`);
   try {
     const noBase = await applyBase(url, probe.superuser);

@@ -103,7 +103,12 @@ export async function runMigrationFile(client: Client, file: MigrationFile): Pro
  * Applies the pending migrations of `dir` to the database at `url` in a single transaction, holding the
  * crm-env migration advisory lock (a second concurrent run fails fast).
  */
-export async function migrateUp(url: string, dir: string, options: ApplyOptions = {}, label = 'target'): Promise<ApplyResult> {
+export async function migrateUp(
+  url: string,
+  dir: string,
+  options: ApplyOptions = {},
+  label = 'target',
+): Promise<ApplyResult> {
   const { files } = await readMigrations(dir);
   return withClient(
     url,
@@ -119,7 +124,11 @@ export async function migrateUp(url: string, dir: string, options: ApplyOptions 
 }
 
 /** The transaction itself, for callers that already hold a client and the lock (deploy). */
-export async function applyPending(client: Client, files: readonly MigrationFile[], options: ApplyOptions): Promise<ApplyResult> {
+export async function applyPending(
+  client: Client,
+  files: readonly MigrationFile[],
+  options: ApplyOptions,
+): Promise<ApplyResult> {
   const mode = options.mode ?? 'commit';
   const plan = planMigrations(await readHistory(client), files, options.includeAll ?? false);
   if (plan.pending.length === 0) return { alreadyApplied: plan.applied.length, applied: [], mode };
@@ -145,7 +154,8 @@ export async function applyInOpenTransaction(
 ): Promise<AppliedMigration[]> {
   // History table first: it sets its own short lock_timeout, which ours then replaces.
   await ensureHistoryTable(client);
-  if (options.lockTimeout) await client.query(`select set_config('lock_timeout', $1, true)`, [options.lockTimeout]);
+  if (options.lockTimeout)
+    await client.query(`select set_config('lock_timeout', $1, true)`, [options.lockTimeout]);
   if (options.statementTimeout) {
     await client.query(`select set_config('statement_timeout', $1, true)`, [options.statementTimeout]);
   }

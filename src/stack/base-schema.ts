@@ -11,7 +11,9 @@ export type BaseSchemaResult = 'applied' | 'skipped-real-supabase';
 /** True when the database already has Supabase's own auth schema (GoTrue keeps its history there). */
 export async function isRealSupabase(url: string): Promise<boolean> {
   return withClient(url, async (c) => {
-    const { rows } = await c.query<{ found: boolean }>(`select to_regclass('auth.schema_migrations') is not null as found`);
+    const { rows } = await c.query<{ found: boolean }>(
+      `select to_regclass('auth.schema_migrations') is not null as found`,
+    );
     return rows[0]!.found;
   });
 }

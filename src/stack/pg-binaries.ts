@@ -30,7 +30,10 @@ function majorOf(binDir: string): number {
 
 function fromPgConfig(): string | null {
   try {
-    return execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('pg_config', ['--bindir'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return null;
   }
@@ -76,7 +79,8 @@ export function findPgBinaries(pgBin: string | null, projectDir: string): PgBina
     return { binDir: pgBin, source: 'PG_BIN', major: majorOf(pgBin) };
   }
   const viaConfig = fromPgConfig();
-  if (viaConfig && hasServerBinaries(viaConfig)) return { binDir: viaConfig, source: 'pg_config', major: majorOf(viaConfig) };
+  if (viaConfig && hasServerBinaries(viaConfig))
+    return { binDir: viaConfig, source: 'pg_config', major: majorOf(viaConfig) };
   const debian = fromDebianLayout();
   if (debian) return { binDir: debian, source: '/usr/lib/postgresql', major: majorOf(debian) };
   const embedded = fromEmbeddedPostgres(projectDir);

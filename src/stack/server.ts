@@ -87,7 +87,11 @@ export async function initCluster(spec: ServerSpec): Promise<boolean> {
         '--locale=C',
         '--no-sync',
       ],
-      { uid: who.uid, gid: who.gid, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' } },
+      {
+        uid: who.uid,
+        gid: who.gid,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' },
+      },
     );
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
@@ -97,7 +101,10 @@ export async function initCluster(spec: ServerSpec): Promise<boolean> {
         { cause: err, details: [stderr] },
       );
     }
-    throw new OperationError(`initdb failed for the ${spec.name} server in ${spec.dataDir}.`, { cause: err, details: [stderr] });
+    throw new OperationError(`initdb failed for the ${spec.name} server in ${spec.dataDir}.`, {
+      cause: err,
+      details: [stderr],
+    });
   } finally {
     writeFileSync(pwfile, '');
   }
@@ -156,7 +163,8 @@ export async function startServer(spec: ServerSpec): Promise<void> {
 }
 
 function quoteForOption(value: string): string {
-  if (/[\s'"\\]/.test(value)) throw new ConfigError(`The folder ${value} contains spaces or quotes; choose another STACK_DIR.`);
+  if (/[\s'"\\]/.test(value))
+    throw new ConfigError(`The folder ${value} contains spaces or quotes; choose another STACK_DIR.`);
   return value;
 }
 

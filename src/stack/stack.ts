@@ -15,7 +15,15 @@ import type { Reporter } from '../reporter.js';
 import { applyBaseSchema } from './base-schema.js';
 import { findPgBinaries } from './pg-binaries.js';
 import type { ServerSpec } from './server.js';
-import { initCluster, isRunning, portInUse, preparePostgresRole, serverUrl, startServer, stopServer } from './server.js';
+import {
+  initCluster,
+  isRunning,
+  portInUse,
+  preparePostgresRole,
+  serverUrl,
+  startServer,
+  stopServer,
+} from './server.js';
 
 export type StackServerName = 'local' | 'sandbox';
 
@@ -75,7 +83,10 @@ export interface StackUpResult {
 }
 
 /** Writes the files that let other commands and shells use the stack without showing passwords. */
-function writeConnectionFiles(config: Config, specs: Record<StackServerName, ServerSpec>): { envFile: string; passFile: string } {
+function writeConnectionFiles(
+  config: Config,
+  specs: Record<StackServerName, ServerSpec>,
+): { envFile: string; passFile: string } {
   const envFile = path.join(config.stack.dir, 'stack.env');
   const passFile = path.join(config.stack.dir, 'pgpass');
   writeFileSync(
@@ -92,7 +103,10 @@ function writeConnectionFiles(config: Config, specs: Record<StackServerName, Ser
   writeFileSync(
     passFile,
     Object.values(specs)
-      .map((s) => `127.0.0.1:${s.port}:*:postgres:${s.password}\n127.0.0.1:${s.port}:*:supabase_admin:${s.password}\n`)
+      .map(
+        (s) =>
+          `127.0.0.1:${s.port}:*:postgres:${s.password}\n127.0.0.1:${s.port}:*:supabase_admin:${s.password}\n`,
+      )
       .join(''),
     { mode: 0o600 },
   );
@@ -141,7 +155,8 @@ export async function stackUp(config: Config, reporter: Reporter): Promise<Stack
         reporter.info(`${name}: ${created ? 'created and started' : 'started'} on port ${spec.port}`);
       }
       const base = await applyBaseSchema(serverUrl(spec, 'postgres', 'supabase_admin'));
-      if (base === 'skipped-real-supabase') reporter.warn(`${name}: Supabase's own auth schema found; base schema skipped.`);
+      if (base === 'skipped-real-supabase')
+        reporter.warn(`${name}: Supabase's own auth schema found; base schema skipped.`);
       const migrated = await migrateUp(serverUrl(spec), config.migrationsDir, {}, name);
       migrationsApplied += migrated.applied.length;
       infos.push({

@@ -18,7 +18,11 @@ function server(name: ServerName) {
 }
 
 /** URL of a role on a server (default: `postgres`, the non-superuser BYPASSRLS role tools use). */
-export function urlFor(name: ServerName, database: string, user: 'postgres' | 'supabase_admin' = 'postgres'): string {
+export function urlFor(
+  name: ServerName,
+  database: string,
+  user: 'postgres' | 'supabase_admin' = 'postgres',
+): string {
   const s = server(name);
   return `postgresql://${user}:${s.password}@127.0.0.1:${s.port}/${database}`;
 }
@@ -36,13 +40,17 @@ export async function createTestDatabase(options: CreateDatabaseOptions = {}): P
   const db = `t_${randomBytes(6).toString('hex')}`;
   const template = options.template ?? 'crm';
   await withClient(urlFor(name, 'postgres', 'supabase_admin'), async (c) => {
-    await c.query(`create database ${db} ${template === 'empty' ? '' : `template tpl_${template}`} owner postgres`);
+    await c.query(
+      `create database ${db} ${template === 'empty' ? '' : `template tpl_${template}`} owner postgres`,
+    );
   });
   return urlFor(name, db);
 }
 
 /** A local and a cloud database at once. */
-export async function createDatabasePair(template: CreateDatabaseOptions['template'] = 'crm'): Promise<{ local: string; cloud: string }> {
+export async function createDatabasePair(
+  template: CreateDatabaseOptions['template'] = 'crm',
+): Promise<{ local: string; cloud: string }> {
   const [local, cloud] = await Promise.all([
     createTestDatabase({ server: 'local', template }),
     createTestDatabase({ server: 'cloud', template }),

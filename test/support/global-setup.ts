@@ -13,7 +13,13 @@ import { migrateUp } from '../../src/migration/runner.js';
 import { applyBaseSchema } from '../../src/stack/base-schema.js';
 import { findPgBinaries } from '../../src/stack/pg-binaries.js';
 import type { ServerSpec } from '../../src/stack/server.js';
-import { initCluster, preparePostgresRole, serverUrl, startServer, stopServer } from '../../src/stack/server.js';
+import {
+  initCluster,
+  preparePostgresRole,
+  serverUrl,
+  startServer,
+  stopServer,
+} from '../../src/stack/server.js';
 import { freePort } from './ports.js';
 
 declare module 'vitest' {
@@ -42,7 +48,9 @@ async function buildTemplates(spec: ServerSpec): Promise<void> {
   await migrateUp(serverUrl(spec, 'tpl_crm'), path.resolve('supabase/migrations'));
   await withClient(admin, async (c) => {
     // Templates must have no sessions when cloned; forbid connections outright.
-    await c.query(`update pg_database set datistemplate = true, datallowconn = false where datname in ('tpl_base', 'tpl_crm')`);
+    await c.query(
+      `update pg_database set datistemplate = true, datallowconn = false where datname in ('tpl_base', 'tpl_crm')`,
+    );
   });
 }
 

@@ -13,21 +13,29 @@ export async function demoCommand(): Promise<number> {
   out.line();
   out.line('🔑 Login credentials (the password is the value of TEST_USER_PASSWORD and is never printed):');
   for (const u of r.users.users) {
-    const name = u.role === 'admin' ? 'Admin' : u.role === 'sales_director' ? 'Sales Director' : 'Account Manager';
+    const name =
+      u.role === 'admin' ? 'Admin' : u.role === 'sales_director' ? 'Sales Director' : 'Account Manager';
     out.line(`   ${`${name}:`.padEnd(17)}${u.email} / ********`);
   }
   out.line();
   out.line('⏱️  Steps:');
-  for (const s of r.steps) out.line(`   ${(s.ms / 1000).toFixed(2).padStart(6)} s  ${s.name.replace(/^\S+\s+/, '')}`);
+  for (const s of r.steps)
+    out.line(`   ${(s.ms / 1000).toFixed(2).padStart(6)} s  ${s.name.replace(/^\S+\s+/, '')}`);
   out.line(`   ${(r.steps.reduce((a, s) => a + s.ms, 0) / 1000).toFixed(2).padStart(6)} s  total`);
   out.line();
   out.line('🔗 Connect:');
   out.line(`   Local DB:         ${redactUrl(r.config.local.url)}`);
   out.line(`   Sandbox cloud DB: ${redactUrl(r.config.cloud!.url)}`);
-  out.line(`   psql: PGPASSFILE="${r.stack.passFile}" psql "postgresql://postgres@127.0.0.1:${new URL(r.config.local.url).port}/postgres"`);
+  out.line(
+    `   psql: PGPASSFILE="${r.stack.passFile}" psql "postgresql://postgres@127.0.0.1:${new URL(r.config.local.url).port}/postgres"`,
+  );
   out.line(`   Backup of the cloud before the push: ${displayPath(config, r.sync.backupFile)}`);
   out.line();
   const ok = r.sync.verify.equal && r.cloudUsers.ok;
-  out.line(ok ? '✅ Demo complete. The stack keeps running; `npm run stack:down` stops it.' : '❌ Demo finished with differences (see above).');
+  out.line(
+    ok
+      ? '✅ Demo complete. The stack keeps running; `npm run stack:down` stops it.'
+      : '❌ Demo finished with differences (see above).',
+  );
   return ok ? 0 : 1;
 }

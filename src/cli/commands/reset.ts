@@ -13,14 +13,18 @@ export async function resetCommand(opts: { yes?: boolean; localOnly?: boolean })
       ? '   This will DELETE all data in the local database and recreate the test data.'
       : '   This will DELETE all data in both local and cloud databases and recreate the test data.',
   );
-  out.line('   Schema structure will be preserved (local is rebuilt from supabase/migrations). Backups are taken first.');
+  out.line(
+    '   Schema structure will be preserved (local is rebuilt from supabase/migrations). Backups are taken first.',
+  );
   out.line(`   Local: ${describeTarget(config.local)}`);
   if (!opts.localOnly && config.cloud) out.line(`   Cloud: ${describeTarget(config.cloud)}`);
   out.line();
   let confirmed = opts.yes ?? false;
   if (!confirmed) {
     if (!process.stdin.isTTY) {
-      throw new UsageError('Reset needs confirmation: there is no terminal to type RESET, so pass --yes. Nothing was changed.');
+      throw new UsageError(
+        'Reset needs confirmation: there is no terminal to type RESET, so pass --yes. Nothing was changed.',
+      );
     }
     confirmed = await askToType('RESET');
     if (!confirmed) {
@@ -32,7 +36,11 @@ export async function resetCommand(opts: { yes?: boolean; localOnly?: boolean })
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
   try {
-    const r = await resetEnvironment(config, { confirmed, localOnly: opts.localOnly ?? false, signal: controller.signal }, out);
+    const r = await resetEnvironment(
+      config,
+      { confirmed, localOnly: opts.localOnly ?? false, signal: controller.signal },
+      out,
+    );
     out.line();
     out.line(`✅ Environment reset complete! (${(r.timings.totalMs / 1000).toFixed(2)} s)`);
     out.line(r.sync ? '   Both local and cloud have fresh test data.' : '   Local has fresh test data.');

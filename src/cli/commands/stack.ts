@@ -6,7 +6,10 @@ export async function stackUpCommand(): Promise<number> {
   const { config, out } = commandContext();
   out.line('🚀 Starting the embedded stack (local + sandbox cloud)...');
   const result = await stackUp(config, out);
-  const [local, sandbox] = [result.servers.find((s) => s.name === 'local')!, result.servers.find((s) => s.name === 'sandbox')!];
+  const [local, sandbox] = [
+    result.servers.find((s) => s.name === 'local')!,
+    result.servers.find((s) => s.name === 'sandbox')!,
+  ];
   out.line();
   if (result.servers.every((s) => s.action === 'already running')) out.line('✅ Stack already running.');
   else out.line(`✅ Stack is up (${(result.ms / 1000).toFixed(1)} s).`);
@@ -14,7 +17,9 @@ export async function stackUpCommand(): Promise<number> {
   out.line(`   Sandbox cloud DB: ${redactUrl(sandbox.url)}`);
   out.line(`   Migrations applied now: ${result.migrationsApplied}`);
   out.line();
-  out.line('   crm-env commands use these automatically. To use them from a shell (passwords stay in the pgpass file):');
+  out.line(
+    '   crm-env commands use these automatically. To use them from a shell (passwords stay in the pgpass file):',
+  );
   out.line(`   export PGPASSFILE="${result.passFile}"`);
   out.line(`   export LOCAL_DATABASE_URL="postgresql://postgres@127.0.0.1:${local.port}/postgres"`);
   out.line(`   export DATABASE_URL_PRODUCTION="postgresql://postgres@127.0.0.1:${sandbox.port}/postgres"`);
@@ -44,7 +49,9 @@ export async function stackStatusCommand(opts: { json?: boolean }): Promise<numb
   const up = servers.every((s) => s.answers);
   out.json({ up, servers: servers.map((s) => ({ ...s, url: redactUrl(s.url) })) });
   for (const s of servers) {
-    out.line(`${s.answers ? '✅' : '❌'} ${s.name.padEnd(8)} port ${s.port}  ${s.answers ? 'answers' : s.running ? 'running but not answering' : 'stopped'}  ${redactUrl(s.url)}`);
+    out.line(
+      `${s.answers ? '✅' : '❌'} ${s.name.padEnd(8)} port ${s.port}  ${s.answers ? 'answers' : s.running ? 'running but not answering' : 'stopped'}  ${redactUrl(s.url)}`,
+    );
   }
   return up ? 0 : 1;
 }

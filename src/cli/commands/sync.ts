@@ -15,14 +15,22 @@ export function printVerifyReport(out: Output, report: VerifyReport): void {
     const l = t.local ? String(t.local.rows) : 'missing';
     const c = t.cloud ? String(t.cloud.rows) : 'missing';
     if (t.equal) out.line(`✅ ${t.table}: ${l} (local) = ${c} (cloud), checksums match`);
-    else if (t.local && t.cloud && t.local.rows === t.cloud.rows) out.line(`❌ ${t.table}: ${l} (local) = ${c} (cloud) but the content differs`);
+    else if (t.local && t.cloud && t.local.rows === t.cloud.rows)
+      out.line(`❌ ${t.table}: ${l} (local) = ${c} (cloud) but the content differs`);
     else out.line(`❌ ${t.table}: ${l} (local) ≠ ${c} (cloud)`);
   }
   out.line();
   out.line('👥 Test users:');
   if (report.users.length === 0) out.line('   (none)');
   for (const u of report.users) {
-    const where = u.onLocal && u.onCloud ? (u.equal ? 'same id and password hash' : 'DIFFERENT id or password hash') : u.onLocal ? 'missing on cloud' : 'only on cloud';
+    const where =
+      u.onLocal && u.onCloud
+        ? u.equal
+          ? 'same id and password hash'
+          : 'DIFFERENT id or password hash'
+        : u.onLocal
+          ? 'missing on cloud'
+          : 'only on cloud';
     out.line(`${u.equal ? '✅' : '❌'} ${u.email}: ${where}`);
   }
   out.line();
@@ -40,7 +48,11 @@ export async function verifyCommand(opts: { json?: boolean }): Promise<number> {
   out.json(report);
   printVerifyReport(out, report);
   out.line();
-  out.line(report.equal ? '✅ Environments are in sync!' : '⚠️  Mismatches detected. Run `npm run dev:sync:push -- --force` to push local to cloud.');
+  out.line(
+    report.equal
+      ? '✅ Environments are in sync!'
+      : '⚠️  Mismatches detected. Run `npm run dev:sync:push -- --force` to push local to cloud.',
+  );
   return report.equal ? 0 : 1;
 }
 
@@ -72,13 +84,17 @@ export async function syncPushCommand(opts: { force?: boolean; json?: boolean })
   out.line('📋 Sync Summary:');
   out.line(`   Operation: local_to_cloud`);
   out.line(`   Cloud: ${redactUrl(config.cloud!.url)}`);
-  out.line(`   Rows: ${result.totalRows.toLocaleString('en-US')} in ${result.tables.length} tables, ${result.testUsers} test users, ${result.sequences} sequences moved`);
+  out.line(
+    `   Rows: ${result.totalRows.toLocaleString('en-US')} in ${result.tables.length} tables, ${result.testUsers} test users, ${result.sequences} sequences moved`,
+  );
   out.line(
     `   Duration: ${(t.totalMs / 1000).toFixed(2)} s (preflight ${(t.preflightMs / 1000).toFixed(2)} s, backup ${(t.backupMs / 1000).toFixed(2)} s, transfer ${(t.transferMs / 1000).toFixed(2)} s, verify ${(t.verifyMs / 1000).toFixed(2)} s)`,
   );
   out.line(`   Backup: ${displayPath(config, result.backupFile)} (${formatBytes(result.backupBytes)})`);
   out.line(`   To roll back: npx crm-env restore ${displayPath(config, result.backupFile)} --target cloud`);
-  out.line(`            or: psql -1 -v ON_ERROR_STOP=1 -f ${displayPath(config, result.backupFile)} "${redactUrl(config.cloud!.url)}"`);
+  out.line(
+    `            or: psql -1 -v ON_ERROR_STOP=1 -f ${displayPath(config, result.backupFile)} "${redactUrl(config.cloud!.url)}"`,
+  );
   if (!result.verify.history.equal) {
     out.warn('Migration history differs between local and cloud: run `npm run migrate:deploy -- cloud`.');
     return 1;

@@ -3,7 +3,10 @@ import { createTestUsers, label } from '../../dev/test-users.js';
 import { checkTestUsers } from '../../dev/users-check.js';
 import { commandContext } from '../context.js';
 
-export async function createUsersCommand(dbUrl: string | undefined, opts: { target: string; json?: boolean }): Promise<number> {
+export async function createUsersCommand(
+  dbUrl: string | undefined,
+  opts: { target: string; json?: boolean },
+): Promise<number> {
   const { config, out } = commandContext({ json: opts.json });
   const target = resolveTarget(config, dbUrl ?? opts.target);
   out.line('👥 Creating test users with role-specific data...');
@@ -16,7 +19,8 @@ export async function createUsersCommand(dbUrl: string | undefined, opts: { targ
   out.line('🔑 Login credentials (the password is the value of TEST_USER_PASSWORD and is never printed):');
   const pad = (s: string): string => `${s}:`.padEnd(17);
   for (const u of result.users) {
-    const name = u.role === 'admin' ? 'Admin' : u.role === 'sales_director' ? 'Sales Director' : 'Account Manager';
+    const name =
+      u.role === 'admin' ? 'Admin' : u.role === 'sales_director' ? 'Sales Director' : 'Account Manager';
     out.line(`   ${pad(name)}${u.email} / ********`);
   }
   out.line();
@@ -37,7 +41,9 @@ export async function checkUsersCommand(opts: { target: string; json?: boolean }
   const report = await checkTestUsers(config, target);
   out.json({ target: target.label, ...report });
   for (const u of report.users) {
-    out.line(`${u.ok ? '✅' : '❌'} ${u.email} (${u.role})${u.ok ? ': can sign in; RLS gives the role exactly its rows' : ''}`);
+    out.line(
+      `${u.ok ? '✅' : '❌'} ${u.email} (${u.role})${u.ok ? ': can sign in; RLS gives the role exactly its rows' : ''}`,
+    );
     for (const p of u.problems) out.line(`   - ${p}`);
   }
   return report.ok ? 0 : 1;
