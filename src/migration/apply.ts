@@ -19,10 +19,8 @@ import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 import { outsideTransactionStatements, parseMigrationCached, type OutsideStatement } from './checks.js';
 import type { MigrationFile } from './files.js';
-import { lineAt } from './files.js';
 import { ensureHistoryTable, insertHistory, readHistory } from './history.js';
-import type { ParsedStatement } from './lint.js';
-import { MigrationFailedError, planMigrations } from './runner.js';
+import { applyInOpenTransaction, MigrationFailedError, planMigrations, runStatement } from './runner.js';
 
 /** What happened to one pending file. */
 export interface FileOutcome {
@@ -213,12 +211,7 @@ export async function applyMigrationSet(
   return { files: outcomes, attempts, alreadyApplied: plan.applied.length };
 }
 
-/**
- * The transaction: like the runner's applyPending (history table first, then lock_timeout and
- * statement_timeout for this transaction only, then each file and its history row), but statement by
- * statement, so that an error without a position (e.g. "relation does not exist" in an ALTER TABLE) still
- * names the statement's line rather than the file's first line. Fills `ms` per finished file.
- */
+/** The runner's transaction, with per-file timings collected into `ms` as files finish. */
 async function applyInTransaction(
   client: Client,
   pending: readonly MigrationFile[],
@@ -227,39 +220,15 @@ async function applyInTransaction(
 ): Promise<void> {
   await client.query('begin');
   try {
-    // History table first: it sets its own short lock_timeout, which ours then replaces.
-    await ensureHistoryTable(client);
-    if (options.lockTimeout)
-      await client.query(`select set_config('lock_timeout', $1, true)`, [options.lockTimeout]);
-    if (options.statementTimeout)
-      await client.query(`select set_config('statement_timeout', $1, true)`, [options.statementTimeout]);
-    for (const file of pending) {
-      const start = performance.now();
-      const statements = await parseMigrationCached(file);
-      for (const s of statements) await runStatement(client, file, s);
-      await insertHistory(
-        client,
-        file.version,
-        file.name,
-        statements.map((s) => s.sql),
-      );
-      ms.set(file.fileName, performance.now() - start);
-    }
+    await applyInOpenTransaction(client, pending, {
+      lockTimeout: options.lockTimeout,
+      statementTimeout: options.statementTimeout,
+      onApplied: (m) => ms.set(m.fileName, m.ms),
+    });
     await client.query(options.mode === 'commit' ? 'commit' : 'rollback');
   } catch (err) {
     await client.query('rollback').catch(() => undefined);
     throw err;
-  }
-}
-
-/** Runs one statement; maps a server error to the file and the line (statement line + error position). */
-async function runStatement(client: Client, file: MigrationFile, s: ParsedStatement): Promise<void> {
-  try {
-    await client.query(s.sql);
-  } catch (err) {
-    const pos = Number(pgFields(err).position);
-    const line = s.line + (Number.isFinite(pos) && pos > 0 ? lineAt(s.sql, pos - 1) - 1 : 0);
-    throw new MigrationFailedError(file.fileName, line, redactText((err as Error).message), err);
   }
 }
 

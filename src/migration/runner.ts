@@ -10,6 +10,7 @@ import { OperationError } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { MigrationFile } from './files.js';
 import { lineAt, readMigrations } from './files.js';
+import type { ParsedStatement } from './lint.js';
 import { parseMigration } from './lint.js';
 import type { HistoryRow } from './history.js';
 import { ensureHistoryTable, insertHistory, readHistory } from './history.js';
@@ -66,6 +67,8 @@ export interface ApplyOptions {
   readonly statementTimeout?: string;
   /** Called before each file (progress). */
   readonly onFile?: (file: MigrationFile, index: number, total: number) => void;
+  /** Called after each file ran (still inside the transaction). */
+  readonly onApplied?: (applied: AppliedMigration) => void;
 }
 
 export interface ApplyResult {
@@ -86,17 +89,19 @@ export class MigrationFailedError extends OperationError {
   }
 }
 
-/** Runs one file's SQL; maps a server error to its file and line. */
-export async function runMigrationFile(client: Client, file: MigrationFile): Promise<number> {
-  const start = performance.now();
+/**
+ * Runs one statement of a file; maps a server error to the file and line (the statement's line plus
+ * the error position within it). Statement by statement, because an error without a position
+ * ("relation does not exist" in an ALTER TABLE) would otherwise only name the file's first line.
+ */
+export async function runStatement(client: Client, file: MigrationFile, s: ParsedStatement): Promise<void> {
   try {
-    await client.query(file.sql);
+    await client.query(s.sql);
   } catch (err) {
     const pos = Number(pgFields(err).position);
-    const line = Number.isFinite(pos) && pos > 0 ? lineAt(file.sql, pos - 1) : 1;
+    const line = s.line + (Number.isFinite(pos) && pos > 0 ? lineAt(s.sql, pos - 1) - 1 : 0);
     throw new MigrationFailedError(file.fileName, line, redactText((err as Error).message), err);
   }
-  return performance.now() - start;
 }
 
 /**
@@ -163,15 +168,23 @@ export async function applyInOpenTransaction(
   let i = 0;
   for (const file of pending) {
     options.onFile?.(file, i++, pending.length);
+    const start = performance.now();
     const statements = await parseMigration(file.fileName, file.sql);
-    const ms = await runMigrationFile(client, file);
+    for (const s of statements) await runStatement(client, file, s);
     await insertHistory(
       client,
       file.version,
       file.name,
       statements.map((s) => s.sql),
     );
-    applied.push({ version: file.version, name: file.name, fileName: file.fileName, ms });
+    const done = {
+      version: file.version,
+      name: file.name,
+      fileName: file.fileName,
+      ms: performance.now() - start,
+    };
+    options.onApplied?.(done);
+    applied.push(done);
   }
   return applied;
 }
