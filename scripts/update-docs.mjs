@@ -6,4 +6,6 @@ const file = new URL('../docs/scripts.md', import.meta.url);
 const before = readFileSync(file, 'utf8');
 const after = renderUsageBlocks(before);
 writeFileSync(file, after);
-console.log(before === after ? 'docs/scripts.md is up to date.' : 'docs/scripts.md usage blocks regenerated.');
+console.log(
+  before === after ? 'docs/scripts.md is up to date.' : 'docs/scripts.md usage blocks regenerated.',
+);
