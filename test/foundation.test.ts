@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -176,6 +177,23 @@ describe('CLI contract', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).not.toContain('WrongPassw0rd');
     expect(r.stderr).toMatch(/Cannot reach|Cannot connect|sign in/);
+  });
+
+  it('refuses to run when .env.production is tracked by git', () => {
+    const dir = tmp();
+    writeFileSync(
+      path.join(dir, '.env.production'),
+      'DATABASE_URL_PRODUCTION=postgresql://u:TrackedSecret1@cloud.example:5432/db\n',
+    );
+    for (const args of [
+      ['init', '-q'],
+      ['add', '.env.production'],
+    ])
+      execFileSync('git', args, { cwd: dir });
+    const r = runCli(['verify'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\.env\.production is tracked by git/);
+    expect(r.stderr + r.stdout).not.toContain('TrackedSecret1');
   });
 
   it('PG_BIN pointing at a wrong folder makes stack up exit 2', () => {

@@ -1,0 +1,89 @@
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resetEnvironment } from '../src/dev/reset.js';
+import { createTestUsers } from '../src/dev/test-users.js';
+import { verifyParity } from '../src/dev/verify.js';
+import { UsageError } from '../src/errors.js';
+import { runCli } from './support/cli.js';
+import { testConfig } from './support/config.js';
+import { createDatabasePair, createTestDatabase } from './support/db.js';
+import { authUsers, insertCrmDataset, REAL_USER, tableChecksums } from './support/fixtures.js';
+
+describe('dev:reset', () => {
+  it('leaves both databases with exactly the fresh step-3 data, keeps the real cloud user, takes two backups', async () => {
+    const { local, cloud } = await createDatabasePair();
+    await insertCrmDataset(local, { tag: 'local-before', realUser: false });
+    await insertCrmDataset(cloud, { tag: 'cloud-before' });
+    const config = testConfig({ local, cloud });
+
+    const result = await resetEnvironment(config, { confirmed: true });
+
+    // The reference: a fresh dev:users:create on an empty CRM database.
+    const fresh = await createTestDatabase();
+    await createTestUsers(testConfig({ local: fresh }), { label: 'custom', url: fresh, source: 'argument' });
+    const expected = await tableChecksums(fresh);
+    expect(await tableChecksums(local)).toEqual(expected);
+    expect(await tableChecksums(cloud)).toEqual(expected);
+
+    expect((await authUsers(cloud, `id = '${REAL_USER.id}'`)).length).toBe(1);
+    expect((await verifyParity(config)).equal).toBe(true);
+
+    const resetDir = path.join(config.backupDir, 'reset');
+    const files = readdirSync(resetDir).filter((f) => f.endsWith('.sql'));
+    expect(files.length).toBe(2);
+    for (const f of files) expect(statSync(path.join(resetDir, f)).mode & 0o077).toBe(0);
+    expect(result.backups.map((b) => path.basename(b.file)).sort()).toEqual(files.sort());
+    expect(result.sync?.verify.equal).toBe(true);
+  });
+
+  it('--local-only leaves the cloud untouched', async () => {
+    const { local, cloud } = await createDatabasePair();
+    await insertCrmDataset(cloud, { tag: 'cloud-before' });
+    const before = await tableChecksums(cloud);
+    const config = testConfig({ local, cloud });
+    const result = await resetEnvironment(config, { confirmed: true, localOnly: true });
+    expect(result.sync).toBeNull();
+    expect(result.backups).toHaveLength(1);
+    expect(await tableChecksums(cloud)).toEqual(before);
+  });
+
+  it('without confirmation nothing happens (library: UsageError; CLI without a TTY and without --yes: exit 2)', async () => {
+    const { local, cloud } = await createDatabasePair();
+    await insertCrmDataset(local, { tag: 'l', realUser: false });
+    await insertCrmDataset(cloud, { tag: 'c' });
+    const [lb, cb] = [await tableChecksums(local), await tableChecksums(cloud)];
+    const config = testConfig({ local, cloud });
+    await expect(resetEnvironment(config, { confirmed: false })).rejects.toBeInstanceOf(UsageError);
+
+    const env = { LOCAL_DATABASE_URL: local, DATABASE_URL_PRODUCTION: cloud };
+    const reset = runCli(['reset'], { cwd: config.projectDir, env });
+    expect(reset.code).toBe(2);
+    expect(reset.stderr).toMatch(/--yes/);
+    const restore = runCli(['restore', path.join(config.projectDir, 'none.sql'), '--target', 'cloud'], {
+      cwd: config.projectDir,
+      env,
+    });
+    expect(restore.code).toBe(2);
+    for (const out of [reset, restore]) {
+      expect(out.stdout + out.stderr).not.toContain(new URL(cloud).password);
+    }
+    expect(await tableChecksums(local)).toEqual(lb);
+    expect(await tableChecksums(cloud)).toEqual(cb);
+  });
+
+  it('a failing step stops with exit 1 and names the backups taken', async () => {
+    const { local, cloud } = await createDatabasePair();
+    await insertCrmDataset(cloud, { tag: 'c' });
+    const before = await tableChecksums(cloud);
+    // Schema drift on the cloud: the push's preflight refuses, after local was reset.
+    const { exec } = await import('./support/fixtures.js');
+    await exec(cloud, 'alter table public.tasks alter column title type varchar(500)');
+    const config = testConfig({ local, cloud });
+    const err = await resetEnvironment(config, { confirmed: true }).catch((e: unknown) => e);
+    expect((err as { exitCode: number }).exitCode).toBe(1);
+    expect((err as Error).message).toMatch(/push to cloud/);
+    expect((err as { details: string[] }).details.join('\n')).toMatch(/backups\/reset\/cloud_backup_/);
+    expect(await tableChecksums(cloud)).toEqual(before);
+  });
+});
