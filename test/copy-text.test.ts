@@ -1,3 +1,4 @@
+import { DEFAULT_PIPELINE_STAGES } from '../src/config.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
@@ -280,16 +281,7 @@ describe('COPY FROM round trip on a real server', () => {
       seed: 'copy-text-test',
       users,
       opportunity: {
-        stages: [
-          'new_lead',
-          'initial_outreach',
-          'sample_visit_offered',
-          'awaiting_response',
-          'feedback_logged',
-          'demo_scheduled',
-          'closed_won',
-          'closed_lost',
-        ],
+        stages: [...DEFAULT_PIPELINE_STAGES],
         maxAmount: 1_000_000,
         defaultProbability: 50,
         defaultCategory: 'new_business',

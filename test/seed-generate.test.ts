@@ -1,3 +1,4 @@
+import { DEFAULT_PIPELINE_STAGES } from '../src/config.js';
 import { createHash } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -19,16 +20,7 @@ import {
   type SeedUser,
 } from '../src/seed/generate.js';
 
-const STAGES = [
-  'new_lead',
-  'initial_outreach',
-  'sample_visit_offered',
-  'awaiting_response',
-  'feedback_logged',
-  'demo_scheduled',
-  'closed_won',
-  'closed_lost',
-];
+const STAGES = [...DEFAULT_PIPELINE_STAGES];
 
 /** The spec's three users, ids as `uuidgen -s -n @dns -N email`. */
 function specUsers(

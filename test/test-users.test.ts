@@ -1,3 +1,4 @@
+import { CRM_TABLES } from './support/fixtures.js';
 /**
  * Step 3 acceptance: `createTestUsers` / `checkTestUsers` and `crm-env users create|check`, against
  * real PostgreSQL servers with the Supabase base schema and the CRM migrations. No mocks.
@@ -295,23 +296,7 @@ describe.concurrent('determinism across databases', () => {
       publicChecksums(other),
     ]);
 
-    expect(Object.keys(a).sort()).toEqual(
-      expect.arrayContaining([
-        'organizations',
-        'contacts',
-        'contactNotes',
-        'opportunities',
-        'deals',
-        'dealNotes',
-        'activities',
-        'tasks',
-        'products',
-        'sales',
-        'segments',
-        'tags',
-        'test_user_metadata',
-      ]),
-    );
+    expect(Object.keys(a).sort()).toEqual(expect.arrayContaining([...CRM_TABLES]));
     expect(b).toEqual(a);
     expect(Object.values(a).every((v) => !v.startsWith('0:'))).toBe(true);
 
