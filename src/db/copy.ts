@@ -54,8 +54,25 @@ export async function copyBetween(
   targetQualified: string,
   signal?: AbortSignal,
 ): Promise<CopyResult> {
-  const out = from.query(copyTo(copyOutSql(source)));
-  const into = to.query(copyFrom(`copy ${targetQualified} (${columnList(source.columns)}) from stdin`));
+  return copyQueryBetween(
+    from,
+    to,
+    copyOutSql(source),
+    `copy ${targetQualified} (${columnList(source.columns)}) from stdin`,
+    signal,
+  );
+}
+
+/** The same, for callers that build both COPY statements themselves. */
+export async function copyQueryBetween(
+  from: Client,
+  to: Client,
+  copyOut: string,
+  copyIn: string,
+  signal?: AbortSignal,
+): Promise<CopyResult> {
+  const out = from.query(copyTo(copyOut));
+  const into = to.query(copyFrom(copyIn));
   const counter = new ByteCounter();
   await pipeline(out, counter, into, signal ? { signal } : {});
   return { rows: into.rowCount ?? 0, bytes: counter.bytes };

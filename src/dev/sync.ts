@@ -9,19 +9,19 @@
 import { performance } from 'node:perf_hooks';
 import type { Config, DatabaseTarget } from '../config.js';
 import { describeTarget } from '../config.js';
-import type { TableInfo } from '../db/catalog.js';
 import type { TableChecksum } from '../db/checksum.js';
 import { CANONICAL_OUTPUT_SQL, checksumTables, useCanonicalOutput } from '../db/checksum.js';
 import type { Client } from '../db/connect.js';
 import { connect, withAdvisoryLock } from '../db/connect.js';
-import { copyBetween } from '../db/copy.js';
-import { columnList, quoteIdent, quoteLiteral } from '../db/sql.js';
+import { quoteLiteral } from '../db/sql.js';
 import { ConfigError, CrmEnvError, MismatchError, OperationError } from '../errors.js';
 import { redactText, redactUrl } from '../redact.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 import { preflight } from './preflight.js';
 import { syncBackupPath, writeSyncBackup } from './sync-backup.js';
+import type { AuthPair } from './sync-load.js';
+import { fillStage, loadTables, planLoad, sequenceMoves, STAGING_TABLE_SQL } from './sync-load.js';
 import { testUserPredicate } from './test-users-sql.js';
 import type { VerifyReport } from './verify.js';
 import { compareChecksums, verifyOpen } from './verify.js';
@@ -166,7 +166,7 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
   const pred = testUserPredicate(domain);
   const cloudByName = new Map(pre.cloudTables.map((t) => [t.name, t]));
   const tables = pre.localTables;
-  const authPair = (name: string): { local: TableInfo; cloud: TableInfo; columns: string[] } => {
+  const authPair = (name: string): AuthPair => {
     const l = pre.localAuth.find((t) => t.name === name)!;
     const c = pre.cloudAuth.find((t) => t.name === name)!;
     // GoTrue versions differ between local and cloud: carry the columns both sides can store.
@@ -188,12 +188,21 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
   );
   localChecksums.catch(() => undefined);
 
-  // One round trip: canonical output, BEGIN, lock timeout, and the table locks. Writers wait (or
-  // time out) from here on, so the backup is exactly what gets replaced.
+  const pairs = tables.map((t) => ({ local: t, cloud: cloudByName.get(t.name)! }));
+  const plan = await planLoad(local, pairs, users, pred);
+  const moves = await sequenceMoves(local, pairs);
+
+  // One round trip: canonical output, BEGIN, lock timeout, the table locks and the staging tables.
+  // Writers wait (or time out) from here on, so the backup is exactly what gets replaced.
   const lockList = tables.map((t) => cloudByName.get(t.name)!.qualified).join(', ');
   await cloud.query(
-    `${CANONICAL_OUTPUT_SQL}; begin; select set_config('lock_timeout', ${quoteLiteral(options.lockTimeout ?? '10s')}, true);
-     lock table ${lockList} in exclusive mode`,
+    [
+      CANONICAL_OUTPUT_SQL,
+      'begin',
+      `select set_config('lock_timeout', ${quoteLiteral(options.lockTimeout ?? '10s')}, true)`,
+      `lock table ${lockList} in exclusive mode`,
+      STAGING_TABLE_SQL,
+    ].join(';\n'),
   );
   try {
     reporter.step('💾 Backing up cloud database...');
@@ -218,35 +227,28 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
       `✓ Backup created: ${displayPath(config, backup.file)} (${backup.rows} rows, ${backup.testUsers} test users, ${formatBytes(backup.bytes)})`,
     );
 
-    reporter.step('🧹 Clearing cloud data (inside the transaction)...');
+    reporter.step('📥 Replacing cloud data with local data (inside the transaction)...');
     const tt = performance.now();
-    await cloud.query(`truncate table ${tables.map((t) => cloudByName.get(t.name)!.qualified).join(', ')}`);
-    reporter.info(`✓ Truncated ${tables.length} tables`);
-
-    reporter.step('👥 Syncing auth users...');
-    const testUsers = await upsertTestUsers(local, cloud, users, identities, pred, options.signal);
-    reporter.info(`✓ Synced ${testUsers} test users (passwords kept; other users untouched)`);
-
-    reporter.step('📥 Importing local data to cloud...');
-    const results: TableSyncResult[] = [];
-    let i = 0;
-    for (const t of tables) {
-      const target = cloudByName.get(t.name)!;
-      reporter.progress(`copying ${t.name}`, i++, tables.length);
-      const ts = performance.now();
-      const r = await copyBetween(
-        local,
-        cloud,
-        { qualified: t.qualified, columns: t.copyColumns },
-        target.qualified,
-        options.signal,
-      );
-      results.push({ table: t.name, rows: r.rows, bytes: r.bytes, ms: performance.now() - ts });
-    }
-    reporter.progress('copying', tables.length, tables.length);
+    await fillStage(local, cloud, plan, users, identities, pred, options.signal);
+    const results = await loadTables(
+      local,
+      cloud,
+      plan,
+      users,
+      identities,
+      pred,
+      moves.sql,
+      (name, i, n) => reporter.progress(`loading ${name}`, i, n),
+      options.signal,
+    );
+    reporter.progress('loading', tables.length, tables.length);
     const totalRows = results.reduce((a, r) => a + r.rows, 0);
-    reporter.info(`✓ Imported ${totalRows.toLocaleString('en-US')} rows into ${tables.length} tables`);
-    const sequences = await moveSequences(local, cloud, tables, cloudByName);
+    const testUsers = plan.testUsers;
+    const sequences = moves.count;
+    reporter.info(
+      `✓ Truncated ${tables.length} tables and imported ${totalRows.toLocaleString('en-US')} rows`,
+    );
+    reporter.info(`✓ Synced ${testUsers} test users (passwords kept; other users untouched)`);
     const transferMs = performance.now() - tt;
 
     reporter.step('🔍 Verifying before commit (row counts and content checksums)...');
@@ -313,100 +315,6 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
 
 function rollbackNote(config: Config, backupFile: string): string[] {
   return [`Backup of the cloud as it was: ${displayPath(config, backupFile)} (if it was written)`];
-}
-
-/** Replaces the cloud's test users (and their identities) with local's; never touches other users. */
-async function upsertTestUsers(
-  local: Client,
-  cloud: Client,
-  users: { local: TableInfo; cloud: TableInfo; columns: string[] },
-  identities: { local: TableInfo; cloud: TableInfo; columns: string[] },
-  pred: string,
-  signal?: AbortSignal,
-): Promise<number> {
-  const ucols = columnList(users.columns);
-  const icols = columnList(identities.columns);
-  await cloud.query(`create temp table crm_env_users (like ${users.cloud.qualified}) on commit drop;
-    create temp table crm_env_identities (like ${identities.cloud.qualified}) on commit drop`);
-  const r = await copyBetween(
-    local,
-    cloud,
-    { qualified: users.local.qualified, columns: users.columns, where: pred },
-    'crm_env_users',
-    signal,
-  );
-  await copyBetween(
-    local,
-    cloud,
-    {
-      qualified: identities.local.qualified,
-      columns: identities.columns,
-      where: `user_id in (select id from ${users.local.qualified} where ${pred})`,
-    },
-    'crm_env_identities',
-    signal,
-  );
-  // Test users that exist only on the cloud are removed: after a push the cloud's test users are local's.
-  const updates = users.columns
-    .filter((c) => c !== 'id')
-    .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
-  // One round trip for the four statements (no parameters, so a multi-statement query is allowed).
-  await cloud.query(
-    `delete from ${users.cloud.qualified} where ${pred} and id not in (select id from crm_env_users);
-     insert into ${users.cloud.qualified} (${ucols}) select ${ucols} from crm_env_users
-       on conflict (id) do update set ${updates.join(', ')};
-     delete from ${identities.cloud.qualified} where user_id in (select id from crm_env_users);
-     insert into ${identities.cloud.qualified} (${icols}) select ${icols} from crm_env_identities`,
-  );
-  return r.rows;
-}
-
-/**
- * Moves every owned sequence / identity counter so the cloud's next insert does not collide: the next
- * value is local's next value, or past the highest copied id (rows inserted with explicit ids never
- * advance local's sequence). ALTER SEQUENCE … RESTART is transactional, unlike setval(), so a push
- * that rolls back leaves the cloud's counters exactly as they were.
- */
-async function moveSequences(
-  local: Client,
-  cloud: Client,
-  tables: readonly TableInfo[],
-  cloudByName: ReadonlyMap<string, TableInfo>,
-): Promise<number> {
-  const pairs = tables.flatMap((t) =>
-    t.sequences.flatMap((s) => {
-      const target = cloudByName.get(t.name)!;
-      const cloudSeq = target.sequences.find((x) => x.column === s.column);
-      return cloudSeq ? [{ local: s, cloud: cloudSeq, column: s.column, target }] : [];
-    }),
-  );
-  if (pairs.length === 0) return 0;
-  // Two cloud round trips in all, however many sequences: one to read, one to restart them.
-  const { rows: l } = await local.query<{ i: number; last_value: string; is_called: boolean }>(
-    pairs
-      .map((p, i) => `select ${i} as i, last_value::text, is_called from ${p.local.sequence}`)
-      .join(' union all '),
-  );
-  const { rows: c } = await cloud.query<{ i: number; increment: string; max: string | null }>(
-    pairs
-      .map(
-        (p, i) => `select ${i} as i, seqincrement::text as increment,
-                   (select max(${quoteIdent(p.column)})::text from ${p.target.qualified}) as max
-              from pg_catalog.pg_sequence where seqrelid = ${quoteLiteral(p.cloud.sequence)}::regclass`,
-      )
-      .join(' union all '),
-  );
-  const alters = pairs.map((p, i) => {
-    const lv = l.find((r) => Number(r.i) === i)!;
-    const cv = c.find((r) => Number(r.i) === i)!;
-    const increment = BigInt(cv.increment);
-    let next = BigInt(lv.last_value) + (lv.is_called ? increment : 0n);
-    if (increment > 0n && cv.max !== null && BigInt(cv.max) + increment > next)
-      next = BigInt(cv.max) + increment;
-    return `alter sequence ${p.cloud.sequence} restart with ${next}`;
-  });
-  await cloud.query(alters.join('; '));
-  return pairs.length;
 }
 
 export function displayPath(config: Config, file: string): string {

@@ -1,0 +1,237 @@
+/**
+ * How a push loads rows into the cloud, inside its transaction, with as few round trips as possible
+ * (a real cloud is 20 ms away, and every statement costs at least one round trip):
+ * - small tables (and the test users) travel together in ONE COPY into a temporary staging table, as
+ *   record text (`row(…)::text`), and are inserted from there with one batch of statements. Record
+ *   text round-trips every type exactly, through each type's own input and output functions;
+ * - big tables stream with their own COPY, the fastest path per row.
+ * Statements run in foreign-key order; consecutive staged tables share one round trip.
+ */
+import type { TableInfo } from '../db/catalog.js';
+import type { Client } from '../db/connect.js';
+import { copyBetween, copyQueryBetween } from '../db/copy.js';
+import { columnList, quoteIdent, quoteLiteral } from '../db/sql.js';
+
+/** Tables up to this many rows go through the staging table. */
+export const STAGE_MAX_ROWS = 10_000;
+
+/** Staging keys of the auth rows (public tables use their index, 0…n-1). */
+const USERS = -1;
+const IDENTITIES = -2;
+
+export interface AuthPair {
+  readonly local: TableInfo;
+  readonly cloud: TableInfo;
+  /** Columns both sides can store (GoTrue versions differ between local and cloud). */
+  readonly columns: readonly string[];
+}
+
+export interface LoadPlan {
+  readonly tables: readonly { local: TableInfo; cloud: TableInfo; rows: number; staged: boolean }[];
+  readonly testUsers: number;
+}
+
+function rowType(key: number): string {
+  return `pg_temp.${quoteIdent(`crm_env_r${key < 0 ? `_${-key}` : key}`)}`;
+}
+
+function recordText(columns: readonly string[]): string {
+  return `row(${columnList(columns)})::text`;
+}
+
+/** Counts local rows (one query on local, inside its snapshot) and decides each table's path. */
+export async function planLoad(
+  local: Client,
+  tables: readonly { local: TableInfo; cloud: TableInfo }[],
+  users: AuthPair,
+  pred: string,
+): Promise<LoadPlan> {
+  const parts = [
+    `select ${USERS} as i, count(*)::bigint::text as n from ${users.local.qualified} where ${pred}`,
+    ...tables.map((t, i) => `select ${i}, count(*)::bigint::text from ${t.local.qualified}`),
+  ];
+  const { rows } = await local.query<{ i: number; n: string }>(parts.join(' union all '));
+  const count = (i: number): number => Number(rows.find((r) => Number(r.i) === i)!.n);
+  return {
+    tables: tables.map((t, i) => ({ ...t, rows: count(i), staged: count(i) <= STAGE_MAX_ROWS })),
+    testUsers: count(USERS),
+  };
+}
+
+/** The staging table, created with the transaction's first batch (it touches no real table). */
+export const STAGING_TABLE_SQL =
+  'create temp table crm_env_stage (i int not null, line text not null) on commit drop';
+
+/**
+ * One row-type table per staged table (column order = local's copy columns, types = the cloud's).
+ * Created in the load batch, after the backup: reading the cloud's auth tables any earlier would make
+ * the transaction wait on them before the backup starts.
+ */
+function rowTypesSql(plan: LoadPlan, users: AuthPair, identities: AuthPair): string[] {
+  const typeTables = [
+    { key: USERS, cols: users.columns, from: users.cloud.qualified },
+    { key: IDENTITIES, cols: identities.columns, from: identities.cloud.qualified },
+    ...plan.tables.flatMap((t, i) =>
+      t.staged ? [{ key: i, cols: t.local.copyColumns, from: t.cloud.qualified }] : [],
+    ),
+  ];
+  return typeTables.map(
+    (t) =>
+      `create temp table ${rowType(t.key)} on commit drop as select ${columnList(t.cols)} from ${t.from} limit 0`,
+  );
+}
+
+/** Fills the staging table with the test users, their identities and every small table: one COPY. */
+export async function fillStage(
+  local: Client,
+  cloud: Client,
+  plan: LoadPlan,
+  users: AuthPair,
+  identities: AuthPair,
+  pred: string,
+  signal?: AbortSignal,
+): Promise<number> {
+  const out = [
+    `select ${USERS} as i, ${recordText(users.columns)} as line from ${users.local.qualified} where ${pred}`,
+    `select ${IDENTITIES}, ${recordText(identities.columns)} from ${identities.local.qualified}
+       where user_id in (select id from ${users.local.qualified} where ${pred})`,
+    ...plan.tables.flatMap((t, i) =>
+      t.staged && t.rows > 0
+        ? [`select ${i}, ${recordText(t.local.copyColumns)} from ${t.local.qualified}`]
+        : [],
+    ),
+  ];
+  const r = await copyQueryBetween(
+    local,
+    cloud,
+    `copy (${out.join(' union all ')}) to stdout`,
+    'copy crm_env_stage (i, line) from stdin',
+    signal,
+  );
+  return r.bytes;
+}
+
+function insertStaged(key: number, target: string, columns: readonly string[]): string {
+  return `insert into ${target} (${columnList(columns)})
+    select (s.r).* from (select line::${rowType(key)} as r from crm_env_stage where i = ${key}) s`;
+}
+
+/** Replaces the cloud's test users and their identities with the staged ones; no other user is touched. */
+function usersSql(users: AuthPair, identities: AuthPair, pred: string): string[] {
+  const stagedIds = `select (line::${rowType(USERS)}).id from crm_env_stage where i = ${USERS}`;
+  const updates = users.columns
+    .filter((c) => c !== 'id')
+    .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
+  return [
+    // Test users that exist only on the cloud go: after a push the cloud's test users are local's.
+    `delete from ${users.cloud.qualified} where ${pred} and id not in (${stagedIds})`,
+    `${insertStaged(USERS, users.cloud.qualified, users.columns)} on conflict (id) do update set ${updates.join(', ')}`,
+    `delete from ${identities.cloud.qualified} where user_id in (${stagedIds})`,
+    insertStaged(IDENTITIES, identities.cloud.qualified, identities.columns),
+  ];
+}
+
+export interface LoadedTable {
+  readonly table: string;
+  readonly rows: number;
+  readonly bytes: number;
+  readonly ms: number;
+  readonly staged: boolean;
+}
+
+/**
+ * Empties the cloud tables and loads everything in foreign-key order. `finalSql` (the sequence moves)
+ * rides along with the last batch.
+ */
+export async function loadTables(
+  local: Client,
+  cloud: Client,
+  plan: LoadPlan,
+  users: AuthPair,
+  identities: AuthPair,
+  pred: string,
+  finalSql: readonly string[],
+  onTable: (name: string, index: number, total: number) => void,
+  signal?: AbortSignal,
+): Promise<LoadedTable[]> {
+  const results: LoadedTable[] = [];
+  let batch: string[] = [
+    ...rowTypesSql(plan, users, identities),
+    `truncate table ${plan.tables.map((t) => t.cloud.qualified).join(', ')}`,
+    ...usersSql(users, identities, pred),
+  ];
+  let batchTables: { name: string; rows: number }[] = [];
+  let batchStart = performance.now();
+  const flush = async (): Promise<void> => {
+    if (batch.length > 0) await cloud.query(batch.join(';\n'));
+    const ms = (performance.now() - batchStart) / Math.max(1, batchTables.length);
+    for (const t of batchTables) results.push({ table: t.name, rows: t.rows, bytes: 0, ms, staged: true });
+    batch = [];
+    batchTables = [];
+    batchStart = performance.now();
+  };
+  for (const [i, t] of plan.tables.entries()) {
+    onTable(t.local.name, i, plan.tables.length);
+    if (t.staged) {
+      if (t.rows > 0) batch.push(insertStaged(i, t.cloud.qualified, t.local.copyColumns));
+      batchTables.push({ name: t.local.name, rows: t.rows });
+      continue;
+    }
+    await flush();
+    const started = performance.now();
+    const r = await copyBetween(
+      local,
+      cloud,
+      { qualified: t.local.qualified, columns: t.local.copyColumns },
+      t.cloud.qualified,
+      signal,
+    );
+    results.push({
+      table: t.local.name,
+      rows: r.rows,
+      bytes: r.bytes,
+      ms: performance.now() - started,
+      staged: false,
+    });
+    batchStart = performance.now();
+  }
+  batch.push(...finalSql);
+  await flush();
+  return results;
+}
+
+/**
+ * SQL that moves every owned sequence / identity counter so the cloud's next insert does not collide:
+ * the next value is local's next value, or past the highest copied id (rows inserted with explicit ids
+ * never advance local's sequence). ALTER SEQUENCE … RESTART is transactional, unlike setval(), so a
+ * push that rolls back leaves the cloud's counters as they were. Runs server-side in a DO block, so it
+ * costs no round trip of its own.
+ */
+export async function sequenceMoves(
+  local: Client,
+  tables: readonly { local: TableInfo; cloud: TableInfo }[],
+): Promise<{ sql: string[]; count: number }> {
+  const pairs = tables.flatMap((t) =>
+    t.local.sequences.flatMap((s) => {
+      const cloudSeq = t.cloud.sequences.find((x) => x.column === s.column);
+      return cloudSeq ? [{ local: s, cloud: cloudSeq, column: s.column, target: t.cloud }] : [];
+    }),
+  );
+  if (pairs.length === 0) return { sql: [], count: 0 };
+  const { rows } = await local.query<{ i: number; last_value: string; is_called: boolean }>(
+    pairs
+      .map((p, i) => `select ${i} as i, last_value::text, is_called from ${p.local.sequence}`)
+      .join(' union all '),
+  );
+  const sql = pairs.map((p, i) => {
+    const v = rows.find((r) => Number(r.i) === i)!;
+    return `do $crm_env$ declare inc bigint; top bigint; nxt bigint; begin
+      select seqincrement into inc from pg_catalog.pg_sequence where seqrelid = ${quoteLiteral(p.cloud.sequence)}::regclass;
+      select max(${quoteIdent(p.column)}) into top from ${p.target.qualified};
+      nxt := ${BigInt(v.last_value)}::bigint + ${v.is_called ? 'inc' : '0'};
+      if inc > 0 and top is not null and top + inc > nxt then nxt := top + inc; end if;
+      execute format('alter sequence %s restart with %s', ${quoteLiteral(p.cloud.sequence)}, nxt);
+    end $crm_env$`;
+  });
+  return { sql, count: pairs.length };
+}
