@@ -10,26 +10,12 @@
  * .crm-env/stack.env, written by `npm run stack:up`). Goal: median < 1.5 s (the spec allows 30 s).
  * The target database is modified: its test users and their data are (re)created, as the command does.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parse as parseDotenv } from 'dotenv';
+import { benchCommand, fail, requireBuild, ROOT } from './bench/command.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(ROOT, 'bin', 'crm-env.js');
-const RUNS = 5;
-const GOAL_MS = 1500;
-const LIMIT_MS = 30_000;
-
-function fail(message) {
-  console.error(`❌ ${message}`);
-  process.exit(1);
-}
-
-if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js')))
-  fail('dist/ is missing: run `npm run build` first.');
+requireBuild();
 const { redactUrl } = await import('../dist/redact.js');
 const { parseDatabaseUrl } = await import('../dist/config.js');
 
@@ -52,35 +38,9 @@ try {
   fail(err.message);
 }
 
-/** One whole `users create` process; returns its wall-clock duration in ms. */
-function runOnce() {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, 'users', 'create', '--target', url], {
-    cwd: ROOT,
-    env: process.env,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  const ms = performance.now() - t0;
-  if (r.error) fail(`could not run the CLI: ${r.error.message}`);
-  if (r.status !== 0) fail(`users create exited ${r.status}:\n${r.stderr || r.stdout}`);
-  return ms;
-}
-
-const fmt = (ms) => `${(ms / 1000).toFixed(3)} s`;
-
-console.log(`Benchmark: node bin/crm-env.js users create --target ${redactUrl(url)}`);
-console.log(`warm-up   ${fmt(runOnce())}`);
-const times = [];
-for (let i = 1; i <= RUNS; i++) {
-  const ms = runOnce();
-  times.push(ms);
-  console.log(`run ${i}/${RUNS}   ${fmt(ms)}`);
-}
-const sorted = [...times].sort((a, b) => a - b);
-const median = sorted[Math.floor(sorted.length / 2)];
-console.log(`min ${fmt(sorted[0])}  median ${fmt(median)}  max ${fmt(sorted[sorted.length - 1])}`);
-if (median < GOAL_MS) console.log(`✅ median below the ${fmt(GOAL_MS)} goal`);
-else if (median < LIMIT_MS)
-  console.log(`⚠️  median above the ${fmt(GOAL_MS)} goal (within the spec's ${LIMIT_MS / 1000} s)`);
-else fail(`median above the spec's ${LIMIT_MS / 1000} s limit`);
+benchCommand({
+  title: `node bin/crm-env.js users create --target ${redactUrl(url)}`,
+  args: ['users', 'create', '--target', url],
+  goalMs: 1500,
+  limitMs: 30_000,
+});
