@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,9 +34,11 @@ describe('embedded stack, end to end through the CLI', () => {
     expect(second.stdout).toContain('already running');
     expect(second.stdout).toContain('Migrations applied now: 0');
 
-    // The printed URL works with the pgpass file, and auth.uid() exists.
-    const url = `postgresql://postgres@127.0.0.1:${env.LOCAL_DB_PORT}/postgres`;
-    process.env.PGPASSFILE = path.join(dir, '.crm-env', 'pgpass');
+    // The printed URL works with the password from the pgpass file the export lines point at, and
+    // auth.uid() exists. (psql reads PGPASSFILE itself; here the line is looked up by hand.)
+    const pgpass = readFileSync(path.join(dir, '.crm-env', 'pgpass'), 'utf8');
+    const line = pgpass.split('\n').find((l) => l.startsWith(`127.0.0.1:${env.LOCAL_DB_PORT}:*:postgres:`))!;
+    const url = `postgresql://postgres:${encodeURIComponent(line.split(':').slice(4).join(':'))}@127.0.0.1:${env.LOCAL_DB_PORT}/postgres`;
     const tables = await withClient(url, async (c) => {
       await c.query('select auth.uid()');
       const { rows } = await c.query<{ n: number }>(
@@ -45,7 +47,6 @@ describe('embedded stack, end to end through the CLI', () => {
       );
       return rows[0]!.n;
     });
-    delete process.env.PGPASSFILE;
     expect(tables).toBe(13);
 
     expect(runCli(['stack', 'status'], { cwd: dir, env }).code).toBe(0);
