@@ -22,7 +22,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,6 +44,7 @@ import { addScaledData, scaledCounts } from './bench/datasets.mjs';
 import { killAll, run } from './bench/proc.mjs';
 import { startDelayProxy } from './bench/proxy.mjs';
 import { passwordUrl, routeFloor, routePush, routeSpec } from './bench/routes.mjs';
+import { freePort } from './bench/command.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_FILE = path.join(ROOT, 'bench-results.json');
@@ -78,17 +78,6 @@ function median(values) {
   if (v.length === 0) return null;
   const mid = Math.floor(v.length / 2);
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const fmtS = (s) => (s === null || s === undefined ? '—' : s.toFixed(s < 10 ? 3 : 2));

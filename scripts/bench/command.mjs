@@ -3,6 +3,7 @@
  * one warm-up run, then `runs` timed runs; prints each and the median against a goal.
  */
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -54,4 +55,16 @@ export function benchCommand({ title, args, goalMs, limitMs, runs = 5 }) {
     console.log(`⚠️  median above the ${fmt(goalMs)} goal (within the spec's ${limitMs / 1000} s)`);
   else fail(`median above the spec's ${limitMs / 1000} s limit`);
   return median;
+}
+
+/** A TCP port that is free right now on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }

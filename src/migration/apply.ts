@@ -9,7 +9,6 @@
  *   the transaction has rolled back, so a retry starts from a clean target;
  * - every file gets an outcome (time, or the error with its line) for the per-file report.
  */
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '../db/connect.js';
 import { pgFields } from '../db/connect.js';
@@ -19,8 +18,8 @@ import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 import { outsideTransactionStatements, parseMigrationCached, type OutsideStatement } from './checks.js';
 import type { MigrationFile } from './files.js';
-import { ensureHistoryTable, insertHistory, readHistory } from './history.js';
-import { applyInOpenTransaction, MigrationFailedError, planMigrations, runStatement } from './runner.js';
+import { ensureHistoryTable, readHistory } from './history.js';
+import { applyFile, applyInOpenTransaction, MigrationFailedError, planMigrations } from './runner.js';
 
 /** What happened to one pending file. */
 export interface FileOutcome {
@@ -234,22 +233,13 @@ async function applyInTransaction(
 
 /** One file, statement by statement in autocommit, then its history row. Returns the time taken. */
 async function applyOutside(client: Client, file: MigrationFile, options: ApplySetOptions): Promise<number> {
-  const start = performance.now();
-  const statements = await parseMigrationCached(file);
   if (options.lockTimeout)
     await client.query(`select set_config('lock_timeout', $1, false)`, [options.lockTimeout]);
   if (options.statementTimeout)
     await client.query(`select set_config('statement_timeout', $1, false)`, [options.statementTimeout]);
   try {
-    for (const s of statements) await runStatement(client, file, s);
-    await insertHistory(
-      client,
-      file.version,
-      file.name,
-      statements.map((s) => s.sql),
-    );
+    return await applyFile(client, file);
   } finally {
     await client.query('reset lock_timeout; reset statement_timeout').catch(() => undefined);
   }
-  return performance.now() - start;
 }

@@ -149,6 +149,23 @@ export async function applyPending(
 }
 
 /**
+ * Runs one file statement by statement, then writes its history row as the Supabase CLI does.
+ * Returns the time taken. Transaction control is the caller's.
+ */
+export async function applyFile(client: Client, file: MigrationFile): Promise<number> {
+  const start = performance.now();
+  const statements = await parseMigration(file.fileName, file.sql);
+  for (const s of statements) await runStatement(client, file, s);
+  await insertHistory(
+    client,
+    file.version,
+    file.name,
+    statements.map((s) => s.sql),
+  );
+  return performance.now() - start;
+}
+
+/**
  * Runs `pending` files and records their history inside the caller's open transaction (reset uses
  * this to rebuild the schema and re-apply everything as one unit).
  */
@@ -168,20 +185,11 @@ export async function applyInOpenTransaction(
   let i = 0;
   for (const file of pending) {
     options.onFile?.(file, i++, pending.length);
-    const start = performance.now();
-    const statements = await parseMigration(file.fileName, file.sql);
-    for (const s of statements) await runStatement(client, file, s);
-    await insertHistory(
-      client,
-      file.version,
-      file.name,
-      statements.map((s) => s.sql),
-    );
     const done = {
       version: file.version,
       name: file.name,
       fileName: file.fileName,
-      ms: performance.now() - start,
+      ms: await applyFile(client, file),
     };
     options.onApplied?.(done);
     applied.push(done);
