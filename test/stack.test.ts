@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -55,5 +55,26 @@ describe('embedded stack, end to end through the CLI', () => {
     expect(down.stdout).toContain('stopped');
     const status = runCli(['stack', 'status'], { cwd: dir, env });
     expect(status.code).toBe(1);
+  });
+
+  it('as root, a stack folder the postgres OS user cannot enter moves the server data to a reachable folder', async (ctx) => {
+    if (process.getuid?.() !== 0) ctx.skip();
+    const privateDir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-private-')); // mode 0700
+    symlinkSync(path.resolve('supabase'), path.join(privateDir, 'supabase'));
+    const penv = { LOCAL_DB_PORT: String(await freePort()), SANDBOX_DB_PORT: String(await freePort()) };
+    try {
+      const up = runCli(['stack', 'up'], { cwd: privateDir, env: penv });
+      expect(up.stderr).toBe('');
+      expect(up.code).toBe(0);
+      expect(up.stdout).toMatch(/server data goes to \/var\/tmp\/crm-env-[0-9a-f]{12}/);
+      expect(runCli(['stack', 'status'], { cwd: privateDir, env: penv }).code).toBe(0);
+    } finally {
+      runCli(['stack', 'down'], { cwd: privateDir, env: penv });
+      const state = JSON.parse(readFileSync(path.join(privateDir, '.crm-env', 'stack.json'), 'utf8')) as {
+        dataRoot: string;
+      };
+      rmSync(state.dataRoot, { recursive: true, force: true });
+      rmSync(privateDir, { recursive: true, force: true });
+    }
   });
 });

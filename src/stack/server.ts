@@ -7,7 +7,8 @@
  * would to Supabase, so permission problems show up here rather than in the cloud.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -47,8 +48,40 @@ function runAs(): RunAs {
   }
 }
 
-function ensureDir(dir: string, who: RunAs): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+/**
+ * True when the OS user the servers run as can enter `dir` (every existing ancestor searchable). Only
+ * matters as root: a checkout under a private folder (/root, a 0700 mktemp dir) is closed to it.
+ */
+export function serverUserCanReach(dir: string): boolean {
+  const who = runAs();
+  if (who.uid === undefined) return true;
+  let current = path.resolve(dir);
+  for (;;) {
+    let st: Stats | null = null;
+    try {
+      st = statSync(current);
+    } catch {
+      st = null; // not created yet: its parents decide
+    }
+    if (st) {
+      const ok =
+        st.uid === who.uid
+          ? (st.mode & 0o100) !== 0
+          : st.gid === who.gid
+            ? (st.mode & 0o010) !== 0
+            : (st.mode & 0o001) !== 0;
+      if (!ok) return false;
+    }
+    const parent = path.dirname(current);
+    if (parent === current) return true;
+    current = parent;
+  }
+}
+
+function ensureDir(dir: string, who: RunAs, mode = 0o700): void {
+  // Folders created on the way stay searchable (0755): the server user must be able to pass them.
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chmodSync(dir, mode);
   if (who.uid !== undefined) chownSync(dir, who.uid, who.gid!);
 }
 
@@ -66,7 +99,7 @@ export async function initCluster(spec: ServerSpec): Promise<boolean> {
   if (existsSync(path.join(spec.dataDir, 'PG_VERSION'))) return false;
   const who = runAs();
   const parent = path.dirname(spec.dataDir);
-  ensureDir(parent, who);
+  ensureDir(parent, who, 0o755);
   ensureDir(spec.dataDir, who);
   const pwfile = path.join(parent, `.${spec.name}.pw`);
   writeFileSync(pwfile, `${spec.password}\n`, { mode: 0o600 });

@@ -3,8 +3,9 @@
  * "local" (LOCAL_DB_PORT, default 54322, Supabase's local port) and a "sandbox cloud"
  * (SANDBOX_DB_PORT, default 54332) to push to safely. Data lives under STACK_DIR (default .crm-env/).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
@@ -21,6 +22,7 @@ import {
   portInUse,
   preparePostgresRole,
   serverUrl,
+  serverUserCanReach,
   startServer,
   stopServer,
 } from './server.js';
@@ -30,6 +32,8 @@ export type StackServerName = 'local' | 'sandbox';
 interface StackState {
   readonly binDir: string;
   readonly sandboxPassword: string;
+  /** Where the servers' data folders live: the stack folder, or a fallback the server user can reach. */
+  readonly dataRoot?: string;
 }
 
 /** The local server keeps Supabase's well-known local password, so the default URL just works. */
@@ -49,18 +53,31 @@ function specsFor(config: Config, state: StackState): Record<StackServerName, Se
     local: {
       name: 'local',
       binDir: state.binDir,
-      dataDir: path.join(config.stack.dir, 'local', 'data'),
+      dataDir: path.join(state.dataRoot ?? config.stack.dir, 'local', 'data'),
       port: config.stack.localPort,
       password: LOCAL_PASSWORD,
     },
     sandbox: {
       name: 'sandbox',
       binDir: state.binDir,
-      dataDir: path.join(config.stack.dir, 'sandbox', 'data'),
+      dataDir: path.join(state.dataRoot ?? config.stack.dir, 'sandbox', 'data'),
       port: config.stack.sandboxPort,
       password: state.sandboxPassword,
     },
   };
+}
+
+/**
+ * As root the servers run as the `postgres` OS user, which cannot enter a checkout under a private
+ * folder. Then the data folders go to /var/tmp/crm-env-<hash of the stack folder> instead; the
+ * connection files stay in the stack folder.
+ */
+function dataRootFor(config: Config, reporter: Reporter): string {
+  if (serverUserCanReach(config.stack.dir)) return config.stack.dir;
+  const hash = createHash('sha256').update(config.stack.dir).digest('hex').slice(0, 12);
+  const fallback = path.join(os.tmpdir() === '/tmp' ? '/var/tmp' : os.tmpdir(), `crm-env-${hash}`);
+  reporter.info(`The postgres OS user cannot enter ${config.stack.dir}; server data goes to ${fallback}.`);
+  return fallback;
 }
 
 export interface StackServerInfo {
@@ -124,6 +141,7 @@ export async function stackUp(config: Config, reporter: Reporter): Promise<Stack
   const state: StackState = {
     binDir: bins.binDir,
     sandboxPassword: previous?.sandboxPassword ?? randomBytes(18).toString('base64url'),
+    dataRoot: previous?.dataRoot ?? dataRootFor(config, reporter),
   };
   const specs = specsFor(config, state);
   const infos: StackServerInfo[] = [];
