@@ -6,12 +6,11 @@
  */
 import { once } from 'node:events';
 import type { WriteStream } from 'node:fs';
-import { createWriteStream, linkSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { TableInfo } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
 import { copyToWritable } from '../db/copy.js';
+import { backupPath, commitBackupFile, discardBackupFile, reserveBackupFile } from '../db/backup-file.js';
 import { columnList } from '../db/sql.js';
 import { testUserPredicate } from './test-users-sql.js';
 
@@ -22,10 +21,9 @@ export interface SyncBackupResult {
   readonly testUsers: number;
 }
 
-/** Folder and timestamped name: backups/sync/cloud_backup_YYYYMMDD_HHMMSS.sql. */
+/** Folder and timestamped name: backups/sync/cloud_backup_YYYYMMDD_HHMMSS.sql (before reservation). */
 export function syncBackupPath(backupDir: string, date = new Date()): string {
-  const ts = date.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
-  return path.join(backupDir, 'sync', `cloud_backup_${ts}.sql`);
+  return backupPath(path.join(backupDir, 'sync'), 'cloud', date);
 }
 
 /**
@@ -34,50 +32,28 @@ export function syncBackupPath(backupDir: string, date = new Date()): string {
  */
 export async function writeSyncBackup(
   cloud: Client,
-  file: string,
+  backupDir: string,
   tables: readonly TableInfo[],
   authUsers: TableInfo,
   authIdentities: TableInfo,
   testDomain: string,
   header: readonly string[],
 ): Promise<SyncBackupResult> {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const partial = `${file}.partial`;
-  const out = createWriteStream(partial, { mode: 0o600 });
+  const reserved = await reserveBackupFile(path.join(backupDir, 'sync'), 'cloud');
+  const out = reserved.handle.createWriteStream();
   try {
     const written = await writeBackupText(out, cloud, tables, authUsers, authIdentities, testDomain, header);
-    // Durable before the push empties anything: fsync, then move into place.
-    const fh = await open(partial, 'r');
-    await fh.sync();
-    await fh.close();
-    return { file: publish(partial, file), ...written };
+    // Durable before the push empties anything.
+    await commitBackupFile(reserved);
+    return { file: reserved.file, ...written };
   } catch (err) {
     // A failed backup leaves no half-written copy of the cloud's data behind.
     if (!out.closed) {
       out.destroy();
       await once(out, 'close').catch(() => undefined);
     }
-    rmSync(partial, { force: true });
+    await discardBackupFile(reserved);
     throw err;
-  }
-}
-
-/**
- * Gives the finished backup its final name without ever replacing an existing backup: the name has
- * one-second resolution, so a second push within the same second gets `…_1.sql`, `…_2.sql`, ….
- * link() fails on an existing name (rename() would silently overwrite it).
- */
-function publish(partial: string, file: string): string {
-  for (let n = 0; ; n++) {
-    const target = n === 0 ? file : `${file.replace(/\.sql$/, '')}_${n}.sql`;
-    try {
-      linkSync(partial, target);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw err;
-    }
-    unlinkSync(partial);
-    return target;
   }
 }
 

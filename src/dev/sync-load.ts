@@ -26,6 +26,18 @@ export interface AuthPair {
   readonly columns: readonly string[];
 }
 
+/** Everything the load steps share: both clients (in their transactions), the plan, the users. */
+export interface LoadContext {
+  readonly local: Client;
+  readonly cloud: Client;
+  readonly plan: LoadPlan;
+  readonly users: AuthPair;
+  readonly identities: AuthPair;
+  /** SQL predicate selecting test users by email. */
+  readonly pred: string;
+  readonly signal?: AbortSignal;
+}
+
 export interface LoadPlan {
   readonly tables: readonly { local: TableInfo; cloud: TableInfo; rows: number; staged: boolean }[];
   readonly testUsers: number;
@@ -82,15 +94,8 @@ function rowTypesSql(plan: LoadPlan, users: AuthPair, identities: AuthPair): str
 }
 
 /** Fills the staging table with the test users, their identities and every small table: one COPY. */
-export async function fillStage(
-  local: Client,
-  cloud: Client,
-  plan: LoadPlan,
-  users: AuthPair,
-  identities: AuthPair,
-  pred: string,
-  signal?: AbortSignal,
-): Promise<number> {
+export async function fillStage(ctx: LoadContext): Promise<number> {
+  const { local, cloud, plan, users, identities, pred, signal } = ctx;
   const out = [
     `select ${USERS} as i, ${recordText(users.columns)} as line from ${users.local.qualified} where ${pred}`,
     `select ${IDENTITIES}, ${recordText(identities.columns)} from ${identities.local.qualified}
@@ -144,16 +149,11 @@ export interface LoadedTable {
  * rides along with the last batch.
  */
 export async function loadTables(
-  local: Client,
-  cloud: Client,
-  plan: LoadPlan,
-  users: AuthPair,
-  identities: AuthPair,
-  pred: string,
+  ctx: LoadContext,
   finalSql: readonly string[],
   onTable: (name: string, index: number, total: number) => void,
-  signal?: AbortSignal,
 ): Promise<LoadedTable[]> {
+  const { local, cloud, plan, users, identities, pred, signal } = ctx;
   const results: LoadedTable[] = [];
   let batch: string[] = [
     ...rowTypesSql(plan, users, identities),

@@ -209,7 +209,7 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
     const tb = performance.now();
     const backup = await writeSyncBackup(
       cloud,
-      backupFile,
+      config.backupDir,
       tables.map((t) => cloudByName.get(t.name)!),
       users.cloud,
       identities.cloud,
@@ -229,17 +229,10 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
 
     reporter.step('📥 Replacing cloud data with local data (inside the transaction)...');
     const tt = performance.now();
-    await fillStage(local, cloud, plan, users, identities, pred, options.signal);
-    const results = await loadTables(
-      local,
-      cloud,
-      plan,
-      users,
-      identities,
-      pred,
-      moves.sql,
-      (name, i, n) => reporter.progress(`loading ${name}`, i, n),
-      options.signal,
+    const load = { local, cloud, plan, users, identities, pred, signal: options.signal };
+    await fillStage(load);
+    const results = await loadTables(load, moves.sql, (name, i, n) =>
+      reporter.progress(`loading ${name}`, i, n),
     );
     reporter.progress('loading', tables.length, tables.length);
     const totalRows = results.reduce((a, r) => a + r.rows, 0);

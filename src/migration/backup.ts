@@ -17,12 +17,11 @@
  * tables, so that restoring it replaces the data; it leaves out the migration history, which
  * describes the schema that a data-only restore keeps.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, chmodSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
+import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Config, DatabaseTarget } from '../config.js';
+import { commitBackupFile, discardBackupFile, reserveBackupFile } from '../db/backup-file.js';
 import { withClient } from '../db/connect.js';
 import { findPgDump, runPgDump, serverMajor } from '../db/pg-dump.js';
 import { dumpFilterStream } from '../db/pg-dump-filter.js';
@@ -54,10 +53,7 @@ export interface BackupResult {
 /** The schemas a full backup holds (see the module comment for why only these). */
 export const BACKUP_SCHEMAS = ['public', 'supabase_migrations'] as const;
 
-/** `YYYYMMDD_HHMMSS` in UTC, the spec's backup file timestamp. */
-export function backupTimestamp(date: Date = new Date()): string {
-  return date.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
-}
+export { backupTimestamp } from '../db/backup-file.js';
 
 const NAME = /^(.+)_backup_(\d{8}_\d{6})(?:_(\d+))?\.sql$/;
 
@@ -84,26 +80,6 @@ export function pruneBackups(dir: string, label: string, keep: number): string[]
   const doomed = files.slice(0, Math.max(0, files.length - keep));
   for (const f of doomed) unlinkSync(f);
   return doomed;
-}
-
-/**
- * Reserves a name that no file (finished or in progress) has, by creating its `.partial` exclusively:
- * two backups in one second get `_1`, `_2`, even from two processes.
- */
-async function reserveFile(
-  dir: string,
-  label: string,
-  ts: string,
-): Promise<{ file: string; handle: FileHandle }> {
-  for (let n = 0; ; n++) {
-    const file = path.join(dir, `${label}_backup_${ts}${n === 0 ? '' : `_${n}`}.sql`);
-    if (existsSync(file)) continue;
-    try {
-      return { file, handle: await open(`${file}.partial`, 'wx', 0o600) };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
 }
 
 /**
@@ -147,9 +123,8 @@ export async function createBackup(
   const bin = await findPgDump(config, major);
 
   const dir = path.join(config.backupDir, options.subdir ?? 'migrations');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const { file, handle } = await reserveFile(dir, label, backupTimestamp());
-  const partial = `${file}.partial`;
+  const reserved = await reserveBackupFile(dir, label);
+  const { file, handle } = reserved;
   const flags = dataOnly
     ? ['--format=plain', '--data-only', '--no-owner', '--schema=public']
     : [
@@ -171,18 +146,9 @@ export async function createBackup(
       transform: dumpFilterStream({ beforeData: truncate }),
       secrets: config.secrets,
     });
-    const fh = await open(partial, 'r');
-    await fh.sync();
-    await fh.close();
-    chmodSync(partial, 0o600);
-    renameSync(partial, file);
+    await commitBackupFile(reserved);
   } catch (err) {
-    await handle.close().catch(() => undefined);
-    try {
-      unlinkSync(partial);
-    } catch {
-      // already gone
-    }
+    await discardBackupFile(reserved);
     throw err;
   }
 

@@ -23,27 +23,14 @@ async function dropPublicObjects(client: Client): Promise<number> {
     }
   };
   // Objects that belong to an extension are the extension's business; skip them.
-  const notExtension = `not exists (select 1 from pg_depend d where d.objid = c.oid and d.deptype = 'e')`;
-  await run(
+  const relations = (relkinds: string): string =>
     `select n.nspname as schema, c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public' and c.relkind = 'm' and ${notExtension}`,
-    'materialized view',
-  );
-  await run(
-    `select n.nspname as schema, c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public' and c.relkind = 'v' and ${notExtension}`,
-    'view',
-  );
-  await run(
-    `select n.nspname as schema, c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public' and c.relkind in ('r', 'p', 'f') and not c.relispartition and ${notExtension}`,
-    'table',
-  );
-  await run(
-    `select n.nspname as schema, c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public' and c.relkind = 'S' and ${notExtension}`,
-    'sequence',
-  );
+      where n.nspname = 'public' and c.relkind in (${relkinds}) and not c.relispartition
+        and not exists (select 1 from pg_depend d where d.objid = c.oid and d.deptype = 'e')`;
+  await run(relations(`'m'`), 'materialized view');
+  await run(relations(`'v'`), 'view');
+  await run(relations(`'r', 'p', 'f'`), 'table');
+  await run(relations(`'S'`), 'sequence');
   await run(
     `select n.nspname as schema, p.proname as name, pg_get_function_identity_arguments(p.oid) as args
        from pg_proc p join pg_namespace n on n.oid = p.pronamespace

@@ -3,6 +3,7 @@ import { displayPath } from '../../dev/sync.js';
 import { redactUrl } from '../../redact.js';
 import { commandContext } from '../context.js';
 import { printVerifyReport } from './sync.js';
+import { printCredentials } from './users.js';
 
 export async function demoCommand(): Promise<number> {
   const { config, out } = commandContext();
@@ -11,12 +12,7 @@ export async function demoCommand(): Promise<number> {
   out.line();
   printVerifyReport(out, r.sync.verify);
   out.line();
-  out.line('🔑 Login credentials (the password is the value of TEST_USER_PASSWORD and is never printed):');
-  for (const u of r.users.users) {
-    const name =
-      u.role === 'admin' ? 'Admin' : u.role === 'sales_director' ? 'Sales Director' : 'Account Manager';
-    out.line(`   ${`${name}:`.padEnd(17)}${u.email} / ********`);
-  }
+  printCredentials(out, r.users.users);
   out.line();
   out.line('⏱️  Steps:');
   for (const s of r.steps)

@@ -1,7 +1,21 @@
 import { describeTarget, resolveTarget } from '../../config.js';
+import type { UserSummary } from '../../dev/test-users.js';
 import { createTestUsers, label } from '../../dev/test-users.js';
+import type { Output } from '../output.js';
 import { checkTestUsers } from '../../dev/users-check.js';
 import { commandContext } from '../context.js';
+
+const ROLE_TITLES: Readonly<Record<UserSummary['role'], string>> = {
+  admin: 'Admin',
+  sales_director: 'Sales Director',
+  account_manager: 'Account Manager',
+};
+
+/** The spec's credentials block, with the password masked (it is never printed). */
+export function printCredentials(out: Output, users: readonly UserSummary[]): void {
+  out.line('🔑 Login credentials (the password is the value of TEST_USER_PASSWORD and is never printed):');
+  for (const u of users) out.line(`   ${`${ROLE_TITLES[u.role]}:`.padEnd(17)}${u.email} / ********`);
+}
 
 export async function createUsersCommand(
   dbUrl: string | undefined,
@@ -16,13 +30,7 @@ export async function createUsersCommand(
   out.line();
   out.line(`✅ Test users created successfully! (${(result.ms / 1000).toFixed(2)} s)`);
   out.line();
-  out.line('🔑 Login credentials (the password is the value of TEST_USER_PASSWORD and is never printed):');
-  const pad = (s: string): string => `${s}:`.padEnd(17);
-  for (const u of result.users) {
-    const name =
-      u.role === 'admin' ? 'Admin' : u.role === 'sales_director' ? 'Sales Director' : 'Account Manager';
-    out.line(`   ${pad(name)}${u.email} / ********`);
-  }
+  printCredentials(out, result.users);
   out.line();
   out.line('📊 Data summary:');
   for (const u of result.users) {
