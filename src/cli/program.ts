@@ -46,6 +46,10 @@ export function buildProgram(session: CliSession = newSession()): Command {
     )
     .argument('[db-url]', 'database URL (same as --target <url>)')
     .option('--target <target>', TARGET_HELP, 'local')
+    .option(
+      '--delete-non-test-data',
+      'allow deleting or changing rows of non-test users that hang off the test users’ rows',
+    )
     .option('--json', 'print the summary as JSON')
     .action(act(async () => (await import('./commands/users.js')).createUsersCommand));
   users
@@ -62,6 +66,10 @@ export function buildProgram(session: CliSession = newSession()): Command {
     .command('push')
     .description('Replace the cloud data with local data in one transaction, after a backup; then verify')
     .option('--force', 'confirm that the cloud data will be overwritten')
+    .option(
+      '--delete-non-test-data',
+      'also delete cloud rows of users who are not test users (refused without it; backed up first)',
+    )
     .option('--json', 'print the summary as JSON')
     .action(act(async () => (await import('./commands/sync.js')).syncPushCommand));
 
@@ -76,6 +84,11 @@ export function buildProgram(session: CliSession = newSession()): Command {
     .description('Back up, then reset local (and cloud) to fresh test users and data')
     .option('--yes', 'do not ask for confirmation (required without a terminal)')
     .option('--local-only', 'reset the local database only')
+    .option(
+      '--delete-non-test-data',
+      'also delete the rows of users who are not test users (refused without it; backed up first)',
+    )
+    .option('--json', 'print the result as JSON')
     .action(act(async () => (await import('./commands/reset.js')).resetCommand));
 
   // ---- migration ---------------------------------------------------------------------------------

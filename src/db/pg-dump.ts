@@ -148,6 +148,8 @@ export interface RunPgDumpOptions {
   readonly transform?: NodeJS.ReadWriteStream;
   /** Extra secrets to hide in pg_dump's stderr. */
   readonly secrets?: readonly string[];
+  /** Kills pg_dump when aborted (Ctrl-C). */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -161,6 +163,7 @@ export async function runPgDump(options: RunPgDumpOptions): Promise<void> {
   const child = spawn(options.bin.path, [...inv.args], {
     env: { ...process.env, ...inv.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   let stderr = '';
   child.stderr.setEncoding('utf8');

@@ -39,6 +39,8 @@ export interface BackupOptions {
   readonly label?: string;
   /** Folder under config.backupDir; default 'migrations'. */
   readonly subdir?: string;
+  /** Stops the backup (kills pg_dump; the partial file is removed) when aborted. */
+  readonly signal?: AbortSignal;
 }
 
 export interface BackupResult {
@@ -140,6 +142,7 @@ export async function createBackup(
       output: handle.createWriteStream(),
       transform: dumpFilterStream({ beforeData: truncate }),
       secrets: config.secrets,
+      signal: options.signal,
     });
     await commitBackupFile(reserved);
   } catch (err) {

@@ -37,6 +37,9 @@ import { readHistory } from './history.js';
 import type { PostCheckReport } from './post-checks.js';
 import { runPostChecks } from './post-checks.js';
 import { planMigrations } from './runner.js';
+import { endOnAbort, interruptible } from '../interrupt.js';
+import { runPreflight } from '../preflight/preflight.js';
+import { deployPreflightPlan } from '../preflight/migration-needs.js';
 
 export interface DeployOptions {
   /** Stop after the dry run (nothing is changed, no backup). */
@@ -52,6 +55,8 @@ export interface DeployOptions {
   readonly includeAll?: boolean;
   /** Asked before a non-local database is changed (default: nobody can confirm, so it is refused). */
   readonly confirm?: Confirmer;
+  /** Stops the deploy (Ctrl-C): pg_dump is killed, the connection ends, the transaction rolls back. */
+  readonly signal?: AbortSignal;
 }
 
 export interface DeployReport {
@@ -125,6 +130,10 @@ export async function deployMigrations(
   const confirmer = options.confirm ?? noConfirmation;
   const what = `Deploying to the ${target.label} database`;
   if (needsConfirm) assertCanConfirm(confirmer, what);
+  // Read-only checks of the target before anything changes (src/preflight/preflight.ts).
+  const { signal } = options;
+  const planOptions = { dryRun, includeAll: options.includeAll ?? false, signal };
+  await runPreflight(config, await deployPreflightPlan(config, target, planOptions));
   const { files } = await readMigrations(config.migrationsDir);
   const nameFindings = [...(await checkFileNames(config.migrationsDir)), ...checkDuplicateVersions(files)];
   const lockTimeout = options.lockTimeout ?? '5s';
@@ -232,7 +241,7 @@ export async function deployMigrations(
         });
       }
       reporter.step(`📦 Backing up the ${target.label} database`);
-      const b = await createBackup(config, target, {}, reporter);
+      const b = await createBackup(config, target, { signal }, reporter);
       backup = { file: b.file, bytes: b.bytes, ms: b.ms };
       update({ backup });
       reporter.info(`Backup: ${shown(config, b.file)}`);
@@ -275,14 +284,24 @@ export async function deployMigrations(
     return update({ outcome: pending.length === 0 ? 'up-to-date' : 'applied' });
   };
 
-  return withLockedClient(
-    target.url,
-    {
-      label: target.label,
-      lock: 'migrate',
-      busyMessage: `Another crm-env migration or deploy is running on the ${target.label} database; wait for it to finish and try again. Nothing was changed.`,
-    },
-    run,
+  const interrupted = `Deploy interrupted; the ${target.label} database was rolled back and is unchanged.`;
+  return interruptible(signal, interrupted, () =>
+    withLockedClient(
+      target.url,
+      {
+        label: target.label,
+        lock: 'migrate',
+        busyMessage: `Another crm-env migration or deploy is running on the ${target.label} database; wait for it to finish and try again. Nothing was changed.`,
+      },
+      async (client) => {
+        const stop = endOnAbort(signal, [client]);
+        try {
+          return await run(client);
+        } finally {
+          stop();
+        }
+      },
+    ),
   );
 }
 

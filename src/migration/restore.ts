@@ -21,12 +21,17 @@ import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 import type { BackupResult } from './backup.js';
 import { createBackup } from './backup.js';
+import { endOnAbort, interruptible } from '../interrupt.js';
+import { runPreflight } from '../preflight/preflight.js';
+import { restorePreflightPlan } from '../preflight/restore-needs.js';
 
 export interface RestoreOptions {
   /** Asked (type `restore`) before anything is touched; default: nobody can confirm, so it is refused. */
   readonly confirm?: Confirmer;
   /** Take a full backup of the target first (default true). */
   readonly backupFirst?: boolean;
+  /** Stops the restore (Ctrl-C): pg_dump is killed, the connection ends, the transaction rolls back. */
+  readonly signal?: AbortSignal;
 }
 
 export interface RestoreResult {
@@ -89,19 +94,34 @@ export async function restoreBackup(
     throw new UsageError(`Cannot read the backup file ${file}; nothing was changed.`);
   }
   const shown = shownPath(config.projectDir, file);
+  // Read-only checks of the target before anything changes (src/preflight/preflight.ts).
+  await runPreflight(
+    config,
+    await restorePreflightPlan(file, target, options.backupFirst ?? true, options.signal),
+  );
   await confirmOrStop(confirmer, 'Restore', {
     message: `Replace what ${redactUrl(target.url)} holds with the backup ${shown}?`,
     word: 'restore',
   });
-  const result = await withLockedClient(
-    target.url,
-    {
-      label: target.label,
-      lock: 'restore',
-      busyMessage:
-        'Another crm-env restore is running on this database; wait for it to finish and try again.',
-    },
-    (client) => restoreLocked(client, config, file, shown, target, options, reporter),
+  const interrupted = `Restore interrupted; the ${target.label} database was rolled back and is unchanged.`;
+  const result = await interruptible(options.signal, interrupted, () =>
+    withLockedClient(
+      target.url,
+      {
+        label: target.label,
+        lock: 'restore',
+        busyMessage:
+          'Another crm-env restore is running on this database; wait for it to finish and try again.',
+      },
+      async (client) => {
+        const stop = endOnAbort(options.signal, [client]);
+        try {
+          return await restoreLocked(client, config, file, shown, target, options, reporter);
+        } finally {
+          stop();
+        }
+      },
+    ),
   );
   return { ...result, ms: performance.now() - t0 };
 }
@@ -119,7 +139,7 @@ async function restoreLocked(
   let safetyBackup: BackupResult | null = null;
   if (options.backupFirst ?? true) {
     reporter.step(`Backing up the ${target.label} database first...`);
-    safetyBackup = await createBackup(config, target, {}, reporter);
+    safetyBackup = await createBackup(config, target, { signal: options.signal }, reporter);
     reporter.info(`✓ Safety backup: ${shownPath(config.projectDir, safetyBackup.file)}`);
   }
   const details = safetyBackup

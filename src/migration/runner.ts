@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { Client } from '../db/connect.js';
 import { pgFields, withLockedClient } from '../db/connect.js';
 import { OperationError } from '../errors.js';
+import { endOnAbort } from '../interrupt.js';
 import { redactText } from '../redact.js';
 import type { MigrationFile } from './files.js';
 import { lineAt, readMigrations } from './files.js';
@@ -69,6 +70,8 @@ export interface ApplyOptions {
   readonly onFile?: (file: MigrationFile, index: number, total: number) => void;
   /** Called after each file ran (still inside the transaction). */
   readonly onApplied?: (applied: AppliedMigration) => void;
+  /** Stops the run (Ctrl-C): the connection ends and the transaction rolls back. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ApplyResult {
@@ -123,7 +126,14 @@ export async function migrateUp(
       busyMessage:
         'Another crm-env migration is running on this database; wait for it to finish and try again.',
     },
-    (client) => applyPending(client, files, options),
+    async (client) => {
+      const stop = endOnAbort(options.signal, [client]);
+      try {
+        return await applyPending(client, files, options);
+      } finally {
+        stop();
+      }
+    },
   );
 }
 

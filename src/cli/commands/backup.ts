@@ -12,6 +12,7 @@ import { formatBytes, shownPath } from '../../format.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 import { terminalConfirmer } from '../prompt.js';
+import { withInterrupts } from '../interrupt.js';
 
 /** `npm run migrate:backup -- [local|cloud|<url>]`: a full (or data-only) backup, as the spec's backup.sh. */
 export async function backupCommand(
@@ -80,7 +81,7 @@ export async function restoreCommand(
     'What the backup holds replaces what the target has now (tables and rows); a backup of the target is taken first.',
   );
   const confirm = terminalConfirmer({ yes: opts.yes, json: opts.json });
-  const r = await restoreBackup(config, file, t, { confirm }, out);
+  const r = await withInterrupts(out, (signal) => restoreBackup(config, file, t, { confirm, signal }, out));
   out.line();
   out.line(
     `✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${(r.ms / 1000).toFixed(1)} s`,

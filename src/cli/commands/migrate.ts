@@ -10,6 +10,10 @@ import { redactText } from '../../redact.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 import { terminalConfirmer } from '../prompt.js';
+import { withInterrupts } from '../interrupt.js';
+import { interruptible } from '../../interrupt.js';
+import { runPreflight } from '../../preflight/preflight.js';
+import { migrateUpPreflightPlan } from '../../preflight/migration-needs.js';
 import type { Output } from '../output.js';
 
 export async function migrateUpCommand(
@@ -23,15 +27,22 @@ export async function migrateUpCommand(
   const { config, out } = commandContext(session, { json: opts.json });
   const target = resolveTarget(config, opts.target);
   out.line(`🗂️  Applying migrations to ${describeTarget(target)}`);
-  const result = await migrateUp(
-    target.url,
-    config.migrationsDir,
-    {
-      includeAll: opts.includeAll ?? false,
-      onFile: (f, i, n) => out.progress(f.fileName, i, n),
-    },
-    target.label,
-  );
+  const result = await withInterrupts(out, async (signal) => {
+    await runPreflight(config, migrateUpPreflightPlan(target, signal));
+    const interrupted = `migrate up interrupted; the ${target.label} database was rolled back and is unchanged.`;
+    return interruptible(signal, interrupted, () =>
+      migrateUp(
+        target.url,
+        config.migrationsDir,
+        {
+          includeAll: opts.includeAll ?? false,
+          onFile: (f, i, n) => out.progress(f.fileName, i, n),
+          signal,
+        },
+        target.label,
+      ),
+    );
+  });
   for (const m of result.applied) out.info(`✓ ${m.fileName} (${m.ms.toFixed(0)} ms)`);
   out.line(
     result.applied.length === 0
@@ -138,18 +149,21 @@ export async function deployCommand(
   out.line(`🚀 Safe migration deploy${opts.dryRun ? ' (dry run)' : ''} — ${describeTarget(t)}`);
   let report: DeployReport;
   try {
-    report = await deployMigrations(
-      config,
-      t,
-      {
-        dryRun: opts.dryRun,
-        confirm: terminalConfirmer({ yes: opts.yes, json: opts.json }),
-        lockTimeout: opts.lockTimeout,
-        statementTimeout: opts.statementTimeout,
-        retries,
-        includeAll: opts.includeAll,
-      },
-      out,
+    report = await withInterrupts(out, (signal) =>
+      deployMigrations(
+        config,
+        t,
+        {
+          dryRun: opts.dryRun,
+          confirm: terminalConfirmer({ yes: opts.yes, json: opts.json }),
+          lockTimeout: opts.lockTimeout,
+          statementTimeout: opts.statementTimeout,
+          retries,
+          includeAll: opts.includeAll,
+          signal,
+        },
+        out,
+      ),
     );
   } catch (err) {
     if (err instanceof DeployError) {

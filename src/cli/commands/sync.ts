@@ -8,6 +8,7 @@ import { redactUrl } from '../../redact.js';
 import type { Output } from '../output.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
+import { printFailureJson, withInterrupts } from '../interrupt.js';
 
 /** The spec's verify table: a line per table, then test users and history. */
 export function printVerifyReport(out: Output, report: VerifyReport): void {
@@ -60,24 +61,21 @@ export async function verifyCommand(session: CliSession, opts: { json?: boolean 
 
 export async function syncPushCommand(
   session: CliSession,
-  opts: { force?: boolean; json?: boolean },
+  opts: { force?: boolean; json?: boolean; deleteNonTestData?: boolean },
 ): Promise<number> {
   const { config, out } = commandContext(session, { json: opts.json });
   if (!opts.force && config.cloud) {
     const [first, ...rest] = confirmationMessage(config.cloud);
     throw new UsageError(`${first} Nothing was changed.`, { details: rest });
   }
-  const controller = new AbortController();
-  const onSigint = (): void => {
-    out.warn('Interrupted: rolling back the cloud transaction...');
-    controller.abort();
-  };
-  process.once('SIGINT', onSigint);
   let result: SyncResult;
   try {
-    result = await syncPush(config, { force: true, signal: controller.signal }, out);
-  } finally {
-    process.removeListener('SIGINT', onSigint);
+    result = await withInterrupts(out, (signal) =>
+      syncPush(config, { force: true, signal, deleteNonTestData: opts.deleteNonTestData ?? false }, out),
+    );
+  } catch (err) {
+    printFailureJson(out, err, config.secrets);
+    throw err;
   }
   out.json({ ...result, backupFile: shownPath(config.projectDir, result.backupFile) });
   out.line();

@@ -1,10 +1,11 @@
 import { describeTarget, resolveTarget } from '../../config.js';
-import type { UserSummary } from '../../dev/test-users.js';
+import type { CreateUsersResult, UserSummary } from '../../dev/test-users.js';
 import { createTestUsers, label } from '../../dev/test-users.js';
 import type { Output } from '../output.js';
 import { checkTestUsers } from '../../dev/users-check.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
+import { printFailureJson, withInterrupts } from '../interrupt.js';
 
 const ROLE_TITLES: Readonly<Record<UserSummary['role'], string>> = {
   admin: 'Admin',
@@ -22,13 +23,21 @@ export async function createUsersCommand(
   session: CliSession,
 
   dbUrl: string | undefined,
-  opts: { target: string; json?: boolean },
+  opts: { target: string; json?: boolean; deleteNonTestData?: boolean },
 ): Promise<number> {
   const { config, out } = commandContext(session, { json: opts.json });
   const target = resolveTarget(config, dbUrl ?? opts.target);
   out.line('👥 Creating test users with role-specific data...');
   out.line(`   Database: ${describeTarget(target)}`);
-  const result = await createTestUsers(config, target, out);
+  let result: CreateUsersResult;
+  try {
+    result = await withInterrupts(out, (signal) =>
+      createTestUsers(config, target, out, { signal, deleteNonTestData: opts.deleteNonTestData ?? false }),
+    );
+  } catch (err) {
+    printFailureJson(out, err, config.secrets, { target: target.label });
+    throw err;
+  }
   out.json({ target: target.label, ...result });
   out.line();
   out.line(`✅ Test users created successfully! (${(result.ms / 1000).toFixed(2)} s)`);

@@ -1,0 +1,41 @@
+/**
+ * The preflight plans of `migrate deploy` and `migrate up`: the role must own what the migrations alter
+ * and see every row they update; a deploy that will apply something backs the target up first.
+ */
+import type { Config, DatabaseTarget } from '../config.js';
+import { withClient } from '../db/connect.js';
+import { readMigrations } from '../migration/files.js';
+import { readHistory } from '../migration/history.js';
+import { planMigrations } from '../migration/runner.js';
+import type { Capability } from './capabilities.js';
+import type { PreflightPlan } from './preflight.js';
+
+const MIGRATION_NEEDS: readonly Capability[] = ['bypass-rls', 'own-public'];
+
+/** True when `target` has migrations to apply (or its history cannot be planned: deploy reports that). */
+async function hasPending(config: Config, target: DatabaseTarget, includeAll: boolean): Promise<boolean> {
+  const { files } = await readMigrations(config.migrationsDir);
+  const history = await withClient(target.url, readHistory, { label: target.label });
+  try {
+    return planMigrations(history, files, includeAll).pending.length > 0;
+  } catch {
+    return true;
+  }
+}
+
+export async function deployPreflightPlan(
+  config: Config,
+  target: DatabaseTarget,
+  options: { dryRun: boolean; includeAll: boolean; signal?: AbortSignal },
+): Promise<PreflightPlan> {
+  const backs = !options.dryRun && (await hasPending(config, target, options.includeAll));
+  return {
+    command: 'migrate deploy',
+    signal: options.signal,
+    databases: [{ target, needs: MIGRATION_NEEDS, backups: backs ? ['full'] : [] }],
+  };
+}
+
+export function migrateUpPreflightPlan(target: DatabaseTarget, signal?: AbortSignal): PreflightPlan {
+  return { command: 'migrate up', signal, databases: [{ target, needs: MIGRATION_NEEDS }] };
+}
