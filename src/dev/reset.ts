@@ -115,7 +115,7 @@ function preflightDatabases(ctx: ResetContext, clients: readonly Client[]) {
   const local = {
     target: ctx.config.local,
     client: clients[0],
-    needs: ['bypass-rls', 'own-public', 'write-auth'] as const,
+    needs: ['bypass-rls', 'own-public', 'write-history', 'write-auth'] as const,
     backups: ['full'] as const,
     testUserIds: ids,
     upsertsIdentities: true,

@@ -13,9 +13,11 @@ import type { Client } from '../db/connect.js';
  * - `write-auth`: SELECT, INSERT, UPDATE, DELETE on auth.users and auth.identities.
  * - `own-public`: owns every table, view, sequence and routine in public, and may create there
  *   (rebuilding the schema, migrations, full restores drop and alter them).
+ * - `write-history`: reads and writes the migration history (supabase_migrations.schema_migrations),
+ *   or may create it where it does not exist yet.
  */
 export type Capability =
-  'bypass-rls' | 'read-data' | 'write-data' | 'replace-data' | 'write-auth' | 'own-public';
+  'bypass-rls' | 'read-data' | 'write-data' | 'replace-data' | 'write-auth' | 'own-public' | 'write-history';
 
 interface RoleFacts {
   role: string;
@@ -27,6 +29,7 @@ interface RoleFacts {
   not_truncatable: string[];
   auth_not_readable: string[];
   auth_not_writable: string[];
+  history_ok: boolean;
 }
 
 const PUBLIC_TABLES = `from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -55,7 +58,13 @@ const ROLE_FACTS_SQL = `select current_user as role,
   array(select t from ${AUTH_TABLES}
          where to_regclass(t) is null or not (${can(['SELECT'], 'to_regclass(t)')})) as auth_not_readable,
   array(select t from ${AUTH_TABLES}
-         where to_regclass(t) is null or not (${can(['SELECT', 'INSERT', 'UPDATE', 'DELETE'], 'to_regclass(t)')})) as auth_not_writable`;
+         where to_regclass(t) is null or not (${can(['SELECT', 'INSERT', 'UPDATE', 'DELETE'], 'to_regclass(t)')})) as auth_not_writable,
+  (select case when ns.oid is null then has_database_privilege(current_database(), 'CREATE')
+               when h.oid is null then has_schema_privilege(ns.oid, 'CREATE')
+               else has_schema_privilege(ns.oid, 'USAGE') and ${can(['SELECT', 'INSERT', 'DELETE'], 'h.oid')} end
+     from (select 1) one
+     left join pg_namespace ns on ns.nspname = 'supabase_migrations'
+     left join pg_class h on h.relnamespace = ns.oid and h.relname = 'schema_migrations') as history_ok`;
 
 function some(names: readonly string[]): string {
   return names.length === 1 ? names[0]! : `${names[0]} (and ${names.length - 1} more)`;
@@ -99,6 +108,12 @@ export async function missingCapabilities(
         break;
       case 'write-auth':
         lacks(f.auth_not_writable, 'may not read and write');
+        break;
+      case 'write-history':
+        if (!f.history_ok)
+          problems.push(
+            `${who} may not read and write the migration history (supabase_migrations.schema_migrations), which ${command} needs; ${fix}.`,
+          );
         break;
       case 'own-public':
         if (!f.create_public)

@@ -4,21 +4,24 @@
  */
 import type { Config, DatabaseTarget } from '../config.js';
 import { withClient } from '../db/connect.js';
+import { ConfigError } from '../errors.js';
 import { readMigrations } from '../migration/files.js';
 import { readHistory } from '../migration/history.js';
 import { planMigrations } from '../migration/runner.js';
 import type { Capability } from './capabilities.js';
 import type { PreflightPlan } from './preflight.js';
 
-const MIGRATION_NEEDS: readonly Capability[] = ['bypass-rls', 'own-public'];
+const MIGRATION_NEEDS: readonly Capability[] = ['bypass-rls', 'own-public', 'write-history'];
 
 /** True when `target` has migrations to apply (or its history cannot be planned: deploy reports that). */
 async function hasPending(config: Config, target: DatabaseTarget, includeAll: boolean): Promise<boolean> {
   const { files } = await readMigrations(config.migrationsDir);
-  const history = await withClient(target.url, readHistory, { label: target.label });
   try {
+    const history = await withClient(target.url, readHistory, { label: target.label });
     return planMigrations(history, files, includeAll).pending.length > 0;
-  } catch {
+  } catch (err) {
+    // Unreachable, or a history this role may not read: the preflight itself says which.
+    if (err instanceof ConfigError) throw err;
     return true;
   }
 }
