@@ -13,7 +13,8 @@ import type { Client } from '../db/connect.js';
 import { pgFields, withLockedClient, withTransaction } from '../db/connect.js';
 import { encodeCopyRows } from '../db/copy-text.js';
 import { columnList, quoteIdent } from '../db/sql.js';
-import { OperationError } from '../errors.js';
+import { CrmEnvError, OperationError } from '../errors.js';
+import { redactText } from '../redact.js';
 import { endOnAbort, interruptible } from '../interrupt.js';
 import { runPreflight } from '../preflight/preflight.js';
 import type { Reporter } from '../reporter.js';
@@ -134,11 +135,25 @@ export async function createTestUsers(
       const stop = endOnAbort(options.signal, [client]);
       try {
         await preflightTestUsers(config, target, client, options);
-        return await withTransaction(client, () => writeTestUsers(client, config, reporter));
+        return await withTransaction(client, () => writeTestUsers(client, config, reporter)).catch(
+          (err: unknown) => {
+            throw asWriteFailure(err, target, config);
+          },
+        );
       } finally {
         stop();
       }
     }),
+  );
+}
+
+/** A server error inside the transaction (already rolled back), as one sentence. */
+function asWriteFailure(err: unknown, target: DatabaseTarget, config: Config): unknown {
+  if (err instanceof CrmEnvError || !(err instanceof Error)) return err;
+  const { detail } = pgFields(err);
+  return new OperationError(
+    `users create failed on the ${target.label} database: ${redactText(err.message, config.secrets)}; its transaction was rolled back and nothing was changed.`,
+    { cause: err, details: detail ? [redactText(detail, config.secrets)] : [] },
   );
 }
 
