@@ -19,7 +19,7 @@ import type { Client } from '../db/connect.js';
 import { connect, withAdvisoryLock } from '../db/connect.js';
 import { quoteLiteral } from '../db/sql.js';
 import { ConfigError, CrmEnvError, InterruptedError, MismatchError, OperationError } from '../errors.js';
-import { endOnAbort, stopIfInterrupted } from '../interrupt.js';
+import { endOnAbort, interruptible, stopIfInterrupted } from '../interrupt.js';
 import { runPreflight } from '../preflight/preflight.js';
 import { redactText, redactUrl } from '../redact.js';
 import type { Reporter } from '../reporter.js';
@@ -136,7 +136,11 @@ export async function syncPush(
   const sessions = await openSessions(config, cloudTarget);
   const stopEnding = endOnAbort(options.signal, [sessions.local, sessions.cloud, sessions.snapshotReader]);
   try {
-    const { pre, nonTestData } = await preflightPush(config, cloudTarget, sessions, options, reporter);
+    const { pre, nonTestData } = await interruptible(
+      options.signal,
+      'Push interrupted during its read-only checks; nothing was changed.',
+      () => preflightPush(config, cloudTarget, sessions, options, reporter),
+    );
     const ctx: PushContext = {
       ...sessions,
       config,

@@ -133,7 +133,10 @@ export async function deployMigrations(
   // Read-only checks of the target before anything changes (src/preflight/preflight.ts).
   const { signal } = options;
   const planOptions = { dryRun, includeAll: options.includeAll ?? false, signal };
-  await runPreflight(config, await deployPreflightPlan(config, target, planOptions));
+  const preflightInterrupted = 'Deploy interrupted during its read-only checks; nothing was changed.';
+  await interruptible(signal, preflightInterrupted, async () =>
+    runPreflight(config, await deployPreflightPlan(config, target, planOptions)),
+  );
   const { files } = await readMigrations(config.migrationsDir);
   const nameFindings = [...(await checkFileNames(config.migrationsDir)), ...checkDuplicateVersions(files)];
   const lockTimeout = options.lockTimeout ?? '5s';

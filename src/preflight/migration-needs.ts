@@ -5,6 +5,7 @@
 import type { Config, DatabaseTarget } from '../config.js';
 import { withClient } from '../db/connect.js';
 import { ConfigError } from '../errors.js';
+import { endOnAbort } from '../interrupt.js';
 import { readMigrations } from '../migration/files.js';
 import { readHistory } from '../migration/history.js';
 import { planMigrations } from '../migration/runner.js';
@@ -14,14 +15,30 @@ import type { PreflightPlan } from './preflight.js';
 const MIGRATION_NEEDS: readonly Capability[] = ['bypass-rls', 'own-public', 'write-history'];
 
 /** True when `target` has migrations to apply (or its history cannot be planned: deploy reports that). */
-async function hasPending(config: Config, target: DatabaseTarget, includeAll: boolean): Promise<boolean> {
+async function hasPending(
+  config: Config,
+  target: DatabaseTarget,
+  includeAll: boolean,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
   const { files } = await readMigrations(config.migrationsDir);
   try {
-    const history = await withClient(target.url, readHistory, { label: target.label });
+    const history = await withClient(
+      target.url,
+      async (client) => {
+        const stop = endOnAbort(signal, [client]);
+        try {
+          return await readHistory(client);
+        } finally {
+          stop();
+        }
+      },
+      { label: target.label },
+    );
     return planMigrations(history, files, includeAll).pending.length > 0;
   } catch (err) {
     // Unreachable, or a history this role may not read: the preflight itself says which.
-    if (err instanceof ConfigError) throw err;
+    if (err instanceof ConfigError || signal?.aborted) throw err;
     return true;
   }
 }
@@ -31,7 +48,7 @@ export async function deployPreflightPlan(
   target: DatabaseTarget,
   options: { dryRun: boolean; includeAll: boolean; signal?: AbortSignal },
 ): Promise<PreflightPlan> {
-  const backs = !options.dryRun && (await hasPending(config, target, options.includeAll));
+  const backs = !options.dryRun && (await hasPending(config, target, options.includeAll, options.signal));
   return {
     command: 'migrate deploy',
     signal: options.signal,
