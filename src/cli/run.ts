@@ -12,20 +12,21 @@ export function exitCodeFor(err: unknown): number {
   return 1;
 }
 
-/** Prints an error the way users see it and returns the exit code. */
-export function reportError(err: unknown, secrets: readonly string[] = []): number {
-  const code = exitCodeFor(err);
-  if (err instanceof ReportedError) return code;
-  if (err instanceof CommanderError) return code; // commander has printed its own message.
+/** The text an error prints as (stderr), redacted; empty for errors already reported. */
+export function formatError(err: unknown, secrets: readonly string[] = []): string {
+  if (err instanceof ReportedError || err instanceof CommanderError) return ''; // commander printed its own.
   if (err instanceof CrmEnvError) {
-    process.stderr.write(`❌ ${redactText(err.message, secrets)}\n`);
-    for (const d of err.details)
-      if (d) process.stderr.write(`   ${redactText(d, secrets).replace(/\n/g, '\n   ')}\n`);
-    return code;
+    const details = err.details
+      .filter(Boolean)
+      .map((d) => `   ${redactText(d, secrets).replace(/\n/g, '\n   ')}\n`);
+    return `❌ ${redactText(err.message, secrets)}\n${details.join('')}`;
   }
   const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  process.stderr.write(
-    `❌ Unexpected error (a bug in crm-env; please report it):\n${redactText(text, secrets)}\n`,
-  );
-  return code;
+  return `❌ Unexpected error (a bug in crm-env; please report it):\n${redactText(text, secrets)}\n`;
+}
+
+/** Prints an error the way users see it and returns the exit code. */
+export function reportError(err: unknown, secrets: readonly string[] = []): number {
+  process.stderr.write(formatError(err, secrets));
+  return exitCodeFor(err);
 }

@@ -5,10 +5,12 @@
 import type { Config, DatabaseTarget } from '../config.js';
 import { withClient } from '../db/connect.js';
 import { ConfigError } from '../errors.js';
-import { endOnAbort } from '../interrupt.js';
+import { endOnAbort, interruptible } from '../interrupt.js';
 import { readMigrations } from '../migration/files.js';
 import { readHistory } from '../migration/history.js';
-import { planMigrations } from '../migration/runner.js';
+import type { ApplyOptions, ApplyResult } from '../migration/runner.js';
+import { migrateUp, planMigrations } from '../migration/runner.js';
+import { runPreflight } from './preflight.js';
 import type { Capability } from './capabilities.js';
 import type { PreflightPlan } from './preflight.js';
 
@@ -58,4 +60,21 @@ export async function deployPreflightPlan(
 
 export function migrateUpPreflightPlan(target: DatabaseTarget, signal?: AbortSignal): PreflightPlan {
   return { command: 'migrate up', signal, databases: [{ target, needs: MIGRATION_NEEDS }] };
+}
+
+/**
+ * `migrate up` as the CLI runs it: the preflight, then the pending migrations in one transaction;
+ * Ctrl-C (the signal) rolls the transaction back.
+ */
+export async function migrateUpWithPreflight(
+  config: Config,
+  target: DatabaseTarget,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const { signal } = options;
+  await runPreflight(config, migrateUpPreflightPlan(target, signal));
+  const interrupted = `migrate up interrupted; the ${target.label} database was rolled back and is unchanged.`;
+  return interruptible(signal, interrupted, () =>
+    migrateUp(target.url, config.migrationsDir, options, target.label),
+  );
 }

@@ -9,8 +9,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDatabasePair } from '../support/db.js';
-import { insertCrmDataset } from '../support/fixtures.js';
 import {
   contentOfAll,
   envFor,
@@ -19,7 +17,10 @@ import {
   project,
   removeTempFolders,
   runCli,
+  seededPair,
+  USUAL,
 } from './support.js';
+import type { Via } from './support.js';
 
 const mounted: string[] = [];
 afterAll(() => {
@@ -57,18 +58,14 @@ function backupFolder(dir: string, kind: Folder): string {
   return folder;
 }
 
-async function refusedBeforeAnyChange(command: string, folder: Folder): Promise<void> {
-  const urls = await createDatabasePair();
-  await Promise.all([
-    insertCrmDataset(urls.local, { tag: 'local', realUser: false }),
-    insertCrmDataset(urls.cloud, { tag: 'cloud' }),
-  ]);
+async function refusedBeforeAnyChange(command: string, folder: Folder, via: Via): Promise<void> {
+  const urls = await seededPair(USUAL);
   const before = await contentOfAll([urls.local, urls.cloud]);
   const dir = project(command.startsWith('migrate') ? PENDING_MIGRATION : {});
   const file = path.join(dir, 'restore-me.sql');
   writeFileSync(file, 'TRUNCATE TABLE public.tasks;\n');
   const env = envFor(dir, urls, { BACKUP_DIR: backupFolder(dir, folder) });
-  const r = await runCli(COMMANDS[command]!(file), dir, env);
+  const r = await runCli(COMMANDS[command]!(file), dir, env, via);
   expect(r.code, r.stderr).toBe(2);
   expectOneClearSentence(r.stderr);
   expect(await contentOfAll([urls.local, urls.cloud])).toEqual(before);
@@ -76,7 +73,7 @@ async function refusedBeforeAnyChange(command: string, folder: Folder): Promise<
 
 describe('backup folders that cannot take the backup × every command that backs up', () => {
   it.concurrent.each(Object.keys(COMMANDS))('%s, backup folder missing and uncreatable', (command) =>
-    refusedBeforeAnyChange(command, 'missing and uncreatable'),
+    refusedBeforeAnyChange(command, 'missing and uncreatable', command === 'reset' ? 'cli' : 'library'),
   );
   const mountedCases = (['read-only', 'too small'] as const).flatMap((folder) =>
     Object.keys(COMMANDS).map((command) => ({ command, folder })),
@@ -84,6 +81,11 @@ describe('backup folders that cannot take the backup × every command that backs
   // Mounting a tmpfs needs root: without it these cases are skipped (and reported as skipped).
   it.skipIf(!isRoot).concurrent.each(mountedCases)(
     '$command, backup folder $folder (a real tmpfs)',
-    ({ command, folder }) => refusedBeforeAnyChange(command, folder),
+    ({ command, folder }) =>
+      refusedBeforeAnyChange(
+        command,
+        folder,
+        command === 'sync push' && folder === 'too small' ? 'cli' : 'library',
+      ),
   );
 });

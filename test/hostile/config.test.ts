@@ -6,8 +6,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
-import { createDatabasePair } from '../support/db.js';
-import { insertCrmDataset } from '../support/fixtures.js';
 import {
   contentOfAll,
   envFor,
@@ -15,7 +13,10 @@ import {
   project,
   removeTempFolders,
   runCli,
+  seededPair,
+  USUAL,
 } from './support.js';
+import type { Via } from './support.js';
 
 afterAll(removeTempFolders);
 
@@ -109,11 +110,12 @@ describe('hostile configuration: every variable, malformed and out of range (loa
 });
 
 describe('hostile configuration through the CLI: exit 2, one sentence, both databases unchanged', () => {
-  const CASES: readonly { name: string; args: string[]; env: Record<string, string> }[] = [
+  const CASES: readonly { name: string; args: string[]; env: Record<string, string>; via?: Via }[] = [
     {
       name: 'TEST_EMAIL_DOMAIN=gmail.com, sync push',
       args: ['sync', 'push', '--force'],
       env: { TEST_EMAIL_DOMAIN: 'gmail.com' },
+      via: 'cli',
     },
     {
       name: 'TEST_ADMIN_EMAIL outside the domain, users create --target cloud',
@@ -134,6 +136,7 @@ describe('hostile configuration through the CLI: exit 2, one sentence, both data
       name: 'PG_DUMP that is not pg_dump, reset --yes (found by the preflight)',
       args: ['reset', '--yes'],
       env: { PG_DUMP: '/bin/true' },
+      via: 'cli',
     },
     {
       name: 'PG_DUMP that is not pg_dump, migrate deploy cloud --yes',
@@ -141,15 +144,11 @@ describe('hostile configuration through the CLI: exit 2, one sentence, both data
       env: { PG_DUMP: '/bin/true' },
     },
   ];
-  it.concurrent.each(CASES)('$name', async ({ args, env }) => {
-    const urls = await createDatabasePair();
-    await Promise.all([
-      insertCrmDataset(urls.local, { tag: 'local', realUser: false }),
-      insertCrmDataset(urls.cloud, { tag: 'cloud', realUserSales: true }),
-    ]);
+  it.concurrent.each(CASES)('$name', async ({ args, env, via }) => {
+    const urls = await seededPair({ ...USUAL, cloud: { tag: 'cloud', realUserSales: true } });
     const before = await contentOfAll([urls.local, urls.cloud]);
     const dir = project(args[1] === 'deploy' ? { '20991231000000_x.sql': 'select 1;\n' } : {});
-    const r = await runCli(args, dir, envFor(dir, urls, env));
+    const r = await runCli(args, dir, envFor(dir, urls, env), via ?? 'library');
     expect(r.code).toBe(2);
     expectOneClearSentence(r.stderr);
     expect(await contentOfAll([urls.local, urls.cloud])).toEqual(before);

@@ -27,10 +27,10 @@ import {
   stopServer,
 } from '../../src/stack/server.js';
 import { testConfig } from '../support/config.js';
-import { createDatabasePair, createTestDatabase, superuserUrl } from '../support/db.js';
+import { createTestDatabase, superuserUrl } from '../support/db.js';
 import { insertCrmDataset } from '../support/fixtures.js';
 import { freePort } from '../support/ports.js';
-import type { CliRun } from './support.js';
+import type { CliRun, Via } from './support.js';
 import {
   addDumpProbe,
   contentOfAll,
@@ -41,7 +41,9 @@ import {
   PENDING_MIGRATION,
   project,
   removeTempFolders,
-  startCli,
+  seededPair,
+  start,
+  USUAL,
   waitingOnLock,
   waitUntil,
 } from './support.js';
@@ -218,13 +220,6 @@ beforeAll(async () => {
 });
 afterAll(removeTempFolders);
 
-async function datasets(u: Urls): Promise<void> {
-  await Promise.all([
-    insertCrmDataset(u.local, { tag: 'local', realUser: false }),
-    insertCrmDataset(u.cloud, { tag: 'cloud' }),
-  ]);
-}
-
 /** No crm-env session is left on the database (a killed client's backend has rolled back and gone). */
 function noCrmEnvSessions(): string {
   return `select 1 where not exists (select 1 from pg_stat_activity
@@ -232,10 +227,10 @@ function noCrmEnvSessions(): string {
 }
 
 /** Starts the command, holds it in `p`, and returns the run and what to release. */
-async function startInPhase(p: Phase, u: Urls): Promise<{ run: CliRun; held: pg.Client[] }> {
+async function startInPhase(p: Phase, u: Urls, via: Via): Promise<{ run: CliRun; held: pg.Client[] }> {
   const dir = project(p.command === 'deploy' ? PENDING_MIGRATION : {});
   let held = await p.block(u);
-  const run = startCli(argsFor(p.command, otherBackup), dir, envFor(dir, u));
+  const run = start(via, argsFor(p.command, otherBackup), dir, envFor(dir, u));
   if (p.advance) held = await p.advance(u, held, run);
   await waitUntil(u[p.waitsOn.side], waitingOnLock(p.waitsOn.app, p.waitsOn.query), run);
   return { run, held };
@@ -252,13 +247,24 @@ async function expectUnchanged(p: Phase, u: Urls, before: Awaited<ReturnType<typ
   if (!p.localCommitted) expect(after[0]).toEqual(before[0]);
 }
 
-describe('Ctrl-C (SIGINT to the CLI) in each phase: exit 1, one sentence, nothing changed', () => {
-  it.concurrent.each(PHASES.map((p) => ({ ...p, name: `${p.command}: ${p.phase}` })))('$name', async (p) => {
-    const u = await createDatabasePair();
-    await datasets(u);
+/** One phase per command takes the real SIGINT to the CLI process; the others abort in-process. */
+const SIGINT_TO_PROCESS = new Set([
+  'push: load',
+  'reset: local backup',
+  'restore: transaction',
+  'deploy: apply',
+]);
+
+describe('Ctrl-C in each phase (SIGINT to the CLI, or the abort signal in-process): exit 1, one sentence, nothing changed', () => {
+  const cases = PHASES.map((p) => {
+    const name = `${p.command}: ${p.phase}`;
+    return { ...p, name, via: (SIGINT_TO_PROCESS.has(name) ? 'cli' : 'library') as Via };
+  });
+  it.concurrent.each(cases)('$name ($via)', async (p) => {
+    const u = await seededPair(USUAL);
     const before = await contentOfAll([u.local, u.cloud]);
-    const { run, held } = await startInPhase(p, u);
-    run.child.kill('SIGINT');
+    const { run, held } = await startInPhase(p, u, p.via);
+    run.interrupt();
     const r = await run.done;
     await release(held);
     expect(r.code, r.stderr).toBe(1);
@@ -278,11 +284,10 @@ describe('SIGKILL of the CLI in the phase that holds the transaction: nothing ch
   it.concurrent.each(CRITICAL.map((p) => ({ ...p, name: `${p.command}: ${p.phase}` })))(
     '$name',
     async (p) => {
-      const u = await createDatabasePair();
-      await datasets(u);
+      const u = await seededPair(USUAL);
       const before = await contentOfAll([u.local, u.cloud]);
-      const { run, held } = await startInPhase(p, u);
-      run.child.kill('SIGKILL');
+      const { run, held } = await startInPhase(p, u, 'cli');
+      run.child!.kill('SIGKILL');
       const r = await run.done;
       expect(r.signal).toBe('SIGKILL');
       await release(held);
@@ -297,10 +302,9 @@ describe("the command's backend killed by the server (pg_terminate_backend): exi
   it.concurrent.each(CRITICAL.map((p) => ({ ...p, name: `${p.command}: ${p.phase}` })))(
     '$name',
     async (p) => {
-      const u = await createDatabasePair();
-      await datasets(u);
+      const u = await seededPair(USUAL);
       const before = await contentOfAll([u.local, u.cloud]);
-      const { run, held } = await startInPhase(p, u);
+      const { run, held } = await startInPhase(p, u, 'library');
       const url = u[p.waitsOn.side];
       await withClient(superuserUrl(url), (c) =>
         c.query(
@@ -358,12 +362,12 @@ describe.sequential(
     }
 
     it.each(CRITICAL.map((p) => ({ ...p, name: `${p.command}: ${p.phase}` })))('$name', async (p) => {
-      const pair = await createDatabasePair();
+      const pair = await seededPair(USUAL);
       // The database whose transaction is open lives on the server that is stopped.
       const u: Urls = { ...pair, [p.waitsOn.side]: await stoppableDatabase() };
-      await datasets(u);
+      await insertCrmDataset(u[p.waitsOn.side], (p.waitsOn.side === 'local' ? USUAL.local : USUAL.cloud)!);
       const before = await contentOfAll([u.local, u.cloud]);
-      const { run, held } = await startInPhase(p, u);
+      const { run, held } = await startInPhase(p, u, 'library');
       await stopServer(spec);
       const r = await run.done;
       await release(held);

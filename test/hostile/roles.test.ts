@@ -7,8 +7,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDatabasePair } from '../support/db.js';
-import { insertCrmDataset } from '../support/fixtures.js';
 import {
   ALL_TABLE_GRANTS,
   contentOfAll,
@@ -19,7 +17,10 @@ import {
   project,
   removeTempFolders,
   runCli,
+  seededPair,
+  USUAL,
 } from './support.js';
+import type { Via } from './support.js';
 
 afterAll(removeTempFolders);
 
@@ -44,6 +45,8 @@ interface RoleCase {
   /** The first lines of the backup file a restore case restores. */
   readonly file?: string;
   readonly migrations?: Readonly<Record<string, string>>;
+  /** Through the CLI process (a few per class) or in-process (the same library calls). */
+  readonly via?: Via;
 }
 
 const FULL_BACKUP = 'DROP TABLE IF EXISTS public.tasks CASCADE;\nCREATE TABLE public.tasks (id int);\n';
@@ -59,6 +62,7 @@ const CASES: readonly RoleCase[] = [
   },
   {
     name: 'sync push, cloud role without BYPASSRLS',
+    via: 'cli',
     side: 'cloud',
     attributes: 'nobypassrls',
     grants: ALL_TABLE_GRANTS,
@@ -132,6 +136,7 @@ const CASES: readonly RoleCase[] = [
   },
   {
     name: 'migrate up, local role that does not own the schema',
+    via: 'cli',
     side: 'local',
     attributes: 'bypassrls',
     grants: ALL_TABLE_GRANTS,
@@ -142,17 +147,13 @@ const CASES: readonly RoleCase[] = [
 
 describe('a role without the privileges a command needs × every command that writes', () => {
   it.concurrent.each(CASES)('$name', async (c) => {
-    const urls = await createDatabasePair();
-    await Promise.all([
-      insertCrmDataset(urls.local, { tag: 'local', realUser: false }),
-      insertCrmDataset(urls.cloud, { tag: 'cloud', realUserSales: true }),
-    ]);
+    const urls = await seededPair({ ...USUAL, cloud: { tag: 'cloud', realUserSales: true } });
     const weak = await createRole(urls[c.side], c.attributes, c.grants);
     const before = await contentOfAll([urls.local, urls.cloud]);
     const dir = project(c.migrations);
     const file = path.join(dir, 'backup.sql');
     writeFileSync(file, c.file ?? FULL_BACKUP);
-    const r = await runCli(c.args(file), dir, envFor(dir, { ...urls, [c.side]: weak }));
+    const r = await runCli(c.args(file), dir, envFor(dir, { ...urls, [c.side]: weak }), c.via ?? 'library');
     expect(r.code, r.stderr).toBe(2);
     expectOneClearSentence(r.stderr);
     expect(await contentOfAll([urls.local, urls.cloud])).toEqual(before);
@@ -160,11 +161,7 @@ describe('a role without the privileges a command needs × every command that wr
   });
 
   it.concurrent('reset with a wrong cloud password: refused before local is touched', async () => {
-    const urls = await createDatabasePair();
-    await Promise.all([
-      insertCrmDataset(urls.local, { tag: 'local', realUser: false }),
-      insertCrmDataset(urls.cloud, { tag: 'cloud' }),
-    ]);
+    const urls = await seededPair(USUAL);
     const before = await contentOfAll([urls.local, urls.cloud]);
     const wrong = new URL(urls.cloud);
     wrong.password = 'not-the-password';

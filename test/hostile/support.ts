@@ -17,8 +17,22 @@ import { readTables } from '../../src/db/catalog.js';
 import type { TableChecksum } from '../../src/db/checksum.js';
 import { checksumTables } from '../../src/db/checksum.js';
 import { connect, withClient } from '../../src/db/connect.js';
+import { exitCodeFor, formatError } from '../../src/cli/run.js';
+import type { Config } from '../../src/config.js';
+import { loadConfig, resolveTarget } from '../../src/config.js';
+import { approved, noConfirmation } from '../../src/confirm.js';
+import { resetEnvironment } from '../../src/dev/reset.js';
+import { syncPush } from '../../src/dev/sync.js';
+import { createTestUsers } from '../../src/dev/test-users.js';
+import { deployMigrations } from '../../src/migration/deploy.js';
+import { restoreBackup } from '../../src/migration/restore.js';
+import { migrateUpWithPreflight } from '../../src/preflight/migration-needs.js';
+import { silentReporter } from '../../src/reporter.js';
 import { ensureBuilt } from '../support/cli.js';
-import { superuserUrl } from '../support/db.js';
+import type { ServerName } from '../support/db.js';
+import { createTestDatabase, superuserUrl, urlFor } from '../support/db.js';
+import type { DatasetOptions } from '../support/fixtures.js';
+import { insertCrmDataset } from '../support/fixtures.js';
 
 const BIN = path.resolve('bin/crm-env.js');
 const made: string[] = [];
@@ -48,30 +62,42 @@ export const PENDING_MIGRATION = {
   '20991231000000_hostile_note.sql': 'alter table public.tasks add column hostile_note text;\n',
 };
 
-/** The environment of a CLI run: the two databases and a private stack folder (no stack.env). */
+/** Small seed volumes: the cases test safety, not the generator. */
+const SMALL_SEED = Object.fromEntries(
+  ['ORGANIZATION', 'CONTACT', 'OPPORTUNITY', 'ACTIVITY', 'PRODUCT'].map((k) => [`SEED_${k}_COUNT`, '2']),
+);
+
+/** The environment of a run: the two databases, a private stack folder (no stack.env), small seeds. */
 export function envFor(
   dir: string,
   urls: { local: string; cloud?: string },
   extra: Record<string, string> = {},
-) {
+): Record<string, string> {
   return {
     LOCAL_DATABASE_URL: urls.local,
     ...(urls.cloud ? { DATABASE_URL_PRODUCTION: urls.cloud } : {}),
     STACK_DIR: path.join(dir, '.crm-env'),
+    ...SMALL_SEED,
     ...extra,
   };
 }
 
+export interface Outcome {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A command under way, through the built CLI (a process) or in this process (the library). */
 export interface CliRun {
-  readonly child: ChildProcess;
-  /** Settles when the process has exited. */
-  readonly done: Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-  }>;
+  /** Settles when the command has finished. */
+  readonly done: Promise<Outcome>;
   exited(): boolean;
+  /** Ctrl-C: SIGINT to the process, or the abort signal the library runs under. */
+  interrupt(): void;
+  /** The CLI process (absent in-process). */
+  readonly child?: ChildProcess;
 }
 
 /** Starts the built CLI in `cwd` with exactly `env` (plus PATH and HOME). */
@@ -87,23 +113,95 @@ export function startCli(args: readonly string[], cwd: string, env: Record<strin
   let exited = false;
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const done = new Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-  }>((resolve) =>
+  const done = new Promise<Outcome>((resolve) =>
     child.once('close', (code, signal) => {
       exited = true;
       resolve({ code, signal, stdout, stderr });
     }),
   );
-  return { child, done, exited: () => exited };
+  return { child, done, exited: () => exited, interrupt: () => child.kill('SIGINT') };
 }
 
-/** Runs the CLI to the end. */
-export async function runCli(args: readonly string[], cwd: string, env: Record<string, string>) {
-  return startCli(args, cwd, env).done;
+const has = (args: readonly string[], flag: string): boolean => args.includes(flag);
+function option(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+/** Positional arguments after the command words (values of --target excluded). */
+function positionals(args: readonly string[], words: number): string[] {
+  return args.slice(words).filter((a, i, all) => !a.startsWith('--') && all[words + i - 1] !== '--target');
+}
+
+/**
+ * The library calls each CLI command makes, with the same arguments: in-process cases skip the
+ * process start-up (the slow part) and keep the behaviour (same functions, same errors, same text).
+ */
+async function dispatch(args: readonly string[], config: Config, signal: AbortSignal): Promise<unknown> {
+  const deleteNonTestData = has(args, '--delete-non-test-data');
+  const confirm = has(args, '--yes') ? approved : noConfirmation;
+  const [a, b] = args;
+  if (a === 'sync' && b === 'push')
+    return syncPush(config, { force: has(args, '--force'), deleteNonTestData, signal });
+  if (a === 'reset')
+    return resetEnvironment(config, {
+      confirm,
+      deleteNonTestData,
+      signal,
+      localOnly: has(args, '--local-only'),
+    });
+  if (a === 'users' && b === 'create') {
+    const target = resolveTarget(config, positionals(args, 2)[0] ?? option(args, '--target') ?? 'local');
+    return createTestUsers(config, target, silentReporter, { deleteNonTestData, signal });
+  }
+  if (a === 'restore')
+    return restoreBackup(config, b!, resolveTarget(config, option(args, '--target')!), { confirm, signal });
+  if (a === 'migrate' && b === 'deploy')
+    return deployMigrations(config, resolveTarget(config, positionals(args, 2)[0] ?? 'cloud'), {
+      confirm,
+      signal,
+    });
+  if (a === 'migrate' && b === 'up')
+    return migrateUpWithPreflight(config, resolveTarget(config, option(args, '--target') ?? 'local'), {
+      signal,
+    });
+  throw new Error(`no in-process form for ${args.join(' ')}`);
+}
+
+/** Starts a command in this process: configuration from `env` and `cwd` exactly as the CLI reads it. */
+export function startInProcess(args: readonly string[], cwd: string, env: Record<string, string>): CliRun {
+  const controller = new AbortController();
+  let exited = false;
+  const done = (async (): Promise<Outcome> => {
+    let secrets: readonly string[] = [];
+    try {
+      const config = loadConfig({ cwd, env });
+      secrets = config.secrets;
+      const result = await dispatch(args, config, controller.signal);
+      return { code: 0, signal: null, stdout: JSON.stringify(result ?? null), stderr: '' };
+    } catch (err) {
+      return { code: exitCodeFor(err), signal: null, stdout: '', stderr: formatError(err, secrets) };
+    } finally {
+      exited = true;
+    }
+  })();
+  return { done, exited: () => exited, interrupt: () => controller.abort() };
+}
+
+export type Via = 'cli' | 'library';
+
+/** Starts a command through the CLI process or in this process. */
+export function start(via: Via, args: readonly string[], cwd: string, env: Record<string, string>): CliRun {
+  return via === 'cli' ? startCli(args, cwd, env) : startInProcess(args, cwd, env);
+}
+
+/** Runs a command to the end (through the CLI by default). */
+export async function runCli(
+  args: readonly string[],
+  cwd: string,
+  env: Record<string, string>,
+  via: Via = 'cli',
+): Promise<Outcome> {
+  return start(via, args, cwd, env).done;
 }
 
 /**
@@ -208,3 +306,51 @@ export async function addDumpProbe(url: string): Promise<void> {
 }
 
 export const LOCK_DUMP_PROBE = 'lock table supabase_migrations.hostile_probe in access exclusive mode';
+
+/** What a case's databases start with: a dataset of test/support/fixtures.ts, or none (the CRM schema). */
+export interface Seeds {
+  readonly local?: DatasetOptions | null;
+  readonly cloud?: DatasetOptions | null;
+}
+
+const seededTemplates = new Map<string, Promise<string>>();
+
+/** A template database on `server` holding `dataset`, built once per worker and kept for the run. */
+function seededTemplate(server: ServerName, dataset: DatasetOptions | null): Promise<string> {
+  const key = JSON.stringify([server, dataset]);
+  let made = seededTemplates.get(key);
+  if (!made) {
+    made = (async () => {
+      const url = await createTestDatabase({ server });
+      if (dataset) await insertCrmDataset(url, dataset);
+      return decodeURIComponent(new URL(url).pathname.slice(1));
+    })();
+    seededTemplates.set(key, made);
+  }
+  return made;
+}
+
+/** A fresh database on `server` cloned from the template holding `dataset` (cheaper than inserting it). */
+export async function seededDatabase(server: ServerName, dataset: DatasetOptions | null): Promise<string> {
+  const template = await seededTemplate(server, dataset);
+  const db = `h_${randomBytes(6).toString('hex')}`;
+  await withClient(urlFor(server, 'postgres', 'supabase_admin'), (c) =>
+    c.query(`create database ${db} template ${template} owner postgres`),
+  );
+  return urlFor(server, db);
+}
+
+/** A local and a cloud database with the given datasets. */
+export async function seededPair(seeds: Seeds): Promise<{ local: string; cloud: string }> {
+  const [local, cloud] = await Promise.all([
+    seededDatabase('local', seeds.local ?? null),
+    seededDatabase('cloud', seeds.cloud ?? null),
+  ]);
+  return { local, cloud };
+}
+
+/** The usual pair: local with test users only, the cloud with its own data and a real user (no rows). */
+export const USUAL: Seeds = {
+  local: { tag: 'local', realUser: false },
+  cloud: { tag: 'cloud' },
+};

@@ -12,9 +12,8 @@ import { withClient } from '../../src/db/connect.js';
 import { syncPush } from '../../src/dev/sync.js';
 import { testUserSpecs } from '../../src/dev/test-users.js';
 import { testConfig } from '../support/config.js';
-import { createDatabasePair } from '../support/db.js';
 import type { FixtureUser } from '../support/fixtures.js';
-import { exec, insertAuthUser, insertCrmDataset, passwordHash, REAL_USER } from '../support/fixtures.js';
+import { exec, insertAuthUser, passwordHash, REAL_USER } from '../support/fixtures.js';
 import {
   contentOfAll,
   envFor,
@@ -22,6 +21,7 @@ import {
   project,
   removeTempFolders,
   runCli,
+  seededPair,
 } from './support.js';
 
 afterAll(removeTempFolders);
@@ -66,20 +66,10 @@ async function realUserFootprint(url: string): Promise<string[]> {
 }
 
 async function pair(options: { localReal?: boolean; cloudRealRows?: boolean } = {}) {
-  const urls = await createDatabasePair();
-  await Promise.all([
-    insertCrmDataset(urls.local, {
-      tag: 'local',
-      testUsers: SPEC_USERS,
-      realUser: options.localReal ?? false,
-    }),
-    insertCrmDataset(urls.cloud, {
-      tag: 'cloud',
-      testUsers: SPEC_USERS,
-      realUserSales: options.cloudRealRows ?? false,
-    }),
-  ]);
-  return urls;
+  return seededPair({
+    local: { tag: 'local', testUsers: SPEC_USERS, realUser: options.localReal ?? false },
+    cloud: { tag: 'cloud', testUsers: SPEC_USERS, realUserSales: options.cloudRealRows ?? false },
+  });
 }
 
 describe('test-user identity conflicts × every command that writes test users: exit 1, nothing changed', () => {
@@ -108,19 +98,14 @@ describe('test-user identity conflicts × every command that writes test users: 
     { name: 'reset, a real local account holds a test user id', on: 'local', args: ['reset', '--yes'] },
   ] as const;
   it.concurrent.each(CASES)('$name', async ({ on, args }) => {
-    const urls = await createDatabasePair();
     // The account holding the id is the only one with it: the fixture's admin gets another id.
     const others = SPEC_USERS.map((u, i) =>
       i === 0 ? { ...u, id: 'a0000000-0000-4000-8000-0000000000f1' } : u,
     );
-    await Promise.all([
-      insertCrmDataset(urls.local, {
-        tag: 'local',
-        testUsers: on === 'local' ? others : SPEC_USERS,
-        realUser: false,
-      }),
-      insertCrmDataset(urls.cloud, { tag: 'cloud', testUsers: on === 'cloud' ? others : SPEC_USERS }),
-    ]);
+    const urls = await seededPair({
+      local: { tag: 'local', testUsers: on === 'local' ? others : SPEC_USERS, realUser: false },
+      cloud: { tag: 'cloud', testUsers: on === 'cloud' ? others : SPEC_USERS },
+    });
     await realAccountWithId(urls[on], SPEC_IDS[0]!);
     const before = await contentOfAll([urls.local, urls.cloud]);
     const dir = project();
@@ -128,6 +113,7 @@ describe('test-user identity conflicts × every command that writes test users: 
       args.map((a) => (a === '$CLOUD' ? urls.cloud : a)),
       dir,
       envFor(dir, urls),
+      args[0] === 'sync' ? 'cli' : 'library',
     );
     expect(r.code, r.stderr).toBe(1);
     expectOneClearSentence(r.stderr);
@@ -135,8 +121,7 @@ describe('test-user identity conflicts × every command that writes test users: 
   });
 
   it.concurrent('users create, a real account owns the email identity of a test user id', async () => {
-    const urls = await createDatabasePair();
-    await insertCrmDataset(urls.local, { tag: 'local', testUsers: [SPEC_USERS[0]!], realUser: true });
+    const urls = await seededPair({ local: { tag: 'local', testUsers: [SPEC_USERS[0]!], realUser: true } });
     await exec(
       urls.local,
       `insert into auth.identities (provider_id, user_id, identity_data, provider, created_at, updated_at)
@@ -145,7 +130,7 @@ describe('test-user identity conflicts × every command that writes test users: 
     );
     const before = await contentOfAll([urls.local]);
     const dir = project();
-    const r = await runCli(['users', 'create'], dir, envFor(dir, urls));
+    const r = await runCli(['users', 'create'], dir, envFor(dir, urls), 'library');
     expect(r.code, r.stderr).toBe(1);
     expectOneClearSentence(r.stderr);
     expect(await contentOfAll([urls.local])).toEqual(before);
@@ -187,7 +172,12 @@ describe('a non-test user with an identity and CRM rows on the cloud', () => {
       const urls = await pair({ cloudRealRows: true });
       const footprint = await realUserFootprint(urls.cloud);
       const dir = project();
-      const r = await runCli(['sync', 'push', '--force', '--delete-non-test-data'], dir, envFor(dir, urls));
+      const r = await runCli(
+        ['sync', 'push', '--force', '--delete-non-test-data'],
+        dir,
+        envFor(dir, urls),
+        'library',
+      );
       expect(r.code, r.stderr).toBe(0);
       const after = await realUserFootprint(urls.cloud);
       expect(after).toEqual(footprint.filter((l) => l.startsWith('auth.')));
@@ -207,7 +197,7 @@ describe('a non-test user with an identity and CRM rows on the cloud', () => {
       await syncPush(reverse, { force: true, deleteNonTestData: true });
       const footprint = await realUserFootprint(urls.cloud);
       const dir = project();
-      const r = await runCli(['sync', 'push', '--force'], dir, envFor(dir, urls));
+      const r = await runCli(['sync', 'push', '--force'], dir, envFor(dir, urls), 'library');
       expect(r.code, r.stderr).toBe(0);
       expect(await realUserFootprint(urls.cloud)).toEqual(footprint);
     },
@@ -217,7 +207,7 @@ describe('a non-test user with an identity and CRM rows on the cloud', () => {
     const urls = await pair({ cloudRealRows: true });
     const before = await contentOfAll([urls.local, urls.cloud]);
     const dir = project();
-    const r = await runCli(['reset', '--yes'], dir, envFor(dir, urls));
+    const r = await runCli(['reset', '--yes'], dir, envFor(dir, urls), 'library');
     expect(r.code, r.stderr).toBe(1);
     expectOneClearSentence(r.stderr);
     expect(await contentOfAll([urls.local, urls.cloud])).toEqual(before);
@@ -229,7 +219,7 @@ describe('a non-test user with an identity and CRM rows on the cloud', () => {
       const urls = await pair({ cloudRealRows: true });
       const footprint = await realUserFootprint(urls.cloud);
       const dir = project();
-      const r = await runCli(['reset', '--yes', '--delete-non-test-data'], dir, envFor(dir, urls));
+      const r = await runCli(['reset', '--yes', '--delete-non-test-data'], dir, envFor(dir, urls), 'library');
       expect(r.code, r.stderr).toBe(0);
       expect(await realUserFootprint(urls.cloud)).toEqual(footprint.filter((l) => l.startsWith('auth.')));
     },
@@ -243,7 +233,7 @@ describe('a non-test user with an identity and CRM rows on the cloud', () => {
       await exec(urls.cloud, `select setval(pg_get_serial_sequence('public.tags', 'id'), 100)`);
       const footprint = await realUserFootprint(urls.cloud);
       const dir = project();
-      const r = await runCli(['users', 'create', '--target', 'cloud'], dir, envFor(dir, urls));
+      const r = await runCli(['users', 'create', '--target', 'cloud'], dir, envFor(dir, urls), 'library');
       expect(r.code, r.stderr).toBe(0);
       expect(await realUserFootprint(urls.cloud)).toEqual(footprint);
     },

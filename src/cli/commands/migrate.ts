@@ -3,7 +3,6 @@ import { UsageError } from '../../errors.js';
 import type { FileOutcome } from '../../migration/apply.js';
 import type { DeployReport } from '../../migration/deploy.js';
 import { DeployError, deployMigrations } from '../../migration/deploy.js';
-import { migrateUp } from '../../migration/runner.js';
 import type { ValidateReport } from '../../migration/validate.js';
 import { validateExitCode, validateMigrations } from '../../migration/validate.js';
 import { redactText } from '../../redact.js';
@@ -11,9 +10,7 @@ import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 import { terminalConfirmer } from '../prompt.js';
 import { withInterrupts } from '../interrupt.js';
-import { interruptible } from '../../interrupt.js';
-import { runPreflight } from '../../preflight/preflight.js';
-import { migrateUpPreflightPlan } from '../../preflight/migration-needs.js';
+import { migrateUpWithPreflight } from '../../preflight/migration-needs.js';
 import type { Output } from '../output.js';
 
 export async function migrateUpCommand(
@@ -27,22 +24,13 @@ export async function migrateUpCommand(
   const { config, out } = commandContext(session, { json: opts.json });
   const target = resolveTarget(config, opts.target);
   out.line(`🗂️  Applying migrations to ${describeTarget(target)}`);
-  const result = await withInterrupts(out, async (signal) => {
-    await runPreflight(config, migrateUpPreflightPlan(target, signal));
-    const interrupted = `migrate up interrupted; the ${target.label} database was rolled back and is unchanged.`;
-    return interruptible(signal, interrupted, () =>
-      migrateUp(
-        target.url,
-        config.migrationsDir,
-        {
-          includeAll: opts.includeAll ?? false,
-          onFile: (f, i, n) => out.progress(f.fileName, i, n),
-          signal,
-        },
-        target.label,
-      ),
-    );
-  });
+  const result = await withInterrupts(out, (signal) =>
+    migrateUpWithPreflight(config, target, {
+      includeAll: opts.includeAll ?? false,
+      onFile: (f, i, n) => out.progress(f.fileName, i, n),
+      signal,
+    }),
+  );
   for (const m of result.applied) out.info(`✓ ${m.fileName} (${m.ms.toFixed(0)} ms)`);
   out.line(
     result.applied.length === 0
