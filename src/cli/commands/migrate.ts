@@ -23,7 +23,7 @@ export async function migrateUpCommand(opts: {
     config.migrationsDir,
     {
       includeAll: opts.includeAll ?? false,
-      onFile: (f, i, n) => out.progress(f.fileName, i, n),
+      onFile: (f, i, n) => out.progress({ label: f.fileName, done: i, total: n, unit: 'files' }),
     },
     target.label,
   );
