@@ -12,6 +12,7 @@ import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { redactText, redactUrl } from './redact.js';
+import { MAX_SEED_VOLUME } from './seed/types.js';
 
 export const DEFAULT_LOCAL_URL = 'postgresql://postgres:postgres@127.0.0.1:54322/postgres';
 export const DEFAULT_PIPELINE_STAGES = [
@@ -102,7 +103,7 @@ function fileFor(projectDir: string, source: (typeof FILES)[number], stackDir: s
 }
 
 const port = z.coerce.number().int().min(1).max(65535);
-const count = z.coerce.number().int().min(0).max(10_000_000);
+const count = z.coerce.number().int().min(0).max(MAX_SEED_VOLUME);
 
 const envSchema = z.object({
   LOCAL_DATABASE_URL: z.string().optional(),
