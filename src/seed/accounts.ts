@@ -41,8 +41,12 @@ const DOMAIN_STOPWORDS = new Set([
   'food',
 ]);
 
-/** A plausible domain: the first three distinctive words ("Detroit Regional Hospital Food Services" → detroitregionalhospital). */
-function domainFor(name: string, institutional: boolean): string {
+/**
+ * A plausible domain for an organization of `kind`: the first three distinctive words of its name
+ * ("Detroit Regional Hospital Food Services" → detroitregionalhospital.org).
+ */
+function domainFor(name: string, kind: number): string {
+  const institutional = kind === 3 || kind === 4;
   const parts = asciiSlug(name, ' ')
     .split(' ')
     .filter((w) => w !== '' && !DOMAIN_STOPWORDS.has(w));
@@ -110,8 +114,7 @@ export function* generateOrganizations(
     if (usedNames.has(name)) name = `${name} – ${city}`;
     if (usedNames.has(name)) name = `${name} #${i + 1}`;
     usedNames.add(name);
-    const institutional = realKind === 3 || realKind === 4;
-    const domain = domainFor(name, institutional);
+    const domain = domainFor(name, realKind);
     const size = ORG_SIZE[Math.min(realKind, ORG_SIZE.length - 1)] ?? [1e6, 1e7, 10, 100];
     const direction = faker.helpers.arrayElement(['', '', '', 'N ', 'S ', 'E ', 'W ']);
     const street = `${faker.number.int({ min: 100, max: 9899 })} ${direction}${faker.helpers.arrayElement(STREETS)} ${faker.helpers.arrayElement(STREET_SUFFIXES)}`;
@@ -136,7 +139,7 @@ export function* generateOrganizations(
         : descriptionRoll < 25
           ? null
           : fillNumbers(ctx, faker.helpers.arrayElement(ORG_DESCRIPTIONS));
-    facts.add(i, { name, domain, kind: realKind, city: place, createdAt });
+    facts.add(i, { name, kind: realKind, city: place, createdAt });
     yield {
       id,
       name,
@@ -203,8 +206,11 @@ export function* generateContacts(
     const org = orgs.length === 0 ? -1 : i < orgs.length ? i : pickIndex(faker, orgs.length);
     const orgId = org < 0 ? null : orgs.ids.get(org);
     const [firstName, lastName] = contactName(ctx, i);
+    // Derived again from the name rather than kept: a million domains would cost ~100 MB.
     const domain =
-      org < 0 ? faker.helpers.arrayElement(['gmail.com', 'outlook.com', 'yahoo.com']) : orgs.domains.get(org);
+      org < 0
+        ? faker.helpers.arrayElement(['gmail.com', 'outlook.com', 'yahoo.com'])
+        : domainFor(orgs.names.get(org), orgs.kinds[org]!);
     let local = `${asciiSlug(firstName)}.${asciiSlug(lastName)}`;
     for (let n = 2; usedEmails.has(`${local}@${domain}`); n++)
       local = `${asciiSlug(firstName)}.${asciiSlug(lastName)}${n}`;

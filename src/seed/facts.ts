@@ -42,7 +42,7 @@ export class StringList {
     const start = this.length === 0 ? 0 : this.ends[this.length - 1]!;
     const end = start + Buffer.byteLength(text);
     if (end > this.bytes.length) {
-      const grown = Buffer.alloc(Math.max(end, this.bytes.length * 2));
+      const grown = Buffer.alloc(Math.max(end, Math.ceil(this.bytes.length * 1.5)));
       this.bytes.copy(grown);
       this.bytes = grown;
     }
@@ -89,7 +89,6 @@ export class Groups {
 export class OrgFacts {
   readonly ids: IdList;
   readonly names = new StringList();
-  readonly domains = new StringList();
   /** Index into TITLES_BY_KIND (see accounts.ts). */
   readonly kinds: Uint8Array;
   private readonly cities: Uint8Array;
@@ -104,12 +103,8 @@ export class OrgFacts {
   }
 
   /** Records organization `index`; called once per organization, in order. */
-  add(
-    index: number,
-    fact: { name: string; domain: string; kind: number; city: City; createdAt: Date },
-  ): void {
+  add(index: number, fact: { name: string; kind: number; city: City; createdAt: Date }): void {
     this.names.push(fact.name);
-    this.domains.push(fact.domain);
     this.kinds[index] = fact.kind;
     this.cities[index] = CITY_INDEX.get(fact.city) ?? 0;
     this.createdAt[index] = fact.createdAt.getTime();
@@ -152,11 +147,13 @@ export class ContactFacts {
 export class OpportunityFacts {
   readonly ids: IdList;
   readonly orgs: Int32Array;
-  readonly amounts: Float64Array;
-  readonly createdAt: Float64Array;
-  /** The closed-won opportunities (the deals copy them): their indexes and names, in order. */
-  readonly wonIndexes: Int32Array;
-  readonly wonNames = new StringList();
+  /** The closed-won opportunities, which the deals copy, in order: index, name, amount, created_at. */
+  readonly won = {
+    indexes: [] as number[],
+    names: new StringList(),
+    amounts: [] as number[],
+    createdAt: [] as number[],
+  };
   /** Contact indexes of opportunity i: contactItems[contactOffsets[i] .. contactOffsets[i + 1]). */
   private readonly contactOffsets: Int32Array;
   private contactItems: Int32Array;
@@ -170,15 +167,12 @@ export class OpportunityFacts {
   ) {
     this.ids = new IdList(length);
     this.orgs = new Int32Array(length);
-    this.amounts = new Float64Array(length);
-    this.createdAt = new Float64Array(length);
-    this.wonIndexes = new Int32Array(length);
     this.contactOffsets = new Int32Array(length + 1);
     this.contactItems = new Int32Array(Math.min(length, 1024));
   }
 
   get wonCount(): number {
-    return this.wonNames.length;
+    return this.won.indexes.length;
   }
 
   /** Records opportunity `index`; called once per opportunity, in order. */
@@ -194,11 +188,11 @@ export class OpportunityFacts {
     },
   ): void {
     this.orgs[index] = fact.org;
-    this.amounts[index] = fact.amount;
-    this.createdAt[index] = fact.createdAt.getTime();
     if (fact.won) {
-      this.wonIndexes[this.wonCount] = index;
-      this.wonNames.push(fact.name);
+      this.won.indexes.push(index);
+      this.won.names.push(fact.name);
+      this.won.amounts.push(fact.amount);
+      this.won.createdAt.push(fact.createdAt.getTime());
     }
     this.setContacts(index, fact.contacts);
   }
@@ -206,7 +200,9 @@ export class OpportunityFacts {
   private setContacts(index: number, contacts: readonly number[]): void {
     const start = this.contactOffsets[index]!;
     if (start + contacts.length > this.contactItems.length) {
-      const grown = new Int32Array(Math.max(start + contacts.length, this.contactItems.length * 2));
+      const grown = new Int32Array(
+        Math.max(start + contacts.length, Math.ceil(this.contactItems.length * 1.5)),
+      );
       grown.set(this.contactItems);
       this.contactItems = grown;
     }

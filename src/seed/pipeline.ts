@@ -146,16 +146,17 @@ export function* generateDeals(
   facts: DealFacts,
 ): Generator<SeedRow> {
   const { faker, baseTime, user } = ctx;
+  const { won } = opps;
   for (let d = 0; d < opps.wonCount; d++) {
-    const opp = opps.wonIndexes[d]!;
-    const closed = between(faker, new Date(opps.createdAt[opp]!), baseTime);
+    const opp = won.indexes[d]!;
+    const closed = between(faker, new Date(won.createdAt[d]!), baseTime);
     facts.closedAt[d] = closed.getTime();
     yield {
       id: facts.ids.record(ctx, d),
       opportunity_id: opps.ids.get(opp),
       organization_id: orgs.ids.get(opps.orgs[opp]!),
-      name: opps.wonNames.get(d),
-      amount: opps.amounts[opp]!,
+      name: won.names.get(d),
+      amount: won.amounts[d]!,
       closed_at: closed,
       sales_id: user.id,
       created_at: closed,
