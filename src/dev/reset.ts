@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
 import { withAdvisoryLock, withClient, withTransaction } from '../db/connect.js';
+import { requirePgDump } from '../db/pg-dump.js';
 import { CrmEnvError, OperationError, UsageError } from '../errors.js';
 import type { BackupResult } from '../migration/backup.js';
 import { createBackup } from '../migration/backup.js';
@@ -64,8 +65,13 @@ export async function resetEnvironment(
       : new OperationError(message, { cause: err, details });
   };
 
+  const targets = [config.local, ...(cloud ? [cloud] : [])];
+  // Every backup needs a pg_dump as new as its server: check them all before the first backup.
+  for (const target of targets) {
+    await withClient(target.url, (client) => requirePgDump(config, client), { label: target.label });
+  }
   reporter.step('💾 Backing up before the reset...');
-  for (const target of [config.local, ...(cloud ? [cloud] : [])]) {
+  for (const target of targets) {
     try {
       const b = await createBackup(config, target, { subdir: 'reset' });
       backups.push(b);

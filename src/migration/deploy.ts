@@ -12,6 +12,7 @@ import type { Config, DatabaseTarget } from '../config.js';
 import { describeTarget } from '../config.js';
 import type { Client } from '../db/connect.js';
 import { withAdvisoryLock, withClient } from '../db/connect.js';
+import { requirePgDump } from '../db/pg-dump.js';
 import { CrmEnvError, OperationError, UsageError } from '../errors.js';
 import { redactText, redactUrl } from '../redact.js';
 import type { Reporter } from '../reporter.js';
@@ -189,6 +190,8 @@ export async function deployMigrations(
       fail(`${err.message} Nothing was changed.`, {}, err);
     }
     update({ alreadyApplied: history.length, pending: pending.map((f) => f.fileName) });
+    // The backup before applying needs a pg_dump as new as the server: check it before anything else.
+    if (!dryRun && pending.length > 0) await requirePgDump(config, client);
 
     // Static validation: all files must still parse and be unchanged; only pending ones are linted (the
     // applied ones already ran), seeded with the target's real tables.
