@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/program.js';
+import { approved, noConfirmation } from '../src/confirm.js';
 import type { Config } from '../src/config.js';
 import { loadConfig } from '../src/config.js';
 import { withClient } from '../src/db/connect.js';
@@ -125,7 +126,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
   it('restores with the library after rows and the schema changed: every table, sequence and privilege as before', async () => {
     await exec(url, `${MUTATE} create table public.after_backup (id int);`);
     expect(await fingerprint(url)).not.toEqual(original);
-    const r = await restoreBackup(config, backupFile, config.local, { confirmed: true });
+    const r = await restoreBackup(config, backupFile, config.local, { confirm: approved });
     expect(r.untouchedTables).toEqual(['after_backup']);
     await exec(url, 'drop table public.after_backup');
     expect(await fingerprint(url)).toEqual(original);
@@ -152,7 +153,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     const before = await fingerprint(url);
     const files = readdirSync(path.dirname(backupFile)).length;
     await expect(
-      restoreBackup(config, backupFile, config.local, { confirmed: false }),
+      restoreBackup(config, backupFile, config.local, { confirm: noConfirmation }),
     ).rejects.toBeInstanceOf(UsageError);
     expect(readdirSync(path.dirname(backupFile)).length).toBe(files);
     expect(await fingerprint(url)).toEqual(before);
@@ -167,7 +168,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     const broken = path.join(path.dirname(backupFile), 'broken.sql');
     writeFileSync(broken, lines.join('\n'));
     const err = await restoreBackup(config, broken, config.local, {
-      confirmed: true,
+      confirm: approved,
       backupFirst: false,
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OperationError);
@@ -177,7 +178,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
   });
 
   it('data-only backup: public rows only, a TRUNCATE first; restores with the library and with psql', async () => {
-    await restoreBackup(config, backupFile, config.local, { confirmed: true, backupFirst: false });
+    await restoreBackup(config, backupFile, config.local, { confirm: approved, backupFirst: false });
     const data = await createBackup(config, config.local, { dataOnly: true, label: 'data' });
     const sql = readFileSync(data.file, 'utf8');
     expect(sql).toMatch(/^TRUNCATE TABLE "public"\."activities", /m);
@@ -187,7 +188,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
       url,
       `update public."contactNotes" set text = 'x'; delete from public.deals; insert into public.segments (name) values ('extra')`,
     );
-    await restoreBackup(config, data.file, config.local, { confirmed: true, backupFirst: false });
+    await restoreBackup(config, data.file, config.local, { confirm: approved, backupFirst: false });
     expect(await fingerprint(url)).toEqual(original);
     await exec(url, `delete from public.organizations`);
     psqlRestore(url, data.file);
@@ -210,12 +211,12 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
         '',
       ].join('\n'),
     );
-    const r = await restoreBackup(config, file, config.local, { confirmed: true, backupFirst: false });
+    const r = await restoreBackup(config, file, config.local, { confirm: approved, backupFirst: false });
     expect(r).toMatchObject({ statements: 4, copiedRows: 1, safetyBackup: null, untouchedTables: [] });
     expect(r.rowsPerTable).toContainEqual({ table: 'tags', rows: 1 });
     const { rows } = await withClient(url, (c) => c.query(`select name from public.tags`));
     expect(rows).toEqual([{ name: 'sync\ttag' }]);
-    await restoreBackup(config, backupFile, config.local, { confirmed: true, backupFirst: false });
+    await restoreBackup(config, backupFile, config.local, { confirm: approved, backupFirst: false });
   });
 
   it('--keep prunes older backups of the same label only; two backups in one second get distinct names', async () => {
@@ -251,7 +252,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     expect(readFileSync(path.join(dir, 'env'), 'utf8').trim()).toBe('set');
   });
 
-  it('refuses a pg_dump older than the server with a ConfigError naming the versions and the fix', async () => {
+  it('refuses a pg_dump older than the server with a ConfigError naming the versions and the installs', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-pgdump-'));
     const old = path.join(dir, 'pg_dump');
     writeFileSync(old, '#!/bin/sh\necho "pg_dump (PostgreSQL) 9.6.0"\n');
@@ -259,8 +260,11 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     const cfg = configFor(url, { PG_DUMP: old });
     const err = await createBackup(cfg, cfg.local).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(
-      /pg_dump 9\.6\.0, older than the server \(PostgreSQL \d+\).*postgresql-client-\d+.*brew install postgresql@\d+/,
+    expect((err as Error).message).toMatch(/pg_dump 9\.6\.0\b.*PostgreSQL (\d+)/);
+    const major = /PostgreSQL (\d+)/.exec((err as Error).message)![1];
+    // The one-line installs for Debian/Ubuntu, macOS and Windows, under the message.
+    expect((err as ConfigError).details.join('\n')).toMatch(
+      new RegExp(`postgresql-client-${major}[^]*brew install[^]*PostgreSQL\\.PostgreSQL\\.${major}`),
     );
     expect(existsSync(path.join(cfg.backupDir, 'migrations'))).toBe(false);
   });

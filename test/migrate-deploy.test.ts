@@ -1,3 +1,5 @@
+import type { Confirmer } from '../src/confirm.js';
+import { approved, noConfirmation } from '../src/confirm.js';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { DatabaseTarget } from '../src/config.js';
@@ -75,7 +77,7 @@ describe.concurrent('migrate deploy', () => {
     ]);
     expect(await state(url)).toEqual(before);
 
-    const real = await deployError(deployMigrations(p.config, local(url), { yes: true }));
+    const real = await deployError(deployMigrations(p.config, local(url), { confirm: approved }));
     expect(real.exitCode).toBe(1);
     expect(real.message).toContain(`${V3} failed at line 3`);
     expect(real.report.backup).toBeNull(); // stopped at the dry run: no backup of a deploy that cannot work
@@ -93,11 +95,14 @@ describe.concurrent('migrate deploy', () => {
       { local: await createTestDatabase({ template: 'empty' }), cloud },
     );
     const target: DatabaseTarget = { label: 'cloud', url: cloud, source: 'environment' };
-    const confirm = async (): Promise<boolean> => {
-      await withClient(cloud, (c) => c.query('create table public.changed_meanwhile (id int)'));
-      return true;
+    const confirm: Confirmer = {
+      canConfirm: true,
+      ask: async () => {
+        await withClient(cloud, (c) => c.query('create table public.changed_meanwhile (id int)'));
+        return true;
+      },
     };
-    const err = await deployError(deployMigrations(p.config, target, { interactive: true, confirm }));
+    const err = await deployError(deployMigrations(p.config, target, { confirm }));
     expect(err.message).toMatch(new RegExp(`${V3} failed at line 2: .*target changed`));
     expect(err.message).toContain('Everything was rolled back');
     expect(err.report.backup).not.toBeNull();
@@ -116,7 +121,7 @@ describe.concurrent('migrate deploy', () => {
     const err = await deployMigrations(
       p.config,
       { label: 'cloud', url: cloud, source: 'environment' },
-      { interactive: false },
+      { confirm: noConfirmation },
     ).catch((e: unknown) => e);
     expect((err as DeployError).exitCode).toBe(2);
     expect((err as Error).message).toMatch(/--yes/);
@@ -130,8 +135,8 @@ describe.concurrent('migrate deploy', () => {
       { local: url },
     );
     const results = await Promise.allSettled([
-      deployMigrations(p.config, local(url), { yes: true }),
-      deployMigrations(p.config, local(url), { yes: true }),
+      deployMigrations(p.config, local(url), { confirm: approved }),
+      deployMigrations(p.config, local(url), { confirm: approved }),
     ]);
     const applied = results.filter((r) => r.status === 'fulfilled' && r.value.outcome === 'applied');
     expect(applied).toHaveLength(1);
@@ -148,7 +153,7 @@ describe.concurrent('migrate deploy', () => {
   it('deploys the whole schema; post-checks pass and `supabase migration list` shows every version applied', async () => {
     const url = await createTestDatabase({ template: 'base' });
     const p = repoMigrationsProject({ local: url });
-    const report = await deployMigrations(p.config, local(url), { yes: true });
+    const report = await deployMigrations(p.config, local(url), { confirm: approved });
     expect(report.outcome).toBe('applied');
     expect(report.postChecks?.ok).toBe(true);
     expect(report.backup?.bytes).toBeGreaterThan(0);
@@ -161,7 +166,7 @@ describe.concurrent('migrate deploy', () => {
     expect(list.remote).toEqual(files.map((f) => f.version));
     expect(list.local).toEqual(files.map((f) => f.version));
 
-    const again = await deployMigrations(p.config, local(url), { yes: true });
+    const again = await deployMigrations(p.config, local(url), { confirm: approved });
     expect(again.outcome).toBe('up-to-date');
     expect(again.backup).toBeNull();
   });
@@ -169,13 +174,13 @@ describe.concurrent('migrate deploy', () => {
   it('retries on lock timeout, gives up cleanly, and succeeds once the lock is released', async () => {
     const url = await createTestDatabase({ template: 'base' });
     const p = migrationProject({ [V1]: tableSql('one') }, { local: url });
-    await deployMigrations(p.config, local(url), { yes: true });
+    await deployMigrations(p.config, local(url), { confirm: approved });
     p.write(V2, 'alter table public.one add column extra int;\n');
 
     const holder = await connect(url);
     try {
       await holder.query('begin; lock table public.one in access exclusive mode');
-      const opts: DeployOptions = { yes: true, lockTimeout: '200ms', retries: 1, retryDelayMs: 200 };
+      const opts: DeployOptions = { confirm: approved, lockTimeout: '200ms', retries: 1, retryDelayMs: 200 };
       const err = await deployError(deployMigrations(p.config, local(url), opts));
       expect(err.exitCode).toBe(1);
       expect(err.message).toMatch(/lock timeout/);
@@ -183,12 +188,21 @@ describe.concurrent('migrate deploy', () => {
       expect(err.message).toContain(V2);
       expect(await state(url)).toEqual({ tables: ['one'], history: ['20990101000001'] });
 
-      const reporter = recordingReporter();
-      setTimeout(() => void holder.query('rollback'), 700);
+      // Release the lock once the dry run has hit it (observable: its first lock-timeout warning).
+      const recorder = recordingReporter();
+      let released: Promise<unknown> | null = null;
+      const reporter = {
+        ...recorder,
+        warn: (m: string) => {
+          recorder.warn(m);
+          if (m.startsWith('Lock timeout')) released ??= holder.query('rollback');
+        },
+      };
       const ok = await deployMigrations(p.config, local(url), { ...opts, retries: 4 }, reporter);
+      await released;
       expect(ok.outcome).toBe('applied');
       expect(ok.attempts).toBe(1); // the dry run waited out the lock; the apply then went through at once
-      expect(reporter.lines.filter((l) => l.includes('Lock timeout')).length).toBeGreaterThanOrEqual(1);
+      expect(recorder.lines.filter((l) => l.includes('Lock timeout')).length).toBeGreaterThanOrEqual(1);
       expect((await state(url)).history).toEqual(['20990101000001', '20990101000002']);
     } finally {
       await holder.end();
@@ -207,7 +221,12 @@ describe.concurrent('migrate deploy', () => {
       { local: url },
     );
     const reporter = recordingReporter();
-    const report: DeployReport = await deployMigrations(p.config, local(url), { yes: true }, reporter);
+    const report: DeployReport = await deployMigrations(
+      p.config,
+      local(url),
+      { confirm: approved },
+      reporter,
+    );
     expect(report.dryRunFiles.map((f) => [f.fileName, f.status])).toEqual([
       [V1, 'ok'],
       [V3, 'ok'],
@@ -234,10 +253,10 @@ describe.concurrent('migrate deploy', () => {
   it('blocks on validation errors before the dry run (lint error, edited applied file)', async () => {
     const url = await createTestDatabase({ template: 'base' });
     const p = migrationProject({ [V1]: tableSql('one') }, { local: url });
-    await deployMigrations(p.config, local(url), { yes: true });
+    await deployMigrations(p.config, local(url), { confirm: approved });
     p.write(V2, 'create table public.naked (id int);\n');
     p.write(V1, `${tableSql('one')}alter table public.one add column sneaky int;\n`);
-    const err = await deployError(deployMigrations(p.config, local(url), { yes: true }));
+    const err = await deployError(deployMigrations(p.config, local(url), { confirm: approved }));
     expect(err.message).toMatch(/Validation found 2 error\(s\); nothing was changed/);
     expect(err.details.join('\n')).toMatch(new RegExp(`${V1}:1 \\[changed-after-apply\\]`));
     expect(err.details.join('\n')).toMatch(new RegExp(`${V2}:1 \\[table-without-rls\\]`));

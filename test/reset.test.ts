@@ -1,5 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { approved, noConfirmation } from '../src/confirm.js';
 import { describe, expect, it } from 'vitest';
 import { resetEnvironment } from '../src/dev/reset.js';
 import { createTestUsers } from '../src/dev/test-users.js';
@@ -17,7 +18,7 @@ describe('dev:reset', () => {
     await insertCrmDataset(cloud, { tag: 'cloud-before' });
     const config = testConfig({ local, cloud });
 
-    const result = await resetEnvironment(config, { confirmed: true });
+    const result = await resetEnvironment(config, { confirm: approved });
 
     // The reference: a fresh dev:users:create on an empty CRM database.
     const fresh = await createTestDatabase();
@@ -42,7 +43,7 @@ describe('dev:reset', () => {
     await insertCrmDataset(cloud, { tag: 'cloud-before' });
     const before = await tableChecksums(cloud);
     const config = testConfig({ local, cloud });
-    const result = await resetEnvironment(config, { confirmed: true, localOnly: true });
+    const result = await resetEnvironment(config, { confirm: approved, localOnly: true });
     expect(result.sync).toBeNull();
     expect(result.backups).toHaveLength(1);
     expect(await tableChecksums(cloud)).toEqual(before);
@@ -54,7 +55,7 @@ describe('dev:reset', () => {
     await insertCrmDataset(cloud, { tag: 'c' });
     const [lb, cb] = [await tableChecksums(local), await tableChecksums(cloud)];
     const config = testConfig({ local, cloud });
-    await expect(resetEnvironment(config, { confirmed: false })).rejects.toBeInstanceOf(UsageError);
+    await expect(resetEnvironment(config, { confirm: noConfirmation })).rejects.toBeInstanceOf(UsageError);
 
     const env = { LOCAL_DATABASE_URL: local, DATABASE_URL_PRODUCTION: cloud };
     const reset = runCli(['reset'], { cwd: config.projectDir, env });
@@ -80,7 +81,7 @@ describe('dev:reset', () => {
     const { exec } = await import('./support/fixtures.js');
     await exec(cloud, 'alter table public.tasks alter column title type varchar(500)');
     const config = testConfig({ local, cloud });
-    const err = await resetEnvironment(config, { confirmed: true }).catch((e: unknown) => e);
+    const err = await resetEnvironment(config, { confirm: approved }).catch((e: unknown) => e);
     expect((err as { exitCode: number }).exitCode).toBe(1);
     expect((err as Error).message).toMatch(/push to cloud/);
     expect((err as { details: string[] }).details.join('\n')).toMatch(/backups\/reset\/cloud_backup_/);

@@ -7,11 +7,16 @@ import { assertEnvProductionNotTracked } from '../safety.js';
 import type { Output } from './output.js';
 import { createOutput } from './output.js';
 
-let secrets: readonly string[] = [];
+/**
+ * One CLI run. Created by `main()`, handed to the command, and read back by the one top-level catch:
+ * the passwords of the configured URLs, so that any error text (driver messages included) is redacted.
+ */
+export interface CliSession {
+  secrets: readonly string[];
+}
 
-/** Passwords of the configured URLs, so that error output can be redacted even for driver text. */
-export function knownSecrets(): readonly string[] {
-  return secrets;
+export function newSession(): CliSession {
+  return { secrets: [] };
 }
 
 export interface CommandContext {
@@ -20,9 +25,9 @@ export interface CommandContext {
 }
 
 /** Loads the configuration from the process environment and the .env files of the current folder. */
-export function commandContext(options: { json?: boolean } = {}): CommandContext {
+export function commandContext(session: CliSession, options: { json?: boolean } = {}): CommandContext {
   const config = loadConfig({ cwd: process.cwd(), env: process.env });
-  secrets = config.secrets;
+  session.secrets = config.secrets;
   assertEnvProductionNotTracked(config.projectDir);
-  return { config, out: createOutput({ json: options.json ?? false, secrets }) };
+  return { config, out: createOutput({ json: options.json ?? false, secrets: config.secrets }) };
 }

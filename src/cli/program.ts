@@ -3,27 +3,31 @@
  * module lazily (start-up stays fast), and src/cli/run.ts maps every error to an exit code.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { knownSecrets } from './context.js';
+import type { CliSession } from './context.js';
+import { newSession } from './context.js';
 import { reportError } from './run.js';
 
 export interface GlobalOptions {
   readonly json?: boolean;
 }
 
-type Action = (...args: never[]) => Promise<number | void>;
+type Action = (session: CliSession, ...args: never[]) => Promise<number | void>;
+type Act = <T extends Action>(load: () => Promise<T>) => (...args: unknown[]) => Promise<void>;
 
-/** Wraps an action: lazy import, exit code from the result or the error. */
-function act<T extends Action>(load: () => Promise<T>) {
-  return async (...args: unknown[]): Promise<void> => {
-    const fn = await load();
-    const code = await (fn as unknown as (...a: unknown[]) => Promise<number | void>)(...args);
-    process.exitCode = typeof code === 'number' ? code : 0;
-  };
+/** Wraps an action for one run: lazy import, the session first, exit code from the result or the error. */
+function actions(session: CliSession): Act {
+  return (load) =>
+    async (...args) => {
+      const fn = (await load()) as unknown as (s: CliSession, ...a: unknown[]) => Promise<number | void>;
+      const code = await fn(session, ...args);
+      process.exitCode = typeof code === 'number' ? code : 0;
+    };
 }
 
 const TARGET_HELP = 'local, cloud, or a postgresql:// URL';
 
-export function buildProgram(): Command {
+export function buildProgram(session: CliSession = newSession()): Command {
+  const act = actions(session);
   const program = new Command('crm-env')
     .description(
       'Local-first Supabase database workflow for the CRM: test users, all-or-nothing local-to-cloud sync,\nparity checks, backups, environment reset and safe migration deploys.',
@@ -211,7 +215,8 @@ function allCommands(cmd: Command): Command[] {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const session = newSession();
+  const program = buildProgram(session);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return Number(process.exitCode ?? 0);
@@ -222,6 +227,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     )
       return 0;
     if (err instanceof CommanderError && err.code === 'commander.help') return 0;
-    return reportError(err, knownSecrets());
+    return reportError(err, session.secrets);
   }
 }

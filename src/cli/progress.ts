@@ -3,7 +3,7 @@
  * the wording are pure (times come in as numbers), so they are tested without a clock;
  * ./output.ts decides when to draw.
  */
-import { formatBytes } from '../dev/sync.js';
+import { formatBytes, formatDuration } from '../format.js';
 import type { Progress } from '../reporter.js';
 
 /** Where a piece of work stood at one moment (`at` in ms, any origin). */
@@ -37,15 +37,6 @@ export function progressRates(first: ProgressSample, now: ProgressSample, total?
 }
 
 const count = (n: number): string => Math.round(n).toLocaleString('en-US');
-
-/** 0.4 s, 45 s, 3 min 05 s, 2 h 07 min. */
-export function formatDuration(ms: number): string {
-  if (ms < 9950) return `${(ms / 1000).toFixed(1)} s`;
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
-  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
-}
 
 /** "activities 120,000/3,000,000 rows · 16.2 MB · 40,000 rows/s · ETA 1 min 12 s" */
 export function progressLine(p: Progress, rates: ProgressRates): string {

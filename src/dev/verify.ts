@@ -4,13 +4,13 @@
  * history. Returns a report; the CLI turns a difference into exit 1.
  */
 import type { Config } from '../config.js';
+import { requireCloud } from '../config.js';
 import type { TableInfo } from '../db/catalog.js';
 import { readTables } from '../db/catalog.js';
 import type { TableChecksum } from '../db/checksum.js';
 import { checksumTables } from '../db/checksum.js';
 import type { Client } from '../db/connect.js';
 import { withClient } from '../db/connect.js';
-import { ConfigError } from '../errors.js';
 import { readHistory } from '../migration/history.js';
 import { testUserPredicate } from './test-users-sql.js';
 
@@ -124,12 +124,7 @@ export async function verifyOpen(
 
 /** Connects to both sides and compares them; checksums are computed on both servers in parallel. */
 export async function verifyParity(config: Config): Promise<VerifyReport> {
-  const cloudTarget = config.cloud;
-  if (!cloudTarget) {
-    throw new ConfigError(
-      'No cloud database is configured: set DATABASE_URL_PRODUCTION or run `npm run stack:up` for the sandbox.',
-    );
-  }
+  const cloudTarget = requireCloud(config);
   return withClient(
     config.local.url,
     (local) =>

@@ -25,7 +25,7 @@ import { commitBackupFile, discardBackupFile, reserveBackupFile } from '../db/ba
 import { withClient } from '../db/connect.js';
 import { findPgDump, runPgDump, serverMajor } from '../db/pg-dump.js';
 import { dumpFilterStream } from '../db/pg-dump-filter.js';
-import { qualify } from '../db/sql.js';
+import { listTables } from '../db/catalog.js';
 import { UsageError } from '../errors.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
@@ -109,14 +109,9 @@ export async function createBackup(
     async (client) => {
       const major = await serverMajor(client);
       if (!dataOnly) return { major, truncate: undefined };
-      const { rows } = await client.query<{ schema: string; name: string }>(
-        `select n.nspname as schema, c.relname as name
-           from pg_class c join pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition
-          order by 1, 2`,
-      );
-      const list = rows.map((r) => qualify(r.schema, r.name)).join(', ');
-      return { major, truncate: rows.length > 0 ? `TRUNCATE TABLE ${list};` : undefined };
+      const tables = await listTables(client, 'public');
+      const list = tables.map((t) => t.qualified).join(', ');
+      return { major, truncate: tables.length > 0 ? `TRUNCATE TABLE ${list};` : undefined };
     },
     { label: target.label },
   );

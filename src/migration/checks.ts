@@ -7,6 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import type { Node } from 'libpg-query';
 import { loadModule, scanSync } from 'libpg-query';
+import { listTables } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
 import type { MigrationFile } from './files.js';
 import { MIGRATION_FILE, STRICT_MIGRATION_FILE } from './files.js';
@@ -311,11 +312,8 @@ export async function lintFiles(
 
 /** The target's public tables as 'public.name', to seed the lint of pending files (catalog only: no table locks). */
 export async function targetPublicTables(client: Client): Promise<Set<string>> {
-  const { rows } = await client.query<{ name: string }>(
-    `select 'public.' || relname as name from pg_class
-      where relnamespace = 'public'::regnamespace and relkind in ('r', 'p')`,
-  );
-  return new Set(rows.map((r) => r.name));
+  const tables = await listTables(client, 'public', { partitions: true });
+  return new Set(tables.map((t) => `public.${t.name}`));
 }
 
 /** One line for a finding: `file:line [rule] message`. */

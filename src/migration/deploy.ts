@@ -6,12 +6,15 @@
  * post-migration checks. A failure before the commit leaves the target exactly as it was; the message says
  * which file and line, and where the backup is.
  */
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Config, DatabaseTarget } from '../config.js';
 import { describeTarget } from '../config.js';
 import type { Client } from '../db/connect.js';
-import { withAdvisoryLock, withClient } from '../db/connect.js';
+import { withLockedClient } from '../db/connect.js';
+import { requirePgDump } from '../db/pg-dump.js';
+import type { Confirmer } from '../confirm.js';
+import { assertCanConfirm, confirmOrStop, noConfirmation } from '../confirm.js';
+import { shownPath } from '../format.js';
 import { CrmEnvError, OperationError, UsageError } from '../errors.js';
 import { redactText, redactUrl } from '../redact.js';
 import type { Reporter } from '../reporter.js';
@@ -39,8 +42,6 @@ import { planMigrations } from './runner.js';
 export interface DeployOptions {
   /** Stop after the dry run (nothing is changed, no backup). */
   readonly dryRun?: boolean;
-  /** Do not ask before changing a non-local database. */
-  readonly yes?: boolean;
   /** PostgreSQL lock_timeout for the migrations (default '5s'). */
   readonly lockTimeout?: string;
   /** PostgreSQL statement_timeout for the migrations (default: the server's). */
@@ -50,17 +51,15 @@ export interface DeployOptions {
   /** First backoff between attempts, doubled each time (default 1000 ms). */
   readonly retryDelayMs?: number;
   readonly includeAll?: boolean;
-  /** Whether someone can answer a prompt (default: stdin and stdout are terminals). */
-  readonly interactive?: boolean;
-  /** Asks a yes/no question (default: @inquirer/prompts confirm). */
-  readonly confirm?: (message: string) => Promise<boolean>;
+  /** Asked before a non-local database is changed (default: nobody can confirm, so it is refused). */
+  readonly confirm?: Confirmer;
 }
 
 export interface DeployReport {
   readonly target: string;
   readonly url: string;
   readonly dryRun: boolean;
-  readonly outcome: 'up-to-date' | 'dry-run-ok' | 'cancelled' | 'applied' | 'failed';
+  readonly outcome: 'up-to-date' | 'dry-run-ok' | 'applied' | 'failed';
   readonly alreadyApplied: number;
   readonly pending: readonly string[];
   readonly findings: readonly Finding[];
@@ -104,15 +103,8 @@ function checkOptions(o: DeployOptions): void {
   }
 }
 
-async function askConfirm(message: string): Promise<boolean> {
-  const { confirm } = await import('@inquirer/prompts');
-  return confirm({ message, default: false });
-}
-
-/** Where the backup is, relative to the project when inside it (the command is run from there). */
 function shown(config: Config, file: string): string {
-  const rel = path.relative(config.projectDir, file);
-  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+  return shownPath(config.projectDir, file);
 }
 
 /**
@@ -130,13 +122,10 @@ export async function deployMigrations(
   checkOptions(options);
   const t0 = performance.now();
   const dryRun = options.dryRun ?? false;
-  const needsConfirm = !dryRun && !options.yes && target.label !== 'local';
-  const interactive = options.interactive ?? (Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY));
-  if (needsConfirm && !interactive) {
-    throw new UsageError(
-      `Deploying to the ${target.label} database needs a confirmation: run it in a terminal, or pass --yes (CI). Nothing was changed.`,
-    );
-  }
+  const needsConfirm = !dryRun && target.label !== 'local';
+  const confirmer = options.confirm ?? noConfirmation;
+  const what = `Deploying to the ${target.label} database`;
+  if (needsConfirm) assertCanConfirm(confirmer, what);
   const { files } = await readMigrations(config.migrationsDir);
   const nameFindings = [...(await checkFileNames(config.migrationsDir)), ...checkDuplicateVersions(files)];
   const lockTimeout = options.lockTimeout ?? '5s';
@@ -189,6 +178,8 @@ export async function deployMigrations(
       fail(`${err.message} Nothing was changed.`, {}, err);
     }
     update({ alreadyApplied: history.length, pending: pending.map((f) => f.fileName) });
+    // The backup before applying needs a pg_dump as new as the server: check it before anything else.
+    if (!dryRun && pending.length > 0) await requirePgDump(config, client);
 
     // Static validation: all files must still parse and be unchanged; only pending ones are linted (the
     // applied ones already ran), seeded with the target's real tables.
@@ -239,10 +230,9 @@ export async function deployMigrations(
       reporter.info('Nothing pending: no backup needed, nothing to apply.');
     } else {
       if (needsConfirm) {
-        const ok = await (options.confirm ?? askConfirm)(
-          `Apply ${pending.length} migration(s) to ${describeTarget(target)}? (a backup is taken first)`,
-        );
-        if (!ok) return update({ outcome: 'cancelled' });
+        await confirmOrStop(confirmer, what, {
+          message: `Apply ${pending.length} migration(s) to ${describeTarget(target)}? (a backup is taken first)`,
+        });
       }
       reporter.step(`📦 Backing up the ${target.label} database`);
       const b = await createBackup(config, target, {}, reporter);
@@ -288,16 +278,14 @@ export async function deployMigrations(
     return update({ outcome: pending.length === 0 ? 'up-to-date' : 'applied' });
   };
 
-  return withClient(
+  return withLockedClient(
     target.url,
-    (client) =>
-      withAdvisoryLock(
-        client,
-        'migrate',
-        () => run(client),
-        `Another crm-env migration or deploy is running on the ${target.label} database; wait for it to finish and try again. Nothing was changed.`,
-      ),
-    { label: target.label },
+    {
+      label: target.label,
+      lock: 'migrate',
+      busyMessage: `Another crm-env migration or deploy is running on the ${target.label} database; wait for it to finish and try again. Nothing was changed.`,
+    },
+    run,
   );
 }
 

@@ -5,11 +5,14 @@
  * as it was.
  */
 import { accessSync, constants, statSync } from 'node:fs';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Config, DatabaseTarget } from '../config.js';
 import type { Client } from '../db/connect.js';
-import { withAdvisoryLock, withClient, withTransaction } from '../db/connect.js';
+import { listTables } from '../db/catalog.js';
+import type { Confirmer } from '../confirm.js';
+import { assertCanConfirm, confirmOrStop, noConfirmation } from '../confirm.js';
+import { withLockedClient, withTransaction } from '../db/connect.js';
+import { shownPath } from '../format.js';
 import { runSqlScript } from '../db/sql-script.js';
 import { qualify } from '../db/sql.js';
 import { OperationError, UsageError } from '../errors.js';
@@ -20,8 +23,8 @@ import type { BackupResult } from './backup.js';
 import { createBackup } from './backup.js';
 
 export interface RestoreOptions {
-  /** The CLI asks; the library refuses (UsageError, nothing touched) when false. */
-  readonly confirmed: boolean;
+  /** Asked (type `restore`) before anything is touched; default: nobody can confirm, so it is refused. */
+  readonly confirm?: Confirmer;
   /** Take a full backup of the target first (default true). */
   readonly backupFirst?: boolean;
 }
@@ -76,11 +79,8 @@ export async function restoreBackup(
   options: RestoreOptions,
   reporter: Reporter = silentReporter,
 ): Promise<RestoreResult> {
-  if (!options.confirmed) {
-    throw new UsageError(
-      `Restoring into ${redactUrl(target.url)} replaces its data and needs confirmation; nothing was changed.`,
-    );
-  }
+  const confirmer = options.confirm ?? noConfirmation;
+  assertCanConfirm(confirmer, 'Restore');
   const t0 = performance.now();
   try {
     if (!statSync(file).isFile()) throw new Error('not a file');
@@ -88,19 +88,20 @@ export async function restoreBackup(
   } catch {
     throw new UsageError(`Cannot read the backup file ${file}; nothing was changed.`);
   }
-  const rel = path.relative(config.projectDir, path.resolve(file));
-  const shown = rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
-  const busy = 'Another crm-env restore is running on this database; wait for it to finish and try again.';
-  const result = await withClient(
+  const shown = shownPath(config.projectDir, file);
+  await confirmOrStop(confirmer, 'Restore', {
+    message: `Replace what ${redactUrl(target.url)} holds with the backup ${shown}?`,
+    word: 'restore',
+  });
+  const result = await withLockedClient(
     target.url,
-    (client) =>
-      withAdvisoryLock(
-        client,
-        'restore',
-        () => restoreLocked(client, config, file, shown, target, options, reporter),
-        busy,
-      ),
-    { label: target.label },
+    {
+      label: target.label,
+      lock: 'restore',
+      busyMessage:
+        'Another crm-env restore is running on this database; wait for it to finish and try again.',
+    },
+    (client) => restoreLocked(client, config, file, shown, target, options, reporter),
   );
   return { ...result, ms: performance.now() - t0 };
 }
@@ -119,12 +120,10 @@ async function restoreLocked(
   if (options.backupFirst ?? true) {
     reporter.step(`Backing up the ${target.label} database first...`);
     safetyBackup = await createBackup(config, target, {}, reporter);
-    reporter.info(`✓ Safety backup: ${path.relative(config.projectDir, safetyBackup.file)}`);
+    reporter.info(`✓ Safety backup: ${shownPath(config.projectDir, safetyBackup.file)}`);
   }
   const details = safetyBackup
-    ? [
-        `Backup of the target taken before the restore: ${path.relative(config.projectDir, safetyBackup.file)}`,
-      ]
+    ? [`Backup of the target taken before the restore: ${shownPath(config.projectDir, safetyBackup.file)}`]
     : [];
   reporter.step(`Restoring ${shown} in one transaction...`);
   const copied: string[] = [];
@@ -177,11 +176,7 @@ async function summarize(
   copied: readonly string[],
   created: readonly string[],
 ): Promise<{ rowsPerTable: { table: string; rows: number }[]; untouchedTables: string[] }> {
-  const { rows: publicTables } = await client.query<TableRef>(
-    `select n.nspname as schema, c.relname as name
-       from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition`,
-  );
+  const publicTables = await listTables(client, 'public');
   const tables = new Map<string, TableRef>(publicTables.map((t) => [qualify(t.schema, t.name), t]));
   for (const written of copied) {
     const t = await resolveTable(client, written);

@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Client } from '../db/connect.js';
-import { pgFields, withAdvisoryLock, withClient } from '../db/connect.js';
+import { pgFields, withLockedClient } from '../db/connect.js';
 import { OperationError } from '../errors.js';
 import { redactText } from '../redact.js';
 import type { MigrationFile } from './files.js';
@@ -115,16 +115,15 @@ export async function migrateUp(
   label = 'target',
 ): Promise<ApplyResult> {
   const { files } = await readMigrations(dir);
-  return withClient(
+  return withLockedClient(
     url,
-    (client) =>
-      withAdvisoryLock(
-        client,
-        'migrate',
-        () => applyPending(client, files, options),
+    {
+      label,
+      lock: 'migrate',
+      busyMessage:
         'Another crm-env migration is running on this database; wait for it to finish and try again.',
-      ),
-    { label },
+    },
+    (client) => applyPending(client, files, options),
   );
 }
 

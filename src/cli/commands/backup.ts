@@ -3,33 +3,24 @@
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { input } from '@inquirer/prompts';
-import type { Config } from '../../config.js';
 import { describeTarget, resolveTarget } from '../../config.js';
 import { UsageError } from '../../errors.js';
 import { createBackup } from '../../migration/backup.js';
 import { restoreBackup } from '../../migration/restore.js';
 import { redactUrl } from '../../redact.js';
+import { formatBytes, shownPath } from '../../format.js';
+import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
-  return `${(n / 1024 ** 3).toFixed(1)} GB`;
-}
-
-function shownPath(config: Config, file: string): string {
-  const rel = path.relative(config.projectDir, file);
-  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
-}
+import { terminalConfirmer } from '../prompt.js';
 
 /** `npm run migrate:backup -- [local|cloud|<url>]`: a full (or data-only) backup, as the spec's backup.sh. */
 export async function backupCommand(
+  session: CliSession,
+
   target: string,
   opts: { dataOnly?: boolean; keep?: string; json?: boolean },
 ): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+  const { config, out } = commandContext(session, { json: opts.json });
   let keep: number | undefined;
   if (opts.keep !== undefined) {
     keep = Number(opts.keep);
@@ -41,7 +32,7 @@ export async function backupCommand(
   out.info(`Target: ${redactUrl(t.url)}`);
   const r = await createBackup(config, t, { dataOnly: opts.dataOnly ?? false, keep }, out);
   out.line(`✅ Backup complete: ${path.basename(r.file)} (${formatBytes(r.bytes)})`);
-  out.info(`Location: ${shownPath(config, path.dirname(r.file))}/`);
+  out.info(`Location: ${shownPath(config.projectDir, path.dirname(r.file))}/`);
   out.json({
     target: t.label,
     file: r.file,
@@ -65,10 +56,12 @@ function backupDate(file: string, mtime: Date): Date {
  * `--yes` it refuses (exit 2) before connecting to anything.
  */
 export async function restoreCommand(
+  session: CliSession,
+
   file: string,
   opts: { target: string; yes?: boolean; json?: boolean },
 ): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+  const { config, out } = commandContext(session, { json: opts.json });
   const t = resolveTarget(config, opts.target);
   let size: number;
   let when: Date;
@@ -86,22 +79,14 @@ export async function restoreCommand(
   out.info(
     'What the backup holds replaces what the target has now (tables and rows); a backup of the target is taken first.',
   );
-  if (!opts.yes) {
-    if (!process.stdin.isTTY || out.jsonMode) {
-      throw new UsageError(
-        'Restore needs confirmation: run it in a terminal, or pass --yes. Nothing was changed.',
-      );
-    }
-    const answer = await input({ message: 'Type "restore" to replace the target with the backup:' });
-    if (answer.trim() !== 'restore') throw new UsageError('Restore cancelled; nothing was changed.');
-  }
-  const r = await restoreBackup(config, file, t, { confirmed: true }, out);
+  const confirm = terminalConfirmer({ yes: opts.yes, json: opts.json });
+  const r = await restoreBackup(config, file, t, { confirm }, out);
   out.line();
   out.line(
     `✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${(r.ms / 1000).toFixed(1)} s`,
   );
   if (r.safetyBackup)
-    out.info(`Backup of the target before the restore: ${shownPath(config, r.safetyBackup.file)}`);
+    out.info(`Backup of the target before the restore: ${shownPath(config.projectDir, r.safetyBackup.file)}`);
   out.line();
   out.line('Rows per table:');
   const width = Math.max(0, ...r.rowsPerTable.map((x) => x.table.length));

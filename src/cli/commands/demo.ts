@@ -1,12 +1,13 @@
 import { runDemo } from '../../dev/demo.js';
-import { displayPath } from '../../dev/sync.js';
+import { shownPath } from '../../format.js';
 import { redactUrl } from '../../redact.js';
+import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 import { printVerifyReport } from './sync.js';
 import { printCredentials } from './users.js';
 
-export async function demoCommand(): Promise<number> {
-  const { config, out } = commandContext();
+export async function demoCommand(session: CliSession): Promise<number> {
+  const { config, out } = commandContext(session);
   out.line('🎬 crm-env demo: the whole workflow on the embedded stack (no Docker, no cloud account needed)');
   const r = await runDemo(config, out);
   out.line();
@@ -25,7 +26,7 @@ export async function demoCommand(): Promise<number> {
   out.line(
     `   psql: PGPASSFILE="${r.stack.passFile}" psql "postgresql://postgres@127.0.0.1:${new URL(r.config.local.url).port}/postgres"`,
   );
-  out.line(`   Backup of the cloud before the push: ${displayPath(config, r.sync.backupFile)}`);
+  out.line(`   Backup of the cloud before the push: ${shownPath(config.projectDir, r.sync.backupFile)}`);
   out.line();
   const ok = r.sync.verify.equal && r.cloudUsers.ok;
   out.line(

@@ -7,15 +7,20 @@ import { migrateUp } from '../../migration/runner.js';
 import type { ValidateReport } from '../../migration/validate.js';
 import { validateExitCode, validateMigrations } from '../../migration/validate.js';
 import { redactText } from '../../redact.js';
+import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
+import { terminalConfirmer } from '../prompt.js';
 import type { Output } from '../output.js';
 
-export async function migrateUpCommand(opts: {
-  target: string;
-  includeAll?: boolean;
-  json?: boolean;
-}): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+export async function migrateUpCommand(
+  session: CliSession,
+  opts: {
+    target: string;
+    includeAll?: boolean;
+    json?: boolean;
+  },
+): Promise<number> {
+  const { config, out } = commandContext(session, { json: opts.json });
   const target = resolveTarget(config, opts.target);
   out.line(`🗂️  Applying migrations to ${describeTarget(target)}`);
   const result = await migrateUp(
@@ -67,13 +72,16 @@ function printValidateReport(out: Output, r: ValidateReport): void {
 }
 
 /** `npm run migrate:validate [-- --target <t>] [--strict] [--no-rehearsal] [--json]`. */
-export async function validateCommand(opts: {
-  target?: string;
-  strict?: boolean;
-  rehearsal?: boolean;
-  json?: boolean;
-}): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+export async function validateCommand(
+  session: CliSession,
+  opts: {
+    target?: string;
+    strict?: boolean;
+    rehearsal?: boolean;
+    json?: boolean;
+  },
+): Promise<number> {
+  const { config, out } = commandContext(session, { json: opts.json });
   const target = opts.target === undefined ? undefined : resolveTarget(config, opts.target);
   out.line(`🔍 Validating ${config.migrationsDir}`);
   const report = await validateMigrations(config, { target, rehearsal: opts.rehearsal !== false }, out);
@@ -109,6 +117,8 @@ function printDeploySummary(out: Output, r: DeployReport): void {
 
 /** `npm run migrate:deploy -- [local|cloud|<url>] [--dry-run] [--yes] [--lock-timeout 5s] [--retries 3] [--json]`. */
 export async function deployCommand(
+  session: CliSession,
+
   target: string | undefined,
   opts: {
     dryRun?: boolean;
@@ -120,7 +130,7 @@ export async function deployCommand(
     json?: boolean;
   },
 ): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+  const { config, out } = commandContext(session, { json: opts.json });
   const t = resolveTarget(config, target ?? 'cloud');
   const retries = opts.retries === undefined ? undefined : Number(opts.retries);
   if (opts.retries !== undefined && !/^\d+$/.test(opts.retries))
@@ -133,7 +143,7 @@ export async function deployCommand(
       t,
       {
         dryRun: opts.dryRun,
-        yes: opts.yes,
+        confirm: terminalConfirmer({ yes: opts.yes, json: opts.json }),
         lockTimeout: opts.lockTimeout,
         statementTimeout: opts.statementTimeout,
         retries,
@@ -161,9 +171,6 @@ export async function deployCommand(
       out.line(
         `✅ Dry run passed: ${report.pending.length} migration(s) would apply cleanly (rolled back; nothing changed).`,
       );
-      break;
-    case 'cancelled':
-      out.line('❌ Cancelled; nothing was changed.');
       break;
     default:
       out.line(`✅ Deployed ${report.pending.length} migration(s); post-migration checks passed.`);

@@ -1,9 +1,10 @@
 import { redactUrl } from '../../redact.js';
 import { stackDown, stackStatus, stackUp } from '../../stack/stack.js';
+import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 
-export async function stackUpCommand(): Promise<number> {
-  const { config, out } = commandContext();
+export async function stackUpCommand(session: CliSession): Promise<number> {
+  const { config, out } = commandContext(session);
   out.line('🚀 Starting the embedded stack (local + sandbox cloud)...');
   const result = await stackUp(config, out);
   const [local, sandbox] = [
@@ -13,6 +14,7 @@ export async function stackUpCommand(): Promise<number> {
   out.line();
   if (result.servers.every((s) => s.action === 'already running')) out.line('✅ Stack already running.');
   else out.line(`✅ Stack is up (${(result.ms / 1000).toFixed(1)} s).`);
+  out.line(`   PostgreSQL ${result.major} (${result.binDir})`);
   out.line(`   Local DB:         ${redactUrl(local.url)}`);
   out.line(`   Sandbox cloud DB: ${redactUrl(sandbox.url)}`);
   out.line(`   Migrations applied now: ${result.migrationsApplied}`);
@@ -26,8 +28,8 @@ export async function stackUpCommand(): Promise<number> {
   return 0;
 }
 
-export async function stackDownCommand(): Promise<number> {
-  const { config, out } = commandContext();
+export async function stackDownCommand(session: CliSession): Promise<number> {
+  const { config, out } = commandContext(session);
   const servers = await stackDown(config);
   if (servers.length === 0) {
     out.line('No embedded stack here (nothing to stop).');
@@ -38,8 +40,8 @@ export async function stackDownCommand(): Promise<number> {
   return 0;
 }
 
-export async function stackStatusCommand(opts: { json?: boolean }): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+export async function stackStatusCommand(session: CliSession, opts: { json?: boolean }): Promise<number> {
+  const { config, out } = commandContext(session, { json: opts.json });
   const servers = await stackStatus(config);
   if (servers === null) {
     out.json({ servers: [], up: false });

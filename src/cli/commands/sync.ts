@@ -1,10 +1,12 @@
 import { UsageError } from '../../errors.js';
 import type { SyncResult } from '../../dev/sync.js';
-import { confirmationMessage, displayPath, formatBytes, syncPush } from '../../dev/sync.js';
+import { confirmationMessage, syncPush } from '../../dev/sync.js';
+import { formatBytes, shownPath } from '../../format.js';
 import type { VerifyReport } from '../../dev/verify.js';
 import { verifyParity } from '../../dev/verify.js';
 import { redactUrl } from '../../redact.js';
 import type { Output } from '../output.js';
+import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 
 /** The spec's verify table: a line per table, then test users and history. */
@@ -42,8 +44,8 @@ export function printVerifyReport(out: Output, report: VerifyReport): void {
   );
 }
 
-export async function verifyCommand(opts: { json?: boolean }): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+export async function verifyCommand(session: CliSession, opts: { json?: boolean }): Promise<number> {
+  const { config, out } = commandContext(session, { json: opts.json });
   const report = await verifyParity(config);
   out.json(report);
   printVerifyReport(out, report);
@@ -56,8 +58,11 @@ export async function verifyCommand(opts: { json?: boolean }): Promise<number> {
   return report.equal ? 0 : 1;
 }
 
-export async function syncPushCommand(opts: { force?: boolean; json?: boolean }): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+export async function syncPushCommand(
+  session: CliSession,
+  opts: { force?: boolean; json?: boolean },
+): Promise<number> {
+  const { config, out } = commandContext(session, { json: opts.json });
   if (!opts.force && config.cloud) {
     const [first, ...rest] = confirmationMessage(config.cloud);
     throw new UsageError(`${first} Nothing was changed.`, { details: rest });
@@ -74,7 +79,7 @@ export async function syncPushCommand(opts: { force?: boolean; json?: boolean })
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
-  out.json({ ...result, backupFile: displayPath(config, result.backupFile) });
+  out.json({ ...result, backupFile: shownPath(config.projectDir, result.backupFile) });
   out.line();
   out.line('✅ Sync complete and committed.');
   out.line();
@@ -90,10 +95,14 @@ export async function syncPushCommand(opts: { force?: boolean; json?: boolean })
   out.line(
     `   Duration: ${(t.totalMs / 1000).toFixed(2)} s (preflight ${(t.preflightMs / 1000).toFixed(2)} s, backup ${(t.backupMs / 1000).toFixed(2)} s, transfer ${(t.transferMs / 1000).toFixed(2)} s, verify ${(t.verifyMs / 1000).toFixed(2)} s)`,
   );
-  out.line(`   Backup: ${displayPath(config, result.backupFile)} (${formatBytes(result.backupBytes)})`);
-  out.line(`   To roll back: npx crm-env restore ${displayPath(config, result.backupFile)} --target cloud`);
   out.line(
-    `            or: psql -1 -v ON_ERROR_STOP=1 -f ${displayPath(config, result.backupFile)} "${redactUrl(config.cloud!.url)}"`,
+    `   Backup: ${shownPath(config.projectDir, result.backupFile)} (${formatBytes(result.backupBytes)})`,
+  );
+  out.line(
+    `   To roll back: npx crm-env restore ${shownPath(config.projectDir, result.backupFile)} --target cloud`,
+  );
+  out.line(
+    `            or: psql -1 -v ON_ERROR_STOP=1 -f ${shownPath(config.projectDir, result.backupFile)} "${redactUrl(config.cloud!.url)}"`,
   );
   if (!result.verify.history.equal) {
     out.warn('Migration history differs between local and cloud: run `npm run migrate:deploy -- cloud`.');

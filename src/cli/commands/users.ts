@@ -3,6 +3,7 @@ import type { UserSummary } from '../../dev/test-users.js';
 import { createTestUsers, label } from '../../dev/test-users.js';
 import type { Output } from '../output.js';
 import { checkTestUsers } from '../../dev/users-check.js';
+import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 
 const ROLE_TITLES: Readonly<Record<UserSummary['role'], string>> = {
@@ -18,10 +19,12 @@ export function printCredentials(out: Output, users: readonly UserSummary[]): vo
 }
 
 export async function createUsersCommand(
+  session: CliSession,
+
   dbUrl: string | undefined,
   opts: { target: string; json?: boolean },
 ): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+  const { config, out } = commandContext(session, { json: opts.json });
   const target = resolveTarget(config, dbUrl ?? opts.target);
   out.line('👥 Creating test users with role-specific data...');
   out.line(`   Database: ${describeTarget(target)}`);
@@ -42,8 +45,11 @@ export async function createUsersCommand(
   return 0;
 }
 
-export async function checkUsersCommand(opts: { target: string; json?: boolean }): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+export async function checkUsersCommand(
+  session: CliSession,
+  opts: { target: string; json?: boolean },
+): Promise<number> {
+  const { config, out } = commandContext(session, { json: opts.json });
   const target = resolveTarget(config, opts.target);
   out.line(`🔐 Checking test users on ${describeTarget(target)}`);
   const report = await checkTestUsers(config, target);
