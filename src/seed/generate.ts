@@ -231,12 +231,9 @@ export function streamSeedData(opts: SeedOptions): SeedStream {
       // Each read gets its own faker, so two reads of one table cannot disturb each other's streams.
       const faker = createFaker(baseTime);
       for (const u of users) {
+        const ctx = tableContext(faker, opts.seed, u.user, table, baseTime);
         let n = 0;
-        for (const row of u.rows(
-          table,
-          tableContext(faker, opts.seed, u.user, table, baseTime),
-          opts.opportunity,
-        )) {
+        for (const row of u.rows(table, ctx, opts.opportunity)) {
           n++;
           yield row;
         }
