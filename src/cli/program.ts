@@ -79,7 +79,7 @@ export function buildProgram(session: CliSession = newSession()): Command {
     .action(act(async () => (await import('./commands/reset.js')).resetCommand));
 
   // ---- migration ---------------------------------------------------------------------------------
-  program.commandsGroup('Migration commands (apply, validate, deploy, backup, restore):');
+  program.commandsGroup('Migration commands (apply, validate, deploy, backup, restore, backups):');
   const migrate = program.command('migrate').description('Apply, validate, deploy and back up');
   migrate
     .command('up')
@@ -130,8 +130,19 @@ export function buildProgram(session: CliSession = newSession()): Command {
     .argument('<file>', 'backup file (.sql) from migrate backup or sync')
     .requiredOption('--target <target>', TARGET_HELP)
     .option('--yes', 'do not ask for confirmation (required without a terminal)')
+    .option(
+      '--legacy',
+      'accept a file without a crm-env manifest (older backups): nothing proves it complete',
+    )
     .option('--json', 'print the result as JSON')
     .action(act(async () => (await import('./commands/backup.js')).restoreCommand));
+
+  const backups = program.command('backups').description('Backup files');
+  backups
+    .command('list')
+    .description('List backup files: kind, target, time, size, rows and whether each is complete')
+    .option('--json', 'print the list as JSON')
+    .action(act(async () => (await import('./commands/backup.js')).backupsListCommand));
 
   // ---- stack -------------------------------------------------------------------------------------
   program.commandsGroup('Stack commands (the embedded local stack, no Docker):');
@@ -180,6 +191,7 @@ export const NPM_SCRIPTS: Readonly<Record<string, string>> = {
   'migrate deploy': 'migrate:deploy',
   'migrate backup': 'migrate:backup',
   restore: 'migrate:restore',
+  'backups list': 'migrate:backups',
   'stack up': 'stack:up',
   'stack down': 'stack:down',
   'stack status': 'stack:status',

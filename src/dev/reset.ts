@@ -14,6 +14,7 @@ import { CrmEnvError, OperationError } from '../errors.js';
 import { shownPath } from '../format.js';
 import type { BackupResult } from '../migration/backup.js';
 import { createBackup } from '../migration/backup.js';
+import { restoreCommandLine } from '../migration/restore.js';
 import { readMigrations } from '../migration/files.js';
 import { rebuildPublicSchema } from '../migration/rebuild.js';
 import type { Reporter } from '../reporter.js';
@@ -53,10 +54,15 @@ export async function resetEnvironment(
   });
   const t0 = performance.now();
   const backups: BackupResult[] = [];
+  let localChanged = false;
   const fail = (step: string, err: unknown): never => {
     const details = [
       ...(err instanceof CrmEnvError ? err.details : []),
       ...backups.map((b) => `Backup taken before the reset: ${shownPath(config.projectDir, b.file)}`),
+      // The cloud only changes in the push's all-or-nothing transaction; local may be reset already.
+      ...(localChanged && backups[0]
+        ? [`To go back (local): ${restoreCommandLine(config, backups[0].file, config.local)}`]
+        : []),
     ];
     const message = `Reset stopped at "${step}": ${err instanceof Error ? err.message : String(err)}`;
     throw err instanceof CrmEnvError && err.exitCode === 2 && backups.length === 0
@@ -67,7 +73,7 @@ export async function resetEnvironment(
   reporter.step('💾 Backing up before the reset...');
   for (const target of [config.local, ...(cloud ? [cloud] : [])]) {
     try {
-      const b = await createBackup(config, target, { subdir: 'reset' });
+      const b = await createBackup(config, target, { kind: 'reset' });
       backups.push(b);
       reporter.info(`✓ ${target.label}: ${shownPath(config.projectDir, b.file)}`);
     } catch (err) {
@@ -95,6 +101,7 @@ export async function resetEnvironment(
         await client.query(`delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`);
       },
     );
+    localChanged = true;
   } catch (err) {
     fail('reset local', err);
   }
