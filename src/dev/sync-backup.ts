@@ -19,6 +19,7 @@ import {
   pruneBackups,
   reserveBackupFile,
 } from '../db/backup-file.js';
+import type { ManifestTable } from '../db/backup-manifest.js';
 import {
   backupHeader,
   COPY_SETTINGS_SQL,
@@ -33,6 +34,7 @@ import {
 } from '../db/backup-manifest.js';
 import type { TableInfo } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
+import { withClient } from '../db/connect.js';
 import { shownPath } from '../format.js';
 import { redactUrl } from '../redact.js';
 import { testUserPredicate } from './test-users-sql.js';
@@ -115,10 +117,12 @@ async function writeBackupText(
   // The public tables are locked, the test users' auth rows are locked as they are copied: the
   // manifest, computed after the COPYs, describes the same rows.
   const testUsers = await writeTestUserAuth(cloud, sink, auth, true);
+  const entries = [...tables.map((table) => ({ table })), ...auth];
+  const aside = config.cloud ? manifestAside(config.cloud.url, entries) : Promise.resolve(null);
   let rows = 0;
   for (const table of tables) rows += await writeCopyBlock(cloud, sink, table);
   await sink.write(await sequenceStatements(cloud, tables));
-  const contents = await tableManifest(cloud, [...tables.map((table) => ({ table })), ...auth]);
+  const contents = (await aside) ?? (await tableManifest(cloud, entries));
   const body = sink.endBody();
   await sink.write(
     manifestTrailer({
@@ -136,6 +140,31 @@ async function writeBackupText(
     }),
   );
   return { bytes: sink.bytes, rows, testUsers };
+}
+
+/**
+ * The manifest's checksums read on a second cloud session while the push's session streams the COPYs,
+ * so that they cost no time in the lock window. It sees exactly what the backup holds: the public
+ * tables are locked against writers, the test users' auth rows locked by their COPY. Null (the caller
+ * then reads them in its own session) when that session cannot connect or waits for a lock: another
+ * session queued for an ACCESS EXCLUSIVE lock behind the push's would make it wait for the push.
+ */
+async function manifestAside(
+  url: string,
+  entries: readonly { table: TableInfo; where?: string }[],
+): Promise<ManifestTable[] | null> {
+  try {
+    return await withClient(
+      url,
+      async (c) => {
+        await c.query(`set lock_timeout = '2s'`);
+        return await tableManifest(c, entries);
+      },
+      { label: 'cloud' },
+    );
+  } catch {
+    return null;
+  }
 }
 
 /** `setval` for every sequence the tables own, read in one round trip. */
