@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withClient } from '../src/db/connect.js';
-import { runCli } from './support/cli.js';
+import { runCli, runMain } from './support/cli.js';
 import { freePort } from './support/ports.js';
 
 describe('embedded stack, end to end through the CLI', () => {
@@ -17,7 +17,9 @@ describe('embedded stack, end to end through the CLI', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('up is idempotent, status tracks it, down stops only its servers', async () => {
+  // Four steps on one stack, in order (each within the test timeout on a busy machine). After the
+  // first `stack up` through the built CLI, the CLI runs in this process: no worker blocked for long.
+  it('up is idempotent and honours STACK_DIR from .env', async () => {
     env = { LOCAL_DB_PORT: String(await freePort()), SANDBOX_DB_PORT: String(await freePort()) };
     writeFileSync(path.join(dir, '.env'), `STACK_DIR=${path.join(dir, 'stack-from-dotenv')}\n`); // honoured
     const first = runCli(['stack', 'up'], { cwd: dir, env });
@@ -57,35 +59,39 @@ describe('embedded stack, end to end through the CLI', () => {
       return rows[0]!.n;
     });
     expect(tables).toBe(13);
+  });
 
-    // The demo on the running stack, as JSON: the default test password is shown.
-    const demo = runCli(['demo', '--json'], { cwd: dir, env });
+  it('the demo runs on it, as JSON, showing the default test password', async () => {
+    const demo = await runMain(['demo', '--json'], { cwd: dir, env });
     expect(demo.code, demo.stderr).toBe(0);
     expect(JSON.parse(demo.stdout)).toMatchObject({
       ok: true,
       verifyEqual: true,
       testPassword: 'TestPass123!',
     });
+  });
 
-    // Other ports than the running stack's: every stack command and every command using its URLs
-    // refuses, before connecting to whatever answers there.
+  it('other ports than the running stack’s: stack commands and commands using its URLs refuse (exit 2)', async () => {
     const moved = { ...env, LOCAL_DB_PORT: String(await freePort()) };
     for (const args of [['stack', 'status'], ['stack', 'up'], ['verify'], ['users', 'create']]) {
-      const r = runCli([...args, '--json'], { cwd: dir, env: moved });
+      const r = await runMain([...args, '--json'], { cwd: dir, env: moved });
       expect(r.code, args.join(' ')).toBe(2);
       expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, exitCode: 2 });
     }
+  });
 
-    const status = runCli(['stack', 'status', '--json'], { cwd: dir, env });
+  it('status tracks it; down stops only its servers, whatever the configured ports', async () => {
+    const moved = { ...env, LOCAL_DB_PORT: String(await freePort()) };
+    const status = await runMain(['stack', 'status', '--json'], { cwd: dir, env });
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ ok: true, up: true });
-    const down = runCli(['stack', 'down', '--json'], { cwd: dir, env: moved }); // by data folder, any ports
+    const down = await runMain(['stack', 'down', '--json'], { cwd: dir, env: moved }); // by data folder, any ports
     expect(down.code).toBe(0);
     expect(JSON.parse(down.stdout).servers.map((s: { action: string }) => s.action)).toEqual([
       'stopped',
       'stopped',
     ]);
-    const stopped = runCli(['stack', 'status', '--json'], { cwd: dir, env });
+    const stopped = await runMain(['stack', 'status', '--json'], { cwd: dir, env });
     expect(stopped.code).toBe(1);
     expect(JSON.parse(stopped.stdout)).toMatchObject({ ok: false, exitCode: 1, up: false });
   });

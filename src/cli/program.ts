@@ -287,7 +287,7 @@ export function buildProgram(session: CliSession = newSession(), dispatch: Dispa
     withJson(cmd).action(async (...args: unknown[]) => {
       const path = commandPath(cmd);
       session.command = path;
-      session.json = cmd.opts().json === true;
+      session.json ||= cmd.opts().json === true;
       const options = normaliseOptions(cmd, args.slice(0, cmd.registeredArguments.length));
       session.exitCode = await dispatch(session, { path, options });
     });
