@@ -47,7 +47,7 @@ describe.concurrent('migrations: crm-env and the Supabase CLI interoperate', () 
     for (const n of rest) cpSync(path.resolve('supabase/migrations', n), path.join(p.migrationsDir, n));
     const result = await migrateUp(url, p.migrationsDir);
     expect(result.alreadyApplied).toBe(first.length);
-    expect(result.applied.map((a) => a.fileName)).toEqual(rest);
+    expect(result.files.map((a) => [a.fileName, a.status])).toEqual(rest.map((n) => [n, 'applied']));
     expect(await history(url)).toEqual(versions(REPO_FILES).map((version) => ({ version, n: 1 })));
   });
 

@@ -9,11 +9,12 @@ import type { Config } from '../config.js';
 import { requireCloud } from '../config.js';
 import type { Confirmer } from '../confirm.js';
 import { confirmOrStop, noConfirmation } from '../confirm.js';
-import { withLockedTransaction } from '../db/connect.js';
+import { withLockedClient, withTransaction } from '../db/connect.js';
 import { CrmEnvError, OperationError } from '../errors.js';
 import { shownPath } from '../format.js';
 import type { BackupResult } from '../migration/backup.js';
 import { createBackup } from '../migration/backup.js';
+import { applyOutsideFiles } from '../migration/apply.js';
 import { readMigrations } from '../migration/files.js';
 import { rebuildPublicSchema } from '../migration/rebuild.js';
 import type { Reporter } from '../reporter.js';
@@ -81,7 +82,7 @@ export async function resetEnvironment(
   let migrationsApplied = 0;
   try {
     const { files } = await readMigrations(config.migrationsDir);
-    await withLockedTransaction(
+    await withLockedClient(
       config.local.url,
       {
         label: 'local',
@@ -89,10 +90,16 @@ export async function resetEnvironment(
         busyMessage: 'A crm-env migration is running on the local database; try again when it has finished.',
       },
       async (client) => {
-        const r = await rebuildPublicSchema(client, files);
-        migrationsApplied = r.applied.length;
-        // Test users go too (their rows went with the tables); other auth users stay.
-        await client.query(`delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`);
+        const r = await withTransaction(client, async () => {
+          const rebuilt = await rebuildPublicSchema(client, files);
+          // Test users go too (their rows went with the tables); other auth users stay.
+          await client.query(
+            `delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`,
+          );
+          return rebuilt;
+        });
+        const after = await applyOutsideFiles(client, r.afterCommit, { reporter });
+        migrationsApplied = r.applied.length + after.length;
       },
     );
   } catch (err) {

@@ -7,26 +7,14 @@
 import { performance } from 'node:perf_hooks';
 import type { Config, DatabaseTarget } from '../config.js';
 import { withClient } from '../db/connect.js';
-import { CrmEnvError } from '../errors.js';
-import { redactText } from '../redact.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 import type { FileOutcome } from './apply.js';
-import type { Finding } from './checks.js';
-import {
-  checkChangedAfterApply,
-  checkDuplicateVersions,
-  checkFileNames,
-  lintFiles,
-  parseFiles,
-  targetPublicTables,
-} from './checks.js';
-import type { MigrationFile } from './files.js';
+import type { Finding, TargetFacts } from './checks.js';
+import { readTargetFacts, runStaticChecks } from './checks.js';
 import { readMigrations } from './files.js';
-import { readHistory } from './history.js';
 import type { RehearsalResult } from './rehearsal.js';
 import { rehearse } from './rehearsal.js';
-import { planMigrations } from './runner.js';
 
 export interface ValidateOptions {
   /** Also compare with this database: history, edited-after-apply files, its tables for the lint. */
@@ -63,46 +51,6 @@ export function validateExitCode(report: ValidateReport, strict = false): 0 | 1 
   return report.errors > 0 || (strict && report.warnings > 0) ? 1 : 0;
 }
 
-interface TargetFacts {
-  readonly applied: Set<string>;
-  readonly pending: string[];
-  readonly tables: Set<string>;
-  readonly findings: Finding[];
-}
-
-async function readTarget(target: DatabaseTarget, files: readonly MigrationFile[]): Promise<TargetFacts> {
-  return withClient(
-    target.url,
-    async (client) => {
-      const history = await readHistory(client);
-      const findings = await checkChangedAfterApply(history, files);
-      let pending: string[] = [];
-      try {
-        pending = planMigrations(history, files, false).pending.map((f) => f.fileName);
-      } catch (err) {
-        if (!(err instanceof CrmEnvError)) throw err;
-        findings.push({
-          file: '',
-          line: 0,
-          rule: 'history-mismatch',
-          severity: 'error',
-          message: redactText(err.message),
-          fix: 'See the message.',
-        });
-        const applied = new Set(history.map((h) => h.version));
-        pending = files.filter((f) => !applied.has(f.version)).map((f) => f.fileName);
-      }
-      return {
-        applied: new Set(history.map((h) => h.version)),
-        pending,
-        tables: await targetPublicTables(client),
-        findings,
-      };
-    },
-    { label: target.label },
-  );
-}
-
 /**
  * Runs every check. Never throws for what it finds (that is the report); throws CrmEnvError when the
  * target or the local server cannot be reached.
@@ -114,23 +62,14 @@ export async function validateMigrations(
 ): Promise<ValidateReport> {
   const t0 = performance.now();
   const { files } = await readMigrations(config.migrationsDir);
-  const findings: Finding[] = [
-    ...(await checkFileNames(config.migrationsDir)),
-    ...checkDuplicateVersions(files),
-  ];
-  const { parsed, findings: parseFindings } = await parseFiles(files);
-  findings.push(...parseFindings);
-
-  let target: TargetFacts | undefined;
+  let facts: TargetFacts | undefined;
   if (options.target) {
     reporter.step(`Comparing with the ${options.target.label} database's migration history`);
-    target = await readTarget(options.target, files);
-    findings.push(...target.findings);
+    facts = await withClient(options.target.url, readTargetFacts, { label: options.target.label });
   }
-  const applied = target?.applied;
-  findings.push(
-    ...(await lintFiles(files, new Set(parsed.keys()), target?.tables, (f) => !applied?.has(f.version))),
-  );
+  const checked = await runStaticChecks(config.migrationsDir, files, facts);
+  const findings: Finding[] = [...checked.findings];
+  const applied = checked.applied;
 
   let rehearsal: RehearsalResult;
   let rehearsalSkippedByServer = false;
@@ -197,8 +136,14 @@ export async function validateMigrations(
     migrationsDir: config.migrationsDir,
     files: reports,
     other,
-    ...(options.target && target
-      ? { target: { label: options.target.label, applied: target.applied.size, pending: target.pending } }
+    ...(options.target && applied
+      ? {
+          target: {
+            label: options.target.label,
+            applied: applied.size,
+            pending: (checked.pending ?? []).map((f) => f.fileName),
+          },
+        }
       : {}),
     rehearsal,
     errors,
