@@ -1,6 +1,7 @@
 import type { Confirmer } from '../src/confirm.js';
 import { approved, noConfirmation } from '../src/confirm.js';
 import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { DatabaseTarget } from '../src/config.js';
 import { connect, withClient } from '../src/db/connect.js';
@@ -188,9 +189,17 @@ describe.concurrent('migrate deploy', () => {
       expect(err.message).toContain(V2);
       expect(await state(url)).toEqual({ tables: ['one'], history: ['20990101000001'] });
 
+      // The lock is released once the deployer has reported a lock timeout (observable state, no timer).
       const reporter = recordingReporter();
-      setTimeout(() => void holder.query('rollback'), 700);
-      const ok = await deployMigrations(p.config, local(url), { ...opts, retries: 4 }, reporter);
+      const deploying = deployMigrations(p.config, local(url), { ...opts, retries: 4 }, reporter);
+      let settled = false;
+      deploying.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      while (!settled && !reporter.lines.some((l) => l.includes('Lock timeout'))) await sleep(20);
+      await holder.query('rollback');
+      const ok = await deploying;
       expect(ok.outcome).toBe('applied');
       expect(ok.attempts).toBe(1); // the dry run waited out the lock; the apply then went through at once
       expect(reporter.lines.filter((l) => l.includes('Lock timeout')).length).toBeGreaterThanOrEqual(1);

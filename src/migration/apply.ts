@@ -328,7 +328,7 @@ async function applyOutsideFile(
 /**
  * Applies `files` one by one on their own (after a committed transaction, or after the reset's rebuild).
  * Every error — a statement's, or a lost connection — becomes an {@link ApplyFailedError} in phase 'outside':
- * what ran before it stays applied.
+ * what ran before it stays applied (`done`: the committed files' outcomes, for that error's report).
  */
 export async function applyOutsideFiles(
   client: Client,
@@ -336,6 +336,7 @@ export async function applyOutsideFiles(
   options: ApplyOptions,
   outside: ReadonlyMap<string, OutsideStatement[]> = new Map(),
   attempts = 1,
+  done: readonly FileOutcome[] = [],
 ): Promise<FileOutcome[]> {
   const outcome = outcomeOf(outside);
   const outcomes: FileOutcome[] = [];
@@ -354,8 +355,8 @@ export async function applyOutsideFiles(
       for (const rest of files.slice(index + 1)) outcomes.push(outcome(rest, { status: 'not-run' }));
       const message = `${err instanceof MigrationFailedError ? err.message : `Migration ${f.fileName} failed: ${reason}`}`;
       throw new ApplyFailedError(
-        `${message.replace(/\.$/, '')}. It ran outside a transaction: the statements before line ${line} stay applied, and the migrations before it were committed.`,
-        outcomes,
+        `${message.replace(/\.$/, '')}. It ran outside a transaction: the migrations before it were committed${line > 1 ? `, and its statements before line ${line} stay applied` : ''}.`,
+        [...done, ...outcomes],
         f.fileName,
         line,
         attempts,
@@ -406,7 +407,7 @@ export async function applyMigrations(
       outcomes.push(outcome(f, { status: 'skipped' }));
     }
   } else {
-    outcomes.push(...(await applyOutsideFiles(client, later, options, outside, attempts)));
+    outcomes.push(...(await applyOutsideFiles(client, later, options, outside, attempts, outcomes)));
   }
   return { files: outcomes, attempts, alreadyApplied: plan.applied.length };
 }
