@@ -40,6 +40,30 @@ export interface ResetResult {
   readonly timings: Record<'backupMs' | 'localMs' | 'usersMs' | 'cloudMs' | 'totalMs', number>;
 }
 
+/**
+ * Local's public schema rebuilt from the migrations and its test users removed, in ONE transaction under
+ * the migration lock; a file with no in-transaction form (see rebuild.ts) is applied after the commit.
+ * Returns the number of migrations applied.
+ */
+async function rebuildLocal(config: Config, reporter: Reporter): Promise<number> {
+  const { files } = await readMigrations(config.migrationsDir);
+  const busyMessage = 'A crm-env migration is running on the local database; try again when it has finished.';
+  return withLockedClient(
+    config.local.url,
+    { label: 'local', lock: 'migrate', busyMessage },
+    async (client) => {
+      const rebuilt = await withTransaction(client, async () => {
+        const r = await rebuildPublicSchema(client, files);
+        // Test users go too (their rows went with the tables); other auth users stay.
+        await client.query(`delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`);
+        return r;
+      });
+      const after = await applyOutsideFiles(client, rebuilt.afterCommit, { reporter });
+      return rebuilt.applied.length + after.length;
+    },
+  );
+}
+
 export async function resetEnvironment(
   config: Config,
   options: ResetOptions,
@@ -81,27 +105,7 @@ export async function resetEnvironment(
   const tl = performance.now();
   let migrationsApplied = 0;
   try {
-    const { files } = await readMigrations(config.migrationsDir);
-    await withLockedClient(
-      config.local.url,
-      {
-        label: 'local',
-        lock: 'migrate',
-        busyMessage: 'A crm-env migration is running on the local database; try again when it has finished.',
-      },
-      async (client) => {
-        const r = await withTransaction(client, async () => {
-          const rebuilt = await rebuildPublicSchema(client, files);
-          // Test users go too (their rows went with the tables); other auth users stay.
-          await client.query(
-            `delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`,
-          );
-          return rebuilt;
-        });
-        const after = await applyOutsideFiles(client, r.afterCommit, { reporter });
-        migrationsApplied = r.applied.length + after.length;
-      },
-    );
+    migrationsApplied = await rebuildLocal(config, reporter);
   } catch (err) {
     fail('reset local', err);
   }

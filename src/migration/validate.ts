@@ -12,6 +12,7 @@ import { silentReporter } from '../reporter.js';
 import type { FileOutcome } from './apply.js';
 import type { Finding, TargetFacts } from './checks.js';
 import { readTargetFacts, runStaticChecks } from './checks.js';
+import type { MigrationFile } from './files.js';
 import { readMigrations } from './files.js';
 import type { RehearsalResult } from './rehearsal.js';
 import { rehearse } from './rehearsal.js';
@@ -52,6 +53,80 @@ export function validateExitCode(report: ValidateReport, strict = false): 0 | 1 
 }
 
 /**
+ * The rehearsal, unless turned off or pointless (files that do not parse, duplicate versions); `attempted`
+ * tells a skip by the server (a warning) from those.
+ */
+async function rehearsalStep(
+  config: Config,
+  files: readonly MigrationFile[],
+  findings: readonly Finding[],
+  options: ValidateOptions,
+  reporter: Reporter,
+): Promise<{ rehearsal: RehearsalResult; attempted: boolean }> {
+  const skipped = (reason: string) => ({
+    rehearsal: { status: 'skipped', reason, files: [], ms: 0 } as const,
+    attempted: false,
+  });
+  if (options.rehearsal === false) return skipped('turned off (--no-rehearsal)');
+  if (findings.some((f) => f.rule === 'parse-error' || f.rule === 'duplicate-version')) {
+    return skipped('the files do not parse or have duplicate versions; fix those errors first');
+  }
+  reporter.step('Rehearsing every migration from scratch on a throwaway database');
+  return { rehearsal: await rehearse(config, files, reporter), attempted: true };
+}
+
+/** The rehearsal's failure and failed post-checks, as findings. */
+function rehearsalFindings(rehearsal: RehearsalResult): Finding[] {
+  const out: Finding[] = [];
+  if (rehearsal.failure) {
+    const { file, line, message } = rehearsal.failure;
+    const fix =
+      'Fix the migration; the rehearsal applies every file from scratch, as a new environment would.';
+    out.push({ file, line, rule: 'rehearsal-failed', severity: 'error', message, fix });
+  }
+  for (const c of rehearsal.postChecks?.checks ?? []) {
+    if (!c.ok) {
+      const message = `After the rehearsal: ${c.detail}.`;
+      out.push({
+        file: '',
+        line: 0,
+        rule: `post-check:${c.name}`,
+        severity: 'error',
+        message,
+        fix: 'Fix it in a migration.',
+      });
+    }
+  }
+  return out;
+}
+
+/** One report per file (its findings, whether the target applied it, its rehearsal), and the rest. */
+function fileReports(
+  files: readonly MigrationFile[],
+  findings: readonly Finding[],
+  rehearsal: RehearsalResult,
+  applied: ReadonlySet<string> | undefined,
+): { files: FileReport[]; other: Finding[] } {
+  const byFile = new Map(files.map((f) => [f.fileName, [] as Finding[]]));
+  const other: Finding[] = [];
+  for (const f of findings) (byFile.get(f.file) ?? other).push(f);
+  const outcomes = new Map(rehearsal.files.map((o) => [o.fileName, o]));
+  const reports = files.map((f): FileReport => {
+    const own = byFile.get(f.fileName)!.sort((a, b) => a.line - b.line);
+    const status = own.some((x) => x.severity === 'error') ? 'error' : own.length > 0 ? 'warning' : 'ok';
+    return {
+      fileName: f.fileName,
+      version: f.version,
+      status,
+      ...(applied ? { applied: applied.has(f.version) } : {}),
+      findings: own,
+      ...(outcomes.has(f.fileName) ? { rehearsal: outcomes.get(f.fileName) } : {}),
+    };
+  });
+  return { files: reports, other };
+}
+
+/**
  * Runs every check. Never throws for what it finds (that is the report); throws CrmEnvError when the
  * target or the local server cannot be reached.
  */
@@ -68,74 +143,15 @@ export async function validateMigrations(
     facts = await withClient(options.target.url, readTargetFacts, { label: options.target.label });
   }
   const checked = await runStaticChecks(config.migrationsDir, files, facts);
-  const findings: Finding[] = [...checked.findings];
+  const { rehearsal, attempted } = await rehearsalStep(config, files, checked.findings, options, reporter);
+  const findings = [...checked.findings, ...rehearsalFindings(rehearsal)];
   const applied = checked.applied;
-
-  let rehearsal: RehearsalResult;
-  let rehearsalSkippedByServer = false;
-  const blocking = findings.filter((f) => f.rule === 'parse-error' || f.rule === 'duplicate-version');
-  if (options.rehearsal === false) {
-    rehearsal = { status: 'skipped', reason: 'turned off (--no-rehearsal)', files: [], ms: 0 };
-  } else if (blocking.length > 0) {
-    rehearsal = {
-      status: 'skipped',
-      reason: 'the files do not parse or have duplicate versions; fix those errors first',
-      files: [],
-      ms: 0,
-    };
-  } else {
-    reporter.step('Rehearsing every migration from scratch on a throwaway database');
-    rehearsal = await rehearse(config, files, reporter);
-    rehearsalSkippedByServer = rehearsal.status === 'skipped';
-  }
-  if (rehearsal.failure) {
-    const { file, line, message } = rehearsal.failure;
-    findings.push({
-      file,
-      line,
-      rule: 'rehearsal-failed',
-      severity: 'error',
-      message,
-      fix: 'Fix the migration; the rehearsal applies every file from scratch, as a new environment would.',
-    });
-  }
-  for (const c of rehearsal.postChecks?.checks ?? []) {
-    if (!c.ok)
-      findings.push({
-        file: '',
-        line: 0,
-        rule: `post-check:${c.name}`,
-        severity: 'error',
-        message: `After the rehearsal: ${c.detail}.`,
-        fix: 'Fix it in a migration.',
-      });
-  }
-
-  const byFile = new Map(files.map((f) => [f.fileName, [] as Finding[]]));
-  const other: Finding[] = [];
-  for (const f of findings) (byFile.get(f.file) ?? other).push(f);
-  const outcomes = new Map(rehearsal.files.map((o) => [o.fileName, o]));
-  const reports: FileReport[] = files.map((f) => {
-    const own = byFile.get(f.fileName)!.sort((a, b) => a.line - b.line);
-    const status = own.some((x) => x.severity === 'error') ? 'error' : own.length > 0 ? 'warning' : 'ok';
-    return {
-      fileName: f.fileName,
-      version: f.version,
-      status,
-      ...(applied ? { applied: applied.has(f.version) } : {}),
-      findings: own,
-      ...(outcomes.has(f.fileName) ? { rehearsal: outcomes.get(f.fileName) } : {}),
-    };
-  });
-  const errors = findings.filter((f) => f.severity === 'error').length;
   // A rehearsal that could not run is a warning; one turned off on purpose (or pointless because of parse
   // errors, which are errors already) is not.
-  const warnings =
-    findings.filter((f) => f.severity === 'warning').length + (rehearsalSkippedByServer ? 1 : 0);
+  const skippedByServer = attempted && rehearsal.status === 'skipped';
   return {
     migrationsDir: config.migrationsDir,
-    files: reports,
-    other,
+    ...fileReports(files, findings, rehearsal, applied),
     ...(options.target && applied
       ? {
           target: {
@@ -146,8 +162,8 @@ export async function validateMigrations(
         }
       : {}),
     rehearsal,
-    errors,
-    warnings,
+    errors: findings.filter((f) => f.severity === 'error').length,
+    warnings: findings.filter((f) => f.severity === 'warning').length + (skippedByServer ? 1 : 0),
     ms: performance.now() - t0,
   };
 }
