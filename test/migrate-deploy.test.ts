@@ -1,7 +1,6 @@
 import type { Confirmer } from '../src/confirm.js';
 import { approved, noConfirmation } from '../src/confirm.js';
 import { existsSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { DatabaseTarget } from '../src/config.js';
 import { connect, withClient } from '../src/db/connect.js';
@@ -189,20 +188,21 @@ describe.concurrent('migrate deploy', () => {
       expect(err.message).toContain(V2);
       expect(await state(url)).toEqual({ tables: ['one'], history: ['20990101000001'] });
 
-      // The lock is released once the deployer has reported a lock timeout (observable state, no timer).
-      const reporter = recordingReporter();
-      const deploying = deployMigrations(p.config, local(url), { ...opts, retries: 4 }, reporter);
-      let settled = false;
-      deploying.then(
-        () => (settled = true),
-        () => (settled = true),
-      );
-      while (!settled && !reporter.lines.some((l) => l.includes('Lock timeout'))) await sleep(20);
-      await holder.query('rollback');
-      const ok = await deploying;
+      // Release the lock once the dry run has hit it (observable: its first lock-timeout warning).
+      const recorder = recordingReporter();
+      let released: Promise<unknown> | null = null;
+      const reporter = {
+        ...recorder,
+        warn: (m: string) => {
+          recorder.warn(m);
+          if (m.startsWith('Lock timeout')) released ??= holder.query('rollback');
+        },
+      };
+      const ok = await deployMigrations(p.config, local(url), { ...opts, retries: 4 }, reporter);
+      await released;
       expect(ok.outcome).toBe('applied');
       expect(ok.attempts).toBe(1); // the dry run waited out the lock; the apply then went through at once
-      expect(reporter.lines.filter((l) => l.includes('Lock timeout')).length).toBeGreaterThanOrEqual(1);
+      expect(recorder.lines.filter((l) => l.includes('Lock timeout')).length).toBeGreaterThanOrEqual(1);
       expect((await state(url)).history).toEqual(['20990101000001', '20990101000002']);
     } finally {
       await holder.end();

@@ -15,6 +15,7 @@ import type { Confirmer } from '../confirm.js';
 import { assertCanConfirm, confirmOrStop, noConfirmation } from '../confirm.js';
 import type { Client } from '../db/connect.js';
 import { withLockedClient } from '../db/connect.js';
+import { requirePgDump } from '../db/pg-dump.js';
 import { OperationError, UsageError } from '../errors.js';
 import { shownPath } from '../format.js';
 import { redactText, redactUrl } from '../redact.js';
@@ -171,8 +172,9 @@ const needsConfirmation = (run: DeployRun): boolean => !run.report.dryRun && run
 const what = (run: DeployRun): string => `Deploying to the ${run.target.label} database`;
 
 /**
- * Step 1, read-only (nothing is written before it passes): the target's history and schema, then the static
- * checks `migrate validate` runs — the same code path — refusing on any error. Returns the pending files.
+ * Step 1, read-only (nothing is written before it passes): the target's history and schema, the static
+ * checks `migrate validate` runs — the same code path — refusing on any error, and (before a real apply) a
+ * pg_dump able to back the target up. Returns the pending files.
  */
 async function readOnlyChecks(
   run: DeployRun,
@@ -185,6 +187,8 @@ async function readOnlyChecks(
     includeAll: run.options.includeAll,
   });
   const pending = checked.pending ?? [];
+  // The backup before applying needs a pg_dump as new as the server: check it before anything is written.
+  if (!run.report.dryRun && pending.length > 0) await requirePgDump(run.config, client);
   update(run, {
     alreadyApplied: facts.history.length,
     pending: pending.map((f) => f.fileName),

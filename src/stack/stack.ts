@@ -15,6 +15,7 @@ import { migrateUp } from '../migration/runner.js';
 import type { Reporter } from '../reporter.js';
 import { applyBaseSchema } from './base-schema.js';
 import { findPgBinaries } from './pg-binaries.js';
+import { configuredMajorVersion } from './supabase-config.js';
 import type { ServerSpec } from './server.js';
 import {
   initCluster,
@@ -31,6 +32,8 @@ export type StackServerName = 'local' | 'sandbox';
 
 interface StackState {
   readonly binDir: string;
+  /** The PostgreSQL major version the servers run (supabase/config.toml `[db] major_version`). */
+  readonly major?: number;
   readonly sandboxPassword: string;
   /** Where the servers' data folders live: the stack folder, or a fallback the server user can reach. */
   readonly dataRoot?: string;
@@ -80,6 +83,22 @@ function dataRootFor(config: Config, reporter: Reporter): string {
   return fallback;
 }
 
+/**
+ * A data folder only runs under the major version that created it (PG_VERSION): refuse, before
+ * anything is started or written, when supabase/config.toml now names another one.
+ */
+function refuseOtherMajor(config: Config, spec: ServerSpec, major: number): void {
+  const file = path.join(spec.dataDir, 'PG_VERSION');
+  if (!existsSync(file)) return;
+  const created = Number(readFileSync(file, 'utf8').trim());
+  if (created === major) return;
+  const dataRoot = path.dirname(path.dirname(spec.dataDir));
+  const folders = dataRoot === config.stack.dir ? config.stack.dir : `${config.stack.dir} and ${dataRoot}`;
+  throw new ConfigError(
+    `The stack's ${spec.name} server data in ${spec.dataDir} was created by PostgreSQL ${created} and cannot run under PostgreSQL ${major} (supabase/config.toml [db] major_version); set major_version back to ${created}, or run \`crm-env stack down\` and delete ${folders} to start over with ${major} (the stack's data is lost).`,
+  );
+}
+
 export interface StackServerInfo {
   readonly name: StackServerName;
   readonly port: number;
@@ -93,6 +112,7 @@ export interface StackServerInfo {
 export interface StackUpResult {
   readonly servers: readonly StackServerInfo[];
   readonly binDir: string;
+  readonly major: number;
   readonly envFile: string;
   readonly passFile: string;
   readonly migrationsApplied: number;
@@ -137,13 +157,16 @@ function writeConnectionFiles(
 export async function stackUp(config: Config, reporter: Reporter): Promise<StackUpResult> {
   const t0 = performance.now();
   const previous = readState(config);
-  const bins = findPgBinaries(config.stack.pgBin, config.projectDir);
+  const major = configuredMajorVersion(path.dirname(config.migrationsDir));
+  const bins = findPgBinaries(config.stack.pgBin, config.projectDir, major);
   const state: StackState = {
     binDir: bins.binDir,
+    major: bins.major,
     sandboxPassword: previous?.sandboxPassword ?? randomBytes(18).toString('base64url'),
     dataRoot: previous?.dataRoot ?? dataRootFor(config, reporter),
   };
   const specs = specsFor(config, state);
+  for (const spec of Object.values(specs)) refuseOtherMajor(config, spec, bins.major);
   const infos: StackServerInfo[] = [];
   let migrationsApplied = 0;
 
@@ -189,7 +212,14 @@ export async function stackUp(config: Config, reporter: Reporter): Promise<Stack
   );
   const files = writeConnectionFiles(config, specs);
   infos.sort((a, b) => a.name.localeCompare(b.name));
-  return { servers: infos, binDir: bins.binDir, ...files, migrationsApplied, ms: performance.now() - t0 };
+  return {
+    servers: infos,
+    binDir: bins.binDir,
+    major: bins.major,
+    ...files,
+    migrationsApplied,
+    ms: performance.now() - t0,
+  };
 }
 
 /** Stops the servers this stack started (found by their data folders, never by port). */

@@ -14,6 +14,7 @@ export async function stackUpCommand(session: CliSession): Promise<number> {
   out.line();
   if (result.servers.every((s) => s.action === 'already running')) out.line('✅ Stack already running.');
   else out.line(`✅ Stack is up (${(result.ms / 1000).toFixed(1)} s).`);
+  out.line(`   PostgreSQL ${result.major} (${result.binDir})`);
   out.line(`   Local DB:         ${redactUrl(local.url)}`);
   out.line(`   Sandbox cloud DB: ${redactUrl(sandbox.url)}`);
   out.line(`   Migrations applied now: ${result.migrationsApplied}`);
