@@ -9,8 +9,7 @@ import type { DatabaseTarget } from '../src/config.js';
 import type { Confirmer } from '../src/confirm.js';
 import { approved } from '../src/confirm.js';
 import { withClient } from '../src/db/connect.js';
-import type { DeployError } from '../src/migration/deploy.js';
-import { deployMigrations } from '../src/migration/deploy.js';
+import { DeployError, deployMigrations } from '../src/migration/deploy.js';
 import type { TableChecksum } from '../src/db/checksum.js';
 import { validateExitCode, validateMigrations } from '../src/migration/validate.js';
 import { runCli } from './support/cli.js';
@@ -59,13 +58,14 @@ const target = (label: 'local' | 'cloud', url: string): DatabaseTarget => ({
   source: 'environment',
 });
 
+/** The deploy's DeployError; anything else (it succeeded, or failed otherwise) fails the test as it is. */
 async function rejection(p: Promise<unknown>): Promise<DeployError> {
-  return (await p.then(
-    () => {
-      throw new Error('expected the deploy to fail');
-    },
+  const err = await p.then(
+    () => new Error('expected the deploy to fail'),
     (e: unknown) => e,
-  )) as DeployError;
+  );
+  if (!(err instanceof DeployError)) throw err;
+  return err;
 }
 
 describe.concurrent('deploys that cannot commit a disaster', () => {

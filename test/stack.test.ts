@@ -103,7 +103,7 @@ describe('embedded stack, end to end through the CLI', () => {
     expect(down.stdout).toContain('stopped');
     const status = runCli(['stack', 'status'], { cwd: dir, env });
     expect(status.code).toBe(1);
-  });
+  }, 240_000); // two clusters created, then the whole demo: a generous bound for a busy machine
 
   it('as root, a stack folder the postgres OS user cannot enter moves the server data to a reachable folder', async (ctx) => {
     if (process.getuid?.() !== 0) ctx.skip();
