@@ -11,7 +11,7 @@ import { createBackup } from '../../migration/backup.js';
 import { listBackupFiles, shownBackupDir } from '../../migration/backup-list.js';
 import { restoreBackup } from '../../migration/restore.js';
 import { redactUrl } from '../../redact.js';
-import { formatBytes, shownPath } from '../../format.js';
+import { formatBytes, formatSeconds, shownPath } from '../../format.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 import { terminalConfirmer } from '../prompt.js';
@@ -19,21 +19,13 @@ import { terminalConfirmer } from '../prompt.js';
 /** `npm run migrate:backup -- [local|cloud|<url>]`: a full (or data-only) backup, as the spec's backup.sh. */
 export async function backupCommand(
   session: CliSession,
-
-  target: string,
-  opts: { dataOnly?: boolean; keep?: string; json?: boolean },
+  opts: { target: string; dataOnly?: boolean; keep?: number },
 ): Promise<number> {
-  const { config, out } = commandContext(session, { json: opts.json });
-  let keep: number | undefined;
-  if (opts.keep !== undefined) {
-    keep = Number(opts.keep);
-    if (!/^\d+$/.test(opts.keep) || keep < 1)
-      throw new UsageError(`--keep must be a whole number of at least 1 (got ${JSON.stringify(opts.keep)}).`);
-  }
-  const t = resolveTarget(config, target ?? 'cloud');
+  const { config, out } = commandContext(session);
+  const t = resolveTarget(config, opts.target);
   out.line(`📦 Creating ${opts.dataOnly ? 'data-only ' : ''}backup: ${t.label} database`);
   out.info(`Target: ${redactUrl(t.url)}`);
-  const r = await createBackup(config, t, { dataOnly: opts.dataOnly ?? false, keep }, out);
+  const r = await createBackup(config, t, { dataOnly: opts.dataOnly ?? false, keep: opts.keep }, out);
   out.line(`✅ Backup complete: ${path.basename(r.file)} (${formatBytes(r.bytes)}, ${r.rows} rows)`);
   out.info(`Location: ${shownPath(config.projectDir, path.dirname(r.file))}/`);
   out.json({
@@ -42,7 +34,7 @@ export async function backupCommand(
     file: r.file,
     bytes: r.bytes,
     rows: r.rows,
-    ms: Math.round(r.ms),
+    ms: r.ms,
     dataOnly: opts.dataOnly ?? false,
     pgDump: r.pgDump,
     pruned: r.pruned,
@@ -57,11 +49,10 @@ export async function backupCommand(
  */
 export async function restoreCommand(
   session: CliSession,
-
-  file: string,
-  opts: { target: string; yes?: boolean; legacy?: boolean; json?: boolean },
+  opts: { file: string; target: string; yes?: boolean; legacy?: boolean },
 ): Promise<number> {
-  const { config, out } = commandContext(session, { json: opts.json });
+  const { config, out } = commandContext(session);
+  const file = path.resolve(session.cwd, opts.file);
   const t = resolveTarget(config, opts.target);
   let size: number;
   let mtime: Date;
@@ -71,7 +62,7 @@ export async function restoreCommand(
     size = st.size;
     mtime = st.mtime;
   } catch {
-    throw new UsageError(`Backup file not found: ${file}`);
+    throw new UsageError(`Backup file not found: ${opts.file}. Nothing was changed.`);
   }
   const found = await inspectBackupFile(file);
   const taken =
@@ -79,17 +70,17 @@ export async function restoreCommand(
   const what = found.manifest
     ? `${found.manifest.kind} backup of ${found.manifest.target}, ${manifestRows(found.manifest)} rows, `
     : '';
-  out.line(`♻️  Restore ${file}`);
+  out.line(`♻️  Restore ${shownPath(config.projectDir, file)}`);
   out.info(`Backup taken: ${taken.replace('T', ' ').slice(0, 19)} UTC (${what}${formatBytes(size)})`);
   out.info(`Into: ${describeTarget(t)}`);
   out.info(
     'What the backup holds replaces what the target has now (tables and rows); a backup of the target is taken first.',
   );
-  const confirm = terminalConfirmer({ yes: opts.yes, json: opts.json });
+  const confirm = terminalConfirmer({ yes: opts.yes, json: session.json });
   const r = await restoreBackup(config, file, t, { confirm, legacy: opts.legacy }, out);
   out.line();
   out.line(
-    `✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${(r.ms / 1000).toFixed(1)} s${r.verified ? ', content verified against the manifest' : ''}`,
+    `✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${formatSeconds(r.ms)}${r.verified ? ', content verified against the manifest' : ''}`,
   );
   if (r.safetyBackup)
     out.info(`Backup of the target before the restore: ${shownPath(config.projectDir, r.safetyBackup.file)}`);
@@ -108,14 +99,14 @@ export async function restoreCommand(
     untouchedTables: r.untouchedTables,
     verified: r.verified,
     undoCommand: r.undoCommand,
-    ms: Math.round(r.ms),
+    ms: r.ms,
   });
   return 0;
 }
 
 /** `crm-env backups list`: kind, target, time, size, rows and completeness of every backup file. */
-export async function backupsListCommand(session: CliSession, opts: { json?: boolean }): Promise<number> {
-  const { config, out } = commandContext(session, { json: opts.json });
+export async function backupsListCommand(session: CliSession): Promise<number> {
+  const { config, out } = commandContext(session);
   const list = await listBackupFiles(config);
   out.json({
     dir: config.backupDir,
