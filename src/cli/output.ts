@@ -1,7 +1,7 @@
 /**
  * Terminal output. Human lines go to stdout; progress redraws one line on a TTY (stderr), ends each
  * finished piece of work with a summary line there, and is silent otherwise; `--json` mode prints
- * only the final JSON document on stdout.
+ * only the final JSON document on stdout (src/cli/run.ts prints it, once, on success and on failure).
  */
 import { performance } from 'node:perf_hooks';
 import type { Progress, Reporter } from '../reporter.js';
@@ -12,8 +12,11 @@ import { progressLine, progressRates, progressSummary } from './progress.js';
 export interface Output extends Reporter {
   /** A plain line for humans (suppressed in JSON mode). */
   line(message?: string): void;
-  /** The machine-readable result (JSON mode only). */
-  json(value: unknown): void;
+  /**
+   * Records the command's machine-readable result. Printed once at the end in JSON mode, with `ok`,
+   * `exitCode` and `error` added (also when the command fails after recording it).
+   */
+  json(value: object): void;
   readonly jsonMode: boolean;
 }
 
@@ -73,7 +76,13 @@ function progressRenderer(stream: NodeJS.WriteStream, now: () => number = () => 
   return { render, clear };
 }
 
-export function createOutput(options: { json?: boolean; secrets?: readonly string[] } = {}): Output {
+export function createOutput(
+  options: {
+    json?: boolean;
+    secrets?: readonly string[];
+    onResult?: (value: object) => void;
+  } = {},
+): Output {
   const jsonMode = options.json ?? false;
   const secrets = options.secrets ?? [];
   const tty = Boolean(process.stderr.isTTY) && !jsonMode;
@@ -95,8 +104,6 @@ export function createOutput(options: { json?: boolean; secrets?: readonly strin
     progress: (p) => {
       if (tty) progress.render(p);
     },
-    json: (value) => {
-      if (jsonMode) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-    },
+    json: (value) => options.onResult?.(value),
   };
 }
