@@ -16,6 +16,7 @@ import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { redactText, redactUrl } from './redact.js';
+import { MAX_SEED_VOLUME } from './seed/types.js';
 
 export const DEFAULT_LOCAL_URL = 'postgresql://postgres:postgres@127.0.0.1:54322/postgres';
 export const DEFAULT_PIPELINE_STAGES = [
@@ -96,6 +97,8 @@ export interface Config {
   readonly opportunity: OpportunitySettings;
   readonly stack: StackSettings;
   readonly backupDir: string;
+  /** Backups kept per kind and target after each backup (BACKUP_RETENTION); 0 keeps all. */
+  readonly backupRetention: number;
   /** Explicit pg_dump binary (PG_DUMP); null = discover. */
   readonly pgDump: string | null;
   readonly migrationsDir: string;
@@ -129,7 +132,7 @@ const numberIn = (min: number, max: number, int = true) =>
       `must be ${int ? 'a whole number' : 'a number'} from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`,
     );
 const port = numberIn(1, 65535);
-const count = numberIn(0, 10_000_000);
+const count = numberIn(0, MAX_SEED_VOLUME);
 const oneOf = (values: readonly string[]) =>
   z.string().refine((v) => values.includes(v), `must be one of ${values.join(', ')}`);
 
@@ -176,6 +179,7 @@ const VARIABLES = {
   PG_BIN: z.string().min(1).optional(),
   PG_DUMP: z.string().min(1).optional(),
   BACKUP_DIR: z.string().min(1).default('backups'),
+  BACKUP_RETENTION: numberIn(0, 100_000).default(10),
 } as const;
 
 type Variables = { -readonly [K in keyof typeof VARIABLES]: z.output<(typeof VARIABLES)[K]> };
@@ -215,6 +219,21 @@ export function databaseKey(url: string): string {
   const db =
     decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username) || 'postgres';
   return `${host.toLowerCase()}:${u.port || '5432'}/${db}`;
+}
+
+/**
+ * STACK_DIR first, since the stack's own stack.env is one of the sources: from the environment or the
+ * project's .env files (in their precedence order), else `.crm-env`.
+ */
+function stackDirSetting(projectDir: string, env: Readonly<Record<string, string | undefined>>): string {
+  if (env.STACK_DIR) return env.STACK_DIR;
+  for (const source of FILES) {
+    const file = path.join(projectDir, source);
+    if (source === 'stack' || !existsSync(file)) continue;
+    const value = parseDotenv(readFileSync(file)).STACK_DIR;
+    if (value) return value;
+  }
+  return '.crm-env';
 }
 
 /** Merges the sources (environment over files); remembers where each value came from. */
@@ -335,7 +354,7 @@ function configProblems(problems: readonly string[]): ConfigError {
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const projectDir = path.resolve(options.cwd ?? process.cwd());
   const env = options.env ?? {};
-  const stackDir = path.resolve(projectDir, env.STACK_DIR ?? '.crm-env');
+  const stackDir = path.resolve(projectDir, stackDirSetting(projectDir, env));
   const { merged, origin } = readSources(projectDir, stackDir, env);
 
   const problems: string[] = [];
@@ -399,6 +418,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       pgBin: e.PG_BIN ?? null,
     },
     backupDir: path.resolve(projectDir, e.BACKUP_DIR),
+    backupRetention: e.BACKUP_RETENTION,
     pgDump: e.PG_DUMP ?? null,
     migrationsDir: path.join(projectDir, 'supabase', 'migrations'),
     secrets,

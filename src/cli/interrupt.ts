@@ -1,12 +1,10 @@
 /**
  * Ctrl-C for the commands that write: the first SIGINT (or SIGTERM) aborts the signal the library
  * runs under, which stops the command before its next change (open transactions roll back, pg_dump is
- * killed) and ends it with exit 1 and a sentence saying what was and was not done. A second one quits
- * at once (the servers roll back whatever was still open).
+ * killed, a waiting statement is cancelled on the server) and ends it with exit 1 and a sentence
+ * saying what was and was not done. A second one quits at once (the servers roll back what was open).
  */
 import { NonTestDataError } from '../dev/non-test-data.js';
-import { CrmEnvError } from '../errors.js';
-import { redactText } from '../redact.js';
 import type { Output } from './output.js';
 
 export async function withInterrupts<T>(out: Output, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -21,28 +19,12 @@ export async function withInterrupts<T>(out: Output, run: (signal: AbortSignal) 
   process.on('SIGTERM', onSignal);
   try {
     return await run(controller.signal);
+  } catch (err) {
+    // A refusal to remove other people's rows: the --json document lists them.
+    if (err instanceof NonTestDataError) out.json({ nonTestData: err.reports });
+    throw err;
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
-}
-
-/** The `--json` result of a failed command: `ok: false`, the message, and what was refused. */
-export function printFailureJson(
-  out: Output,
-  err: unknown,
-  secrets: readonly string[],
-  extra: object = {},
-): void {
-  if (!out.jsonMode) return;
-  out.json({
-    ok: false,
-    exitCode: err instanceof CrmEnvError ? err.exitCode : 1,
-    error: redactText(err instanceof Error ? err.message : String(err), secrets),
-    ...(err instanceof CrmEnvError && err.details.length > 0
-      ? { details: err.details.map((d) => redactText(d, secrets)) }
-      : {}),
-    ...(err instanceof NonTestDataError ? { nonTestData: err.reports } : {}),
-    ...extra,
-  });
 }

@@ -15,13 +15,16 @@ import { requireCloud } from '../config.js';
 import type { Confirmer } from '../confirm.js';
 import { assertCanConfirm, confirmOrStop, noConfirmation } from '../confirm.js';
 import type { Client } from '../db/connect.js';
-import { connect, withClient, withLockedTransaction } from '../db/connect.js';
+import { connect, withClient, withLockedClient, withTransaction } from '../db/connect.js';
 import { CrmEnvError, InterruptedError, OperationError } from '../errors.js';
 import { shownPath } from '../format.js';
 import { endOnAbort, stopIfInterrupted } from '../interrupt.js';
 import type { BackupResult } from '../migration/backup.js';
 import { createBackup } from '../migration/backup.js';
+import { applyOutsideFiles } from '../migration/apply.js';
+import type { MigrationFile } from '../migration/files.js';
 import { readMigrations } from '../migration/files.js';
+import { restoreCommandLine } from '../migration/restore.js';
 import { rebuildPublicSchema } from '../migration/rebuild.js';
 import { runPreflight } from '../preflight/preflight.js';
 import type { Reporter } from '../reporter.js';
@@ -204,6 +207,10 @@ async function step<T>(ctx: ResetContext, what: string, run: () => Promise<T>): 
       ...progress.backups.map(
         (b) => `Backup taken before the reset: ${shownPath(config.projectDir, b.file)}`,
       ),
+      // The cloud only changes in the push's all-or-nothing transaction; local may be reset already.
+      ...(progress.localReset && progress.backups[0]
+        ? [`To go back (local): ${restoreCommandLine(config, progress.backups[0].file, config.local)}`]
+        : []),
     ];
     if (err instanceof InterruptedError || options.signal?.aborted)
       throw new InterruptedError(interrupted(), { cause: err, details });
@@ -218,7 +225,7 @@ async function step<T>(ctx: ResetContext, what: string, run: () => Promise<T>): 
 async function backUpBoth(ctx: ResetContext): Promise<void> {
   ctx.reporter.step('💾 Backing up before the reset...');
   for (const target of [ctx.config.local, ...(ctx.cloud ? [ctx.cloud] : [])]) {
-    const b = await createBackup(ctx.config, target, { subdir: 'reset', signal: ctx.options.signal });
+    const b = await createBackup(ctx.config, target, { kind: 'reset', signal: ctx.options.signal });
     ctx.progress.backups.push(b);
     ctx.reporter.info(`✓ ${target.label}: ${shownPath(ctx.config.projectDir, b.file)}`);
   }
@@ -227,7 +234,8 @@ async function backUpBoth(ctx: ResetContext): Promise<void> {
 /**
  * One local transaction: rebuild public from the migrations, drop the test users (their rows went with
  * the tables; other auth users stay), create them afresh with their data, and — before committing —
- * check that the cloud can take local's rows, so a cloud that cannot leaves local untouched too.
+ * check that the cloud can take local's rows, so a cloud that cannot leaves local untouched too. A
+ * migration with no in-transaction form (see rebuild.ts) is applied after the commit.
  */
 async function resetLocal(
   ctx: ResetContext,
@@ -241,24 +249,36 @@ async function resetLocal(
     lock: 'migrate',
     busyMessage: 'A crm-env migration is running on the local database; try again when it has finished.',
   } as const;
-  const result = await withLockedTransaction(config.local.url, lock, async (client) => {
+  const result = await withLockedClient(config.local.url, lock, async (client) => {
     const stop = endOnAbort(options.signal, [client]);
     try {
-      const rebuilt = await rebuildPublicSchema(client, files);
-      await client.query(`delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`);
-      const users = await writeTestUsers(client, config);
-      if (ctx.cloud) await checkCloudTakesLocal(ctx, ctx.cloud, client);
-      stopIfInterrupted(options.signal, 'interrupted before the local commit');
-      return { migrationsApplied: rebuilt.applied.length, users };
+      const done = await withTransaction(client, () => rebuildWithTestUsers(ctx, client, files));
+      ctx.progress.localReset = true;
+      const after = await applyOutsideFiles(client, done.afterCommit, { reporter });
+      return { migrationsApplied: done.applied + after.length, users: done.users };
     } finally {
       stop();
     }
   });
-  ctx.progress.localReset = true;
   reporter.info(
     `✓ Local reset complete (${result.migrationsApplied} migrations applied, ${result.users.users.length} test users)`,
   );
   return { ...result, ms: performance.now() - t };
+}
+
+/** Inside the local transaction: the rebuild, the test users, the check against the cloud. */
+async function rebuildWithTestUsers(
+  ctx: ResetContext,
+  client: Client,
+  files: readonly MigrationFile[],
+): Promise<{ applied: number; afterCommit: readonly MigrationFile[]; users: CreateUsersResult }> {
+  const { config, options } = ctx;
+  const rebuilt = await rebuildPublicSchema(client, files);
+  await client.query(`delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`);
+  const users = await writeTestUsers(client, config);
+  if (ctx.cloud) await checkCloudTakesLocal(ctx, ctx.cloud, client);
+  stopIfInterrupted(options.signal, 'interrupted before the local commit');
+  return { applied: rebuilt.applied.length, afterCommit: rebuilt.afterCommit, users };
 }
 
 /** The push's schema checks, against local as the open transaction sees it (read-only on both). */

@@ -349,7 +349,7 @@ async function backUpCloud(ctx: PushContext, plan: TransferPlan): Promise<SyncBa
   const t = performance.now();
   const backup = await writeSyncBackup(
     ctx.cloud,
-    config.backupDir,
+    config,
     plan.cloudTables,
     plan.load.users.cloud,
     plan.load.identities.cloud,
@@ -377,9 +377,9 @@ async function loadIntoCloud(
   const n = plan.cloudTables.length;
   await fillStage(plan.load);
   const results = await loadTables(plan.load, plan.moves.sql, (name, i) =>
-    reporter.progress(`loading ${name}`, i, n),
+    reporter.progress({ label: `loading ${name}`, done: i, total: n, unit: 'tables' }),
   );
-  reporter.progress('loading', n, n);
+  reporter.progress({ label: 'loading', done: n, total: n, unit: 'tables' });
   const totalRows = results.reduce((a, r) => a + r.rows, 0);
   reporter.info(`✓ Truncated ${n} tables and imported ${totalRows.toLocaleString('en-US')} rows`);
   const removed = ctx.nonTestData.rows;

@@ -7,9 +7,10 @@ import { withClient } from '../db/connect.js';
 import { ConfigError } from '../errors.js';
 import { endOnAbort, interruptible } from '../interrupt.js';
 import { readMigrations } from '../migration/files.js';
-import { readHistory } from '../migration/history.js';
-import type { ApplyOptions, ApplyResult } from '../migration/runner.js';
-import { migrateUp, planMigrations } from '../migration/runner.js';
+import { planMigrations, readHistory } from '../migration/history.js';
+import type { ApplyResult } from '../migration/apply.js';
+import type { MigrateUpOptions } from '../migration/runner.js';
+import { migrateUp } from '../migration/runner.js';
 import { runPreflight } from './preflight.js';
 import type { Capability } from './capabilities.js';
 import type { PreflightPlan } from './preflight.js';
@@ -69,7 +70,7 @@ export function migrateUpPreflightPlan(target: DatabaseTarget, signal?: AbortSig
 export async function migrateUpWithPreflight(
   config: Config,
   target: DatabaseTarget,
-  options: ApplyOptions = {},
+  options: MigrateUpOptions = {},
 ): Promise<ApplyResult> {
   const { signal } = options;
   await runPreflight(config, migrateUpPreflightPlan(target, signal));

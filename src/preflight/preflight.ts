@@ -13,7 +13,7 @@
 import type { Config, DatabaseTarget } from '../config.js';
 import type { Client } from '../db/connect.js';
 import { connect } from '../db/connect.js';
-import { findPgDump, serverMajor } from '../db/pg-dump.js';
+import { requirePgDump } from '../db/pg-dump.js';
 import { ConfigError, CrmEnvError, OperationError } from '../errors.js';
 import { shownPath } from '../format.js';
 import { endOnAbort, interruptible } from '../interrupt.js';
@@ -88,7 +88,7 @@ async function checkDatabase(
     backupBytes += await estimateBackupBytes(client, scope);
     if (scope === 'full') {
       try {
-        await findPgDump(config, await serverMajor(client));
+        await requirePgDump(config, client);
       } catch (err) {
         if (!(err instanceof CrmEnvError)) throw err;
         problems.push({ kind: 'config', text: err.message });

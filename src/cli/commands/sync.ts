@@ -1,14 +1,17 @@
+import { resolveTarget } from '../../config.js';
+import type { RowKey } from '../../db/row-diff.js';
 import { UsageError } from '../../errors.js';
 import type { SyncResult } from '../../dev/sync.js';
 import { confirmationMessage, syncPush } from '../../dev/sync.js';
 import { formatBytes, shownPath } from '../../format.js';
 import type { VerifyReport } from '../../dev/verify.js';
 import { verifyParity } from '../../dev/verify.js';
+import { restoreCommandLine } from '../../migration/restore.js';
 import { redactUrl } from '../../redact.js';
 import type { Output } from '../output.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
-import { printFailureJson, withInterrupts } from '../interrupt.js';
+import { withInterrupts } from '../interrupt.js';
 
 /** The spec's verify table: a line per table, then test users and history. */
 export function printVerifyReport(out: Output, report: VerifyReport): void {
@@ -45,11 +48,49 @@ export function printVerifyReport(out: Output, report: VerifyReport): void {
   );
 }
 
-export async function verifyCommand(session: CliSession, opts: { json?: boolean }): Promise<number> {
-  const { config, out } = commandContext(session, { json: opts.json });
-  const report = await verifyParity(config);
-  out.json(report);
+/** With --diff: the rows named per differing table, and the queries that took. */
+function printRowDiffs(out: Output, diff: NonNullable<VerifyReport['diff']>): void {
+  const show = (keys: readonly RowKey[]): string =>
+    keys
+      .map((k) =>
+        Object.entries(k)
+          .map(([c, v]) => `${c}=${String(v)}`)
+          .join(','),
+      )
+      .join('  ');
+  out.line();
+  out.line('🔎 Rows that differ (by primary key):');
+  for (const d of diff.tables) {
+    if (d.skipped) {
+      out.line(`   ${d.table}: ${d.skipped}`);
+      continue;
+    }
+    const atLeast = d.complete ? '' : 'at least ';
+    for (const [kind, label] of [
+      ['missing', 'only on local'],
+      ['extra', 'only on the other side'],
+      ['changed', 'changed'],
+    ] as const) {
+      const k = d[kind];
+      if (k.count > 0)
+        out.line(
+          `   ${d.table}: ${atLeast}${k.count} ${label}: ${show(k.keys)}${k.count > k.keys.length ? ' …' : ''}`,
+        );
+    }
+  }
+  out.line(`   (${diff.queries} queries)`);
+}
+
+export async function verifyCommand(
+  session: CliSession,
+  opts: { target: string; diff?: boolean; limit: number },
+): Promise<number> {
+  const { config, out } = commandContext(session);
+  const cloud = resolveTarget(config, opts.target);
+  const report = await verifyParity(config, { cloud, diff: opts.diff ? { limit: opts.limit } : undefined });
+  out.json({ target: cloud.label, ...report });
   printVerifyReport(out, report);
+  if (report.diff) printRowDiffs(out, report.diff);
   out.line();
   out.line(
     report.equal
@@ -61,23 +102,17 @@ export async function verifyCommand(session: CliSession, opts: { json?: boolean 
 
 export async function syncPushCommand(
   session: CliSession,
-  opts: { force?: boolean; json?: boolean; deleteNonTestData?: boolean },
+  opts: { yes?: boolean; deleteNonTestData?: boolean },
 ): Promise<number> {
-  const { config, out } = commandContext(session, { json: opts.json });
-  if (!opts.force && config.cloud) {
+  const { config, out } = commandContext(session);
+  if (!opts.yes && config.cloud) {
     const [first, ...rest] = confirmationMessage(config.cloud);
     throw new UsageError(`${first} Nothing was changed.`, { details: rest });
   }
-  let result: SyncResult;
-  try {
-    result = await withInterrupts(out, (signal) =>
-      syncPush(config, { force: true, signal, deleteNonTestData: opts.deleteNonTestData ?? false }, out),
-    );
-  } catch (err) {
-    printFailureJson(out, err, config.secrets);
-    throw err;
-  }
-  out.json({ ...result, backupFile: shownPath(config.projectDir, result.backupFile) });
+  const result: SyncResult = await withInterrupts(out, (signal) =>
+    syncPush(config, { force: true, signal, deleteNonTestData: opts.deleteNonTestData ?? false }, out),
+  );
+  out.json({ ...result });
   out.line();
   out.line('✅ Sync complete and committed.');
   out.line();
@@ -96,9 +131,7 @@ export async function syncPushCommand(
   out.line(
     `   Backup: ${shownPath(config.projectDir, result.backupFile)} (${formatBytes(result.backupBytes)})`,
   );
-  out.line(
-    `   To roll back: npx crm-env restore ${shownPath(config.projectDir, result.backupFile)} --target cloud`,
-  );
+  out.line(`   To roll back: ${restoreCommandLine(config, result.backupFile, config.cloud!)}`);
   out.line(
     `            or: psql -1 -v ON_ERROR_STOP=1 -f ${shownPath(config.projectDir, result.backupFile)} "${redactUrl(config.cloud!.url)}"`,
   );
