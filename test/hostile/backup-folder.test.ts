@@ -41,7 +41,7 @@ function mountTmpfs(dir: string, kind: 'read-only' | 'full'): void {
 const COMMANDS: Readonly<Record<string, (file: string) => string[]>> = {
   'sync push': () => ['sync', 'push', '--force'],
   reset: () => ['reset', '--yes'],
-  'restore --target cloud': (file) => ['restore', file, '--target', 'cloud', '--yes'],
+  'restore --target cloud': (file) => ['restore', file, '--target', 'cloud', '--yes', '--legacy'],
   'migrate deploy cloud': () => ['migrate', 'deploy', 'cloud', '--yes'],
 };
 

@@ -49,7 +49,7 @@ const COMMANDS: Readonly<Record<string, (file: string) => string[]>> = {
   'sync push': () => ['sync', 'push', '--force'],
   reset: () => ['reset', '--yes'],
   'users create': () => ['users', 'create'],
-  'restore --target local': (file) => ['restore', file, '--target', 'local', '--yes'],
+  'restore --target local': (file) => ['restore', file, '--target', 'local', '--yes', '--legacy'],
   'migrate deploy local': () => ['migrate', 'deploy', 'local', '--yes'],
   'migrate up': () => ['migrate', 'up'],
 };

@@ -115,7 +115,7 @@ const CASES: readonly RoleCase[] = [
     side: 'cloud',
     attributes: 'bypassrls',
     grants: ALL_TABLE_GRANTS,
-    args: (f) => ['restore', f, '--target', 'cloud', '--yes'],
+    args: (f) => ['restore', f, '--target', 'cloud', '--yes', '--legacy'],
     file: FULL_BACKUP,
   },
   {
@@ -123,7 +123,7 @@ const CASES: readonly RoleCase[] = [
     side: 'cloud',
     attributes: 'bypassrls',
     grants: NO_TRUNCATE,
-    args: (f) => ['restore', f, '--target', 'cloud', '--yes'],
+    args: (f) => ['restore', f, '--target', 'cloud', '--yes', '--legacy'],
     file: DATA_BACKUP,
   },
   {

@@ -154,7 +154,11 @@ async function dispatch(args: readonly string[], config: Config, signal: AbortSi
     return createTestUsers(config, target, silentReporter, { deleteNonTestData, signal });
   }
   if (a === 'restore')
-    return restoreBackup(config, b!, resolveTarget(config, option(args, '--target')!), { confirm, signal });
+    return restoreBackup(config, b!, resolveTarget(config, option(args, '--target')!), {
+      confirm,
+      signal,
+      legacy: has(args, '--legacy'),
+    });
   if (a === 'migrate' && b === 'deploy')
     return deployMigrations(config, resolveTarget(config, positionals(args, 2)[0] ?? 'cloud'), {
       confirm,
