@@ -113,7 +113,8 @@ export async function createBackup(
       const list = tables.map((t) => t.qualified).join(', ');
       return { major, truncate: tables.length > 0 ? `TRUNCATE TABLE ${list};` : undefined };
     },
-    { label: target.label },
+    // pg_dump needs a session of its own: refuse a transaction pooler before starting it.
+    { label: target.label, ownSession: true },
   );
   const bin = await findPgDump(config, major);
 
