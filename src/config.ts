@@ -16,7 +16,13 @@ import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { ConnInfo } from './db/conn-string.js';
-import { ConnStringError, connKey, namesTransactionPooler, parseConnString } from './db/conn-string.js';
+import {
+  ConnStringError,
+  connKey,
+  namesTransactionPooler,
+  parseConnString,
+  passwordSpellings,
+} from './db/conn-string.js';
 import { redactText, redactUrl } from './redact.js';
 
 export const DEFAULT_LOCAL_URL = 'postgresql://postgres:postgres@127.0.0.1:54322/postgres';
@@ -397,9 +403,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   const secrets = [local.url, cloud?.url]
     .filter((u): u is string => u !== undefined)
-    .map((u) => parseConnString(u).password)
-    .filter(Boolean)
-    .flatMap((p) => [p, encodeURIComponent(p)]);
+    .flatMap(passwordSpellings);
 
   return {
     projectDir,

@@ -50,8 +50,8 @@ const SLASH_BEFORE_AT =
   'has a / or ? in its user or password (before the @): percent-encode them there (/ as %2F, ? as %3F)';
 
 /**
- * Parses a postgresql:// URL in every form libpq accepts (`?password=`, `?host=`, `?port=`, `options`,
- * percent-encoding, Unix-socket hosts) plus a raw space, `@` or bare `%` in the password.
+ * Parses a postgresql:// URL in every form libpq accepts (`?password=`, `?host=`, `?port=`, `?dbname=`,
+ * `options`, percent-encoding, Unix-socket hosts) plus a raw space, `@` or bare `%` in the password.
  * @throws ConnStringError saying what is wrong, without the URL.
  */
 export function parseConnString(text: string): ConnInfo {
@@ -63,9 +63,10 @@ export function parseConnString(text: string): ConnInfo {
     );
   if (trimmed.includes('#'))
     throw new ConnStringError('contains a #, which ends a URL: write a # in the password as %23');
+  // A bare % and blanks are taken literally; a + stays a + (libpq does not read it as a space).
   const normalised = trimmed
     .replace(/%(?![0-9a-f]{2})/gi, '%25')
-    .replace(/\s/g, (c) => encodeURIComponent(c));
+    .replace(/[\s+]/g, (c) => encodeURIComponent(c));
   const raw = driverParse(normalised);
   return fromDriver(raw);
 }
@@ -148,6 +149,23 @@ function fromDriver(raw: DriverResult): ConnInfo {
   };
 }
 
+/**
+ * Every spelling of the URL's password that may turn up in text: decoded, percent-encoded, and as
+ * written in the URL (in the user part or as `password=`), for literal redaction.
+ */
+export function passwordSpellings(url: string): string[] {
+  const password = parseConnString(url).password;
+  if (!password) return [];
+  const rest = url.trim().replace(SCHEME, '');
+  const at = rest.lastIndexOf('@');
+  const colon = rest.indexOf(':');
+  const written = [
+    at > colon && colon >= 0 ? rest.slice(colon + 1, at) : '',
+    /[?&]password=([^&]*)/i.exec(rest)?.[1] ?? '',
+  ];
+  return [...new Set([password, encodeURIComponent(password), ...written])].filter(Boolean);
+}
+
 export function isUnixSocket(info: ConnInfo): boolean {
   return info.host.startsWith('/');
 }
@@ -178,7 +196,8 @@ function build(info: ConnInfo, password: string, params: URLSearchParams): strin
   const user = info.user === null ? '' : encodeURIComponent(info.user);
   const auth = info.password ? `${user}:${password}@` : user ? `${user}@` : '';
   const db = info.database === null ? '' : encodeURI(info.database).replace(/[?#]/g, encodeURIComponent);
-  const query = params.toString();
+  // URLSearchParams writes a blank as +, which libpq (and parseConnString) read as a plus sign.
+  const query = params.toString().replace(/\+/g, '%20');
   return `postgresql://${auth}${host}:${info.port}/${db}${query ? `?${query}` : ''}`;
 }
 
