@@ -133,7 +133,7 @@ describe('connection URLs', () => {
     expect(modes('require')).toEqual(['tls']);
     expect(sslAttempts(parseConnString('postgresql://u@h/db'))).toHaveLength(2); // default: prefer
     const env = childEnv(
-      { PATH: '/bin', PGHOST: 'elsewhere', PGSERVICE: 'x', PGPASSFILE: '/p' },
+      { PATH: '/bin', PGHOST: 'elsewhere', PGSERVICE: 'x', PGPASSFILE: '/p', DATABASE_URL_PRODUCTION: 'x' },
       libpqEnv(parseConnString('postgresql://u:p@h/db?uselibpqcompat=true&sslmode=require')),
     );
     expect(env).toMatchObject({ PATH: '/bin', PGHOST: 'h', PGSSLMODE: 'require', PGPASSFILE: '/p' });

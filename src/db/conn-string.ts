@@ -261,18 +261,22 @@ export function libpqEnv(info: ConnInfo, applicationName = 'crm-env'): Record<st
   return env;
 }
 
+/** Inherited variables a child keeps: where programs and home are, locale, time zone, temp folder. */
+const INHERITED =
+  /^(PATH|HOME|USER|LOGNAME|LANG|LANGUAGE|LC_\w+|TZ|TMPDIR|TEMP|TMP|SYSTEMROOT|WINDIR|PGPASSFILE)$/i;
+
 /**
- * A child's environment: the inherited one without any `PG*` variable (a stray PGHOST, PGSSLMODE or
- * PGSERVICE would change where or how it connects), plus `libpq` (from {@link libpqEnv}). PGPASSFILE
- * stays: like ~/.pgpass it only supplies a password the URL lacks, as it does for node-postgres.
+ * A child's environment: only {@link INHERITED} variables of ours (no stray PGHOST, PGSSLMODE or
+ * PGSERVICE changing where or how it connects, no DATABASE_URL_* it has no use for), plus `libpq`
+ * (from {@link libpqEnv}). PGPASSFILE stays: like ~/.pgpass it only supplies a password the URL lacks,
+ * as it does for node-postgres.
  */
 export function childEnv(
   inherited: Readonly<Record<string, string | undefined>>,
   libpq: Readonly<Record<string, string>>,
 ): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(inherited))
-    if (v !== undefined && (!/^PG/i.test(k) || k === 'PGPASSFILE')) env[k] = v;
+  for (const [k, v] of Object.entries(inherited)) if (v !== undefined && INHERITED.test(k)) env[k] = v;
   return { ...env, ...libpq };
 }
 

@@ -5,7 +5,8 @@
  * major version. Nothing about the connection appears on its command line (any local user can read a
  * process's arguments from /proc or `ps`): it goes as `PG*` variables built from the parsed URL
  * ({@link libpqEnv}: host, port, user, password, database, sslmode, sslrootcert, options…) in an
- * environment cleared of inherited `PG*` variables, which only the same user can read.
+ * environment that inherits only PATH, HOME, locale and the like (see {@link childEnv}); only the same
+ * user can read a process's environment.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -49,7 +50,8 @@ export function parsePgDumpVersion(output: string): { version: string; major: nu
 
 async function probe(bin: string): Promise<{ version: string; major: number } | null> {
   try {
-    const { stdout } = await run(bin, ['--version'], { timeout: 10_000 });
+    // Not even `--version` gets our DATABASE_URL_* variables (see childEnv).
+    const { stdout } = await run(bin, ['--version'], { timeout: 10_000, env: childEnv(process.env, {}) });
     return parsePgDumpVersion(stdout);
   } catch {
     return null;
@@ -152,7 +154,7 @@ export interface RunPgDumpOptions {
 export async function runPgDump(options: RunPgDumpOptions): Promise<void> {
   const inv = pgDumpInvocation(options.url, options.flags);
   const secrets = [...(options.secrets ?? []), ...(inv.env.PGPASSWORD ? [inv.env.PGPASSWORD] : [])];
-  // PATH, HOME (~/.pgpass), locale… are inherited; no PG* variable is, so only the URL decides.
+  // PATH, HOME (~/.pgpass), locale… are inherited; no PG* variable and no DATABASE_URL_* is.
   const child = spawn(options.bin.path, [...inv.args], {
     env: childEnv(process.env, inv.env),
     stdio: ['ignore', 'pipe', 'pipe'],
