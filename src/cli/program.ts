@@ -120,6 +120,7 @@ export function buildProgram(session: CliSession = newSession()): Command {
     .description('Write a timestamped pg_dump backup to backups/migrations/ (mode 0600)')
     .argument('[target]', TARGET_HELP, 'cloud')
     .option('--data-only', 'data only (smaller; what sync uses)')
+    .option('--schema-only', 'schema and migration history, no table rows (a shadow copy for CI rehearsals)')
     .option('--keep <n>', 'keep only the newest n backups of this target')
     .option('--json', 'print the result as JSON')
     .action(act(async () => (await import('./commands/backup.js')).backupCommand));

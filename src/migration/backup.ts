@@ -13,6 +13,9 @@
  * get Supabase's default privileges (ALL to anon and authenticated). The output goes through
  * {@link dumpFilterStream}, which keeps schemas instead of dropping them; see there why.
  *
+ * The schema-only backup (`schemaOnly`) is the full one without the `public` tables' rows: the schema
+ * and the migration history, for rehearsing migrations on a copy of production's schema.
+ *
  * The data-only backup (`dataOnly`) holds the `public` tables' rows, preceded by one TRUNCATE of those
  * tables, so that restoring it replaces the data; it leaves out the migration history, which
  * describes the schema that a data-only restore keeps.
@@ -33,6 +36,11 @@ import { silentReporter } from '../reporter.js';
 export interface BackupOptions {
   /** Data of the `public` tables only (smaller), with a TRUNCATE so that restoring replaces the data. */
   readonly dataOnly?: boolean;
+  /**
+   * The schemas of a full backup with the migration history but no `public` rows: a copy of the
+   * production schema for rehearsing migrations in CI (a "shadow"), with no production data.
+   */
+  readonly schemaOnly?: boolean;
   /** After writing, keep only the newest `keep` backups of this label in the folder. */
   readonly keep?: number;
   /** File name prefix; default the target's label (local, cloud, custom). */
@@ -103,6 +111,8 @@ export async function createBackup(
     throw new UsageError(`--keep must be a whole number of at least 1 (got ${options.keep}).`);
   }
   const dataOnly = options.dataOnly ?? false;
+  if (dataOnly && options.schemaOnly)
+    throw new UsageError('--data-only and --schema-only exclude each other.');
 
   const { major, truncate } = await withClient(
     target.url,
@@ -130,6 +140,7 @@ export async function createBackup(
         '--if-exists',
         ...BACKUP_SCHEMAS.map((s) => `--schema=${s}`),
       ];
+  if (options.schemaOnly) flags.push('--exclude-table-data=public.*');
   // Fail rather than wait forever behind a long-running migration's lock.
   flags.push('--lock-wait-timeout=60s');
 

@@ -18,7 +18,7 @@ export async function backupCommand(
   session: CliSession,
 
   target: string,
-  opts: { dataOnly?: boolean; keep?: string; json?: boolean },
+  opts: { dataOnly?: boolean; schemaOnly?: boolean; keep?: string; json?: boolean },
 ): Promise<number> {
   const { config, out } = commandContext(session, { json: opts.json });
   let keep: number | undefined;
@@ -28,9 +28,15 @@ export async function backupCommand(
       throw new UsageError(`--keep must be a whole number of at least 1 (got ${JSON.stringify(opts.keep)}).`);
   }
   const t = resolveTarget(config, target ?? 'cloud');
-  out.line(`📦 Creating ${opts.dataOnly ? 'data-only ' : ''}backup: ${t.label} database`);
+  const kind = opts.dataOnly ? 'data-only ' : opts.schemaOnly ? 'schema-only ' : '';
+  out.line(`📦 Creating ${kind}backup: ${t.label} database`);
   out.info(`Target: ${redactUrl(t.url)}`);
-  const r = await createBackup(config, t, { dataOnly: opts.dataOnly ?? false, keep }, out);
+  const r = await createBackup(
+    config,
+    t,
+    { dataOnly: opts.dataOnly ?? false, schemaOnly: opts.schemaOnly ?? false, keep },
+    out,
+  );
   out.line(`✅ Backup complete: ${path.basename(r.file)} (${formatBytes(r.bytes)})`);
   out.info(`Location: ${shownPath(config.projectDir, path.dirname(r.file))}/`);
   out.json({
@@ -39,6 +45,7 @@ export async function backupCommand(
     bytes: r.bytes,
     ms: Math.round(r.ms),
     dataOnly: opts.dataOnly ?? false,
+    schemaOnly: opts.schemaOnly ?? false,
     pgDump: r.pgDump,
   });
   return 0;
