@@ -224,6 +224,21 @@ export function databaseKey(url: string): string {
   return connKey(parseConnString(url));
 }
 
+/**
+ * STACK_DIR first, since the stack's own stack.env is one of the sources: from the environment or the
+ * project's .env files (in their precedence order), else `.crm-env`.
+ */
+function stackDirSetting(projectDir: string, env: Readonly<Record<string, string | undefined>>): string {
+  if (env.STACK_DIR) return env.STACK_DIR;
+  for (const source of FILES) {
+    const file = path.join(projectDir, source);
+    if (source === 'stack' || !existsSync(file)) continue;
+    const value = parseDotenv(readFileSync(file)).STACK_DIR;
+    if (value) return value;
+  }
+  return '.crm-env';
+}
+
 /** Merges the sources (environment over files); remembers where each value came from. */
 function readSources(
   projectDir: string,
@@ -363,7 +378,7 @@ function configProblems(problems: readonly string[]): ConfigError {
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const projectDir = path.resolve(options.cwd ?? process.cwd());
   const env = options.env ?? {};
-  const stackDir = path.resolve(projectDir, env.STACK_DIR ?? '.crm-env');
+  const stackDir = path.resolve(projectDir, stackDirSetting(projectDir, env));
   const { merged, origin, cut } = readSources(projectDir, stackDir, env);
 
   const problems: string[] = [];

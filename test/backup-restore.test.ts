@@ -252,7 +252,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     expect(readFileSync(path.join(dir, 'env'), 'utf8').trim()).toBe('set');
   });
 
-  it('refuses a pg_dump older than the server with a ConfigError naming the versions and the fix', async () => {
+  it('refuses a pg_dump older than the server with a ConfigError naming the versions and the installs', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-pgdump-'));
     const old = path.join(dir, 'pg_dump');
     writeFileSync(old, '#!/bin/sh\necho "pg_dump (PostgreSQL) 9.6.0"\n');
@@ -260,8 +260,11 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     const cfg = configFor(url, { PG_DUMP: old });
     const err = await createBackup(cfg, cfg.local).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(
-      /pg_dump 9\.6\.0, older than the server \(PostgreSQL \d+\).*postgresql-client-\d+.*brew install postgresql@\d+/,
+    expect((err as Error).message).toMatch(/pg_dump 9\.6\.0\b.*PostgreSQL (\d+)/);
+    const major = /PostgreSQL (\d+)/.exec((err as Error).message)![1];
+    // The one-line installs for Debian/Ubuntu, macOS and Windows, under the message.
+    expect((err as ConfigError).details.join('\n')).toMatch(
+      new RegExp(`postgresql-client-${major}[^]*brew install[^]*PostgreSQL\\.PostgreSQL\\.${major}`),
     );
     expect(existsSync(path.join(cfg.backupDir, 'migrations'))).toBe(false);
   });

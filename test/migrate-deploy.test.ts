@@ -188,12 +188,21 @@ describe.concurrent('migrate deploy', () => {
       expect(err.message).toContain(V2);
       expect(await state(url)).toEqual({ tables: ['one'], history: ['20990101000001'] });
 
-      const reporter = recordingReporter();
-      setTimeout(() => void holder.query('rollback'), 700);
+      // Release the lock once the dry run has hit it (observable: its first lock-timeout warning).
+      const recorder = recordingReporter();
+      let released: Promise<unknown> | null = null;
+      const reporter = {
+        ...recorder,
+        warn: (m: string) => {
+          recorder.warn(m);
+          if (m.startsWith('Lock timeout')) released ??= holder.query('rollback');
+        },
+      };
       const ok = await deployMigrations(p.config, local(url), { ...opts, retries: 4 }, reporter);
+      await released;
       expect(ok.outcome).toBe('applied');
       expect(ok.attempts).toBe(1); // the dry run waited out the lock; the apply then went through at once
-      expect(reporter.lines.filter((l) => l.includes('Lock timeout')).length).toBeGreaterThanOrEqual(1);
+      expect(recorder.lines.filter((l) => l.includes('Lock timeout')).length).toBeGreaterThanOrEqual(1);
       expect((await state(url)).history).toEqual(['20990101000001', '20990101000002']);
     } finally {
       await holder.end();

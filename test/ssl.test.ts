@@ -144,7 +144,12 @@ describe('sslmode and sslrootcert, through the driver and pg_dump', () => {
           env: envFor(host, query),
         });
         const file = r.code === 0 ? (JSON.parse(r.stdout) as { file: string }).file : '';
-        return { name, code: r.code, expected: works ? 0 : 2, written: existsSync(file) };
+        return {
+          name,
+          code: r.code,
+          expected: works ? 0 : 2,
+          written: file !== '' && existsSync(path.resolve(project, file)),
+        };
       }),
     );
     for (const r of results) {

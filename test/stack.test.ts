@@ -1,9 +1,9 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withClient } from '../src/db/connect.js';
-import { runCli } from './support/cli.js';
+import { runCli, runMain } from './support/cli.js';
 import { freePort } from './support/ports.js';
 
 describe('embedded stack, end to end through the CLI', () => {
@@ -14,14 +14,14 @@ describe('embedded stack, end to end through the CLI', () => {
 
   afterAll(() => {
     runCli(['stack', 'down'], { cwd: dir, env });
+    rmSync(dir, { recursive: true, force: true });
   });
 
-  it('up is idempotent, status tracks it, down stops only its servers', async () => {
-    env = {
-      LOCAL_DB_PORT: String(await freePort()),
-      SANDBOX_DB_PORT: String(await freePort()),
-      STACK_DIR: path.join(dir, '.crm-env'),
-    };
+  // Four steps on one stack, in order (each within the test timeout on a busy machine). After the
+  // first `stack up` through the built CLI, the CLI runs in this process: no worker blocked for long.
+  it('up is idempotent and honours STACK_DIR from .env', async () => {
+    env = { LOCAL_DB_PORT: String(await freePort()), SANDBOX_DB_PORT: String(await freePort()) };
+    writeFileSync(path.join(dir, '.env'), `STACK_DIR=${path.join(dir, 'stack-from-dotenv')}\n`); // honoured
     const first = runCli(['stack', 'up'], { cwd: dir, env });
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
@@ -29,14 +29,25 @@ describe('embedded stack, end to end through the CLI', () => {
     expect(first.stdout).toMatch(/export PGPASSFILE=/);
     expect(first.stdout).not.toMatch(/postgres:(?!\*\*\*)[^@\s]+@/); // no password shown
 
-    const second = runCli(['stack', 'up'], { cwd: dir, env });
+    const second = runCli(['stack', 'up', '--json'], { cwd: dir, env });
     expect(second.code).toBe(0);
-    expect(second.stdout).toContain('already running');
-    expect(second.stdout).toContain('Migrations applied now: 0');
+    expect(JSON.parse(second.stdout)).toMatchObject({
+      ok: true,
+      exitCode: 0,
+      migrationsApplied: 0,
+      passFile: 'stack-from-dotenv/pgpass',
+      servers: [{ action: 'already running' }, { action: 'already running' }],
+    });
+    expect(JSON.parse(readFileSync(path.join(dir, 'stack-from-dotenv', 'stack.json'), 'utf8')).ports).toEqual(
+      {
+        local: Number(env.LOCAL_DB_PORT),
+        sandbox: Number(env.SANDBOX_DB_PORT),
+      },
+    );
 
     // The printed URL works with the password from the pgpass file the export lines point at, and
     // auth.uid() exists. (psql reads PGPASSFILE itself; here the line is looked up by hand.)
-    const pgpass = readFileSync(path.join(dir, '.crm-env', 'pgpass'), 'utf8');
+    const pgpass = readFileSync(path.join(dir, 'stack-from-dotenv', 'pgpass'), 'utf8');
     const line = pgpass.split('\n').find((l) => l.startsWith(`127.0.0.1:${env.LOCAL_DB_PORT}:*:postgres:`))!;
     const url = `postgresql://postgres:${encodeURIComponent(line.split(':').slice(4).join(':'))}@127.0.0.1:${env.LOCAL_DB_PORT}/postgres`;
     const tables = await withClient(url, async (c) => {
@@ -48,13 +59,41 @@ describe('embedded stack, end to end through the CLI', () => {
       return rows[0]!.n;
     });
     expect(tables).toBe(13);
+  });
 
-    expect(runCli(['stack', 'status'], { cwd: dir, env }).code).toBe(0);
-    const down = runCli(['stack', 'down'], { cwd: dir, env });
+  it('the demo runs on it, as JSON, showing the default test password', async () => {
+    const demo = await runMain(['demo', '--json'], { cwd: dir, env });
+    expect(demo.code, demo.stderr).toBe(0);
+    expect(JSON.parse(demo.stdout)).toMatchObject({
+      ok: true,
+      verifyEqual: true,
+      testPassword: 'TestPass123!',
+    });
+  });
+
+  it('other ports than the running stack’s: stack commands and commands using its URLs refuse (exit 2)', async () => {
+    const moved = { ...env, LOCAL_DB_PORT: String(await freePort()) };
+    for (const args of [['stack', 'status'], ['stack', 'up'], ['verify'], ['users', 'create']]) {
+      const r = await runMain([...args, '--json'], { cwd: dir, env: moved });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, exitCode: 2 });
+    }
+  });
+
+  it('status tracks it; down stops only its servers, whatever the configured ports', async () => {
+    const moved = { ...env, LOCAL_DB_PORT: String(await freePort()) };
+    const status = await runMain(['stack', 'status', '--json'], { cwd: dir, env });
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ ok: true, up: true });
+    const down = await runMain(['stack', 'down', '--json'], { cwd: dir, env: moved }); // by data folder, any ports
     expect(down.code).toBe(0);
-    expect(down.stdout).toContain('stopped');
-    const status = runCli(['stack', 'status'], { cwd: dir, env });
-    expect(status.code).toBe(1);
+    expect(JSON.parse(down.stdout).servers.map((s: { action: string }) => s.action)).toEqual([
+      'stopped',
+      'stopped',
+    ]);
+    const stopped = await runMain(['stack', 'status', '--json'], { cwd: dir, env });
+    expect(stopped.code).toBe(1);
+    expect(JSON.parse(stopped.stdout)).toMatchObject({ ok: false, exitCode: 1, up: false });
   });
 
   it('as root, a stack folder the postgres OS user cannot enter moves the server data to a reachable folder', async (ctx) => {

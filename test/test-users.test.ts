@@ -4,9 +4,6 @@ import { CRM_TABLES } from './support/fixtures.js';
  * real PostgreSQL servers with the Supabase base schema and the CRM migrations. No mocks.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config.js';
 import { readTables } from '../src/db/catalog.js';
@@ -17,11 +14,11 @@ import { createTestUsers, testUserSpecs, volumesFor } from '../src/dev/test-user
 import type { UsersCheckReport } from '../src/dev/users-check.js';
 import { checkTestUsers } from '../src/dev/users-check.js';
 import { ConfigError } from '../src/errors.js';
-import { runCli } from './support/cli.js';
+import { runCli, tempProject } from './support/cli.js';
 import { testConfig } from './support/config.js';
 import { createDatabasePair, createTestDatabase } from './support/db.js';
 
-const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'crm-env-users-'));
+const tmp = (): string => tempProject();
 
 /** The volumes of the spec (create-test-users.sh), per role. */
 const SPEC_COUNTS = {

@@ -4,15 +4,12 @@
  * row, a changed password hash. Then the built CLI end to end: `verify --json` exit codes and
  * `sync push` without --force (exit 2, no password in the output).
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config.js';
 import { syncPush } from '../src/dev/sync.js';
 import type { VerifyReport } from '../src/dev/verify.js';
 import { verifyParity } from '../src/dev/verify.js';
-import { ensureBuilt, runCli } from './support/cli.js';
+import { ensureBuilt, runCli, tempProject } from './support/cli.js';
 import { testConfig } from './support/config.js';
 import { createDatabasePair } from './support/db.js';
 import { CRM_TABLES, TEST_USERS, databaseState, exec, insertCrmDataset } from './support/fixtures.js';
@@ -149,7 +146,7 @@ describe('the built CLI', () => {
 
   it('verify --json exits 0 when equal and 1 after a cloud change; sync push without --force exits 2 without printing a password', async () => {
     const { local, cloud } = await pushedPair();
-    const cwd = mkdtempSync(path.join(os.tmpdir(), 'crm-env-cli-'));
+    const cwd = tempProject();
     const env = { LOCAL_DATABASE_URL: local, DATABASE_URL_PRODUCTION: cloud };
     const passwords = [new URL(local).password, new URL(cloud).password].map(decodeURIComponent);
     expect(passwords.every((p) => p.length >= 8)).toBe(true);

@@ -32,9 +32,14 @@ export async function useCanonicalOutput(client: Client): Promise<void> {
  * compare equal. Each row hashes with hashtextextended (64-bit); the sum is exact and order-free.
  */
 export function checksumSql(table: TableInfo, columns?: readonly string[]): string {
+  return `select count(*)::bigint::text as rows, coalesce(sum(${rowHashSql(table, columns)}::numeric), 0)::text as checksum from ${table.qualified}`;
+}
+
+/** One row's 64-bit hash, as {@link checksumSql} sums it (columns in name order). */
+export function rowHashSql(table: TableInfo, columns?: readonly string[]): string {
   const cols = [...(columns ?? table.columns.map((c) => c.name))].sort();
   const row = cols.length === 0 ? `''` : `row(${cols.map(quoteIdent).join(', ')})::text`;
-  return `select count(*)::bigint::text as rows, coalesce(sum(hashtextextended(${row}, 0)::numeric), 0)::text as checksum from ${table.qualified}`;
+  return `hashtextextended(${row}, 0)`;
 }
 
 /**

@@ -9,7 +9,8 @@ import type { Config } from '../config.js';
 import { requireCloud } from '../config.js';
 import type { Confirmer } from '../confirm.js';
 import { confirmOrStop, noConfirmation } from '../confirm.js';
-import { withLockedTransaction } from '../db/connect.js';
+import { withClient, withLockedTransaction } from '../db/connect.js';
+import { requirePgDump } from '../db/pg-dump.js';
 import { CrmEnvError, OperationError } from '../errors.js';
 import { shownPath } from '../format.js';
 import type { BackupResult } from '../migration/backup.js';
@@ -64,8 +65,13 @@ export async function resetEnvironment(
       : new OperationError(message, { cause: err, details });
   };
 
+  const targets = [config.local, ...(cloud ? [cloud] : [])];
+  // Every backup needs a pg_dump as new as its server: check them all before the first backup.
+  for (const target of targets) {
+    await withClient(target.url, (client) => requirePgDump(config, client), { label: target.label });
+  }
   reporter.step('💾 Backing up before the reset...');
-  for (const target of [config.local, ...(cloud ? [cloud] : [])]) {
+  for (const target of targets) {
     try {
       const b = await createBackup(config, target, { subdir: 'reset' });
       backups.push(b);

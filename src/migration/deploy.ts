@@ -11,6 +11,7 @@ import type { Config, DatabaseTarget } from '../config.js';
 import { describeTarget } from '../config.js';
 import type { Client } from '../db/connect.js';
 import { withLockedClient } from '../db/connect.js';
+import { requirePgDump } from '../db/pg-dump.js';
 import type { Confirmer } from '../confirm.js';
 import { assertCanConfirm, confirmOrStop, noConfirmation } from '../confirm.js';
 import { shownPath } from '../format.js';
@@ -177,6 +178,8 @@ export async function deployMigrations(
       fail(`${err.message} Nothing was changed.`, {}, err);
     }
     update({ alreadyApplied: history.length, pending: pending.map((f) => f.fileName) });
+    // The backup before applying needs a pg_dump as new as the server: check it before anything else.
+    if (!dryRun && pending.length > 0) await requirePgDump(config, client);
 
     // Static validation: all files must still parse and be unchanged; only pending ones are linted (the
     // applied ones already ran), seeded with the target's real tables.

@@ -2,8 +2,12 @@
  * Runs the built CLI (bin/crm-env.js → dist/) as a user would, in a given folder and environment.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { vi } from 'vitest';
+import type { Dispatch } from '../../src/cli/program.js';
+import { main } from '../../src/cli/program.js';
 
 const BIN = path.resolve('bin/crm-env.js');
 
@@ -60,4 +64,35 @@ export function runCliAsync(
     child.once('error', reject);
     child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/**
+ * A fresh project folder: `supabase/` linked to this repository's (its migrations), or with an empty
+ * `supabase/migrations/` of its own when `ownMigrations` (for tests that write migration files).
+ */
+export function tempProject(options: { ownMigrations?: boolean } = {}): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-project-'));
+  if (options.ownMigrations) mkdirSync(path.join(dir, 'supabase', 'migrations'), { recursive: true });
+  else symlinkSync(path.resolve('supabase'), path.join(dir, 'supabase'));
+  return dir;
+}
+
+/** Runs the CLI in this process (no build needed), with its output captured. */
+export async function runMain(
+  args: readonly string[],
+  options: { cwd: string; env?: Record<string, string>; dispatch?: Dispatch },
+): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+  try {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...options.env };
+    for (const name of ['PG_BIN', 'PG_DUMP']) if (process.env[name]) env[name] ??= process.env[name];
+    const code = await main(args, { cwd: options.cwd, env, dispatch: options.dispatch });
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
 }

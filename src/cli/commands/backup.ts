@@ -8,7 +8,7 @@ import { UsageError } from '../../errors.js';
 import { createBackup } from '../../migration/backup.js';
 import { restoreBackup } from '../../migration/restore.js';
 import { redactUrl } from '../../redact.js';
-import { formatBytes, shownPath } from '../../format.js';
+import { formatBytes, formatSeconds, shownPath } from '../../format.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 import { terminalConfirmer } from '../prompt.js';
@@ -16,25 +16,17 @@ import { terminalConfirmer } from '../prompt.js';
 /** `npm run migrate:backup -- [local|cloud|<url>]`: a full (or data-only) backup, as the spec's backup.sh. */
 export async function backupCommand(
   session: CliSession,
-
-  target: string,
-  opts: { dataOnly?: boolean; schemaOnly?: boolean; keep?: string; json?: boolean },
+  opts: { target: string; dataOnly?: boolean; schemaOnly?: boolean; keep?: number },
 ): Promise<number> {
-  const { config, out } = commandContext(session, { json: opts.json });
-  let keep: number | undefined;
-  if (opts.keep !== undefined) {
-    keep = Number(opts.keep);
-    if (!/^\d+$/.test(opts.keep) || keep < 1)
-      throw new UsageError(`--keep must be a whole number of at least 1 (got ${JSON.stringify(opts.keep)}).`);
-  }
-  const t = resolveTarget(config, target ?? 'cloud');
+  const { config, out } = commandContext(session);
+  const t = resolveTarget(config, opts.target);
   const kind = opts.dataOnly ? 'data-only ' : opts.schemaOnly ? 'schema-only ' : '';
   out.line(`📦 Creating ${kind}backup: ${t.label} database`);
   out.info(`Target: ${redactUrl(t.url)}`);
   const r = await createBackup(
     config,
     t,
-    { dataOnly: opts.dataOnly ?? false, schemaOnly: opts.schemaOnly ?? false, keep },
+    { dataOnly: opts.dataOnly ?? false, schemaOnly: opts.schemaOnly ?? false, keep: opts.keep },
     out,
   );
   out.line(`✅ Backup complete: ${path.basename(r.file)} (${formatBytes(r.bytes)})`);
@@ -43,7 +35,7 @@ export async function backupCommand(
     target: t.label,
     file: r.file,
     bytes: r.bytes,
-    ms: Math.round(r.ms),
+    ms: r.ms,
     dataOnly: opts.dataOnly ?? false,
     schemaOnly: opts.schemaOnly ?? false,
     pgDump: r.pgDump,
@@ -64,11 +56,10 @@ function backupDate(file: string, mtime: Date): Date {
  */
 export async function restoreCommand(
   session: CliSession,
-
-  file: string,
-  opts: { target: string; yes?: boolean; json?: boolean },
+  opts: { file: string; target: string; yes?: boolean },
 ): Promise<number> {
-  const { config, out } = commandContext(session, { json: opts.json });
+  const { config, out } = commandContext(session);
+  const file = path.resolve(session.cwd, opts.file);
   const t = resolveTarget(config, opts.target);
   let size: number;
   let when: Date;
@@ -78,20 +69,18 @@ export async function restoreCommand(
     size = st.size;
     when = backupDate(file, st.mtime);
   } catch {
-    throw new UsageError(`Backup file not found: ${file}`);
+    throw new UsageError(`Backup file not found: ${opts.file}. Nothing was changed.`);
   }
-  out.line(`♻️  Restore ${file}`);
+  out.line(`♻️  Restore ${shownPath(config.projectDir, file)}`);
   out.info(`Backup taken: ${when.toISOString().replace('T', ' ').slice(0, 19)} UTC (${formatBytes(size)})`);
   out.info(`Into: ${describeTarget(t)}`);
   out.info(
     'What the backup holds replaces what the target has now (tables and rows); a backup of the target is taken first.',
   );
-  const confirm = terminalConfirmer({ yes: opts.yes, json: opts.json });
+  const confirm = terminalConfirmer({ yes: opts.yes, json: session.json });
   const r = await restoreBackup(config, file, t, { confirm }, out);
   out.line();
-  out.line(
-    `✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${(r.ms / 1000).toFixed(1)} s`,
-  );
+  out.line(`✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${formatSeconds(r.ms)}`);
   if (r.safetyBackup)
     out.info(`Backup of the target before the restore: ${shownPath(config.projectDir, r.safetyBackup.file)}`);
   out.line();
@@ -106,7 +95,7 @@ export async function restoreCommand(
     copiedRows: r.copiedRows,
     rowsPerTable: r.rowsPerTable,
     untouchedTables: r.untouchedTables,
-    ms: Math.round(r.ms),
+    ms: r.ms,
   });
   return 0;
 }

@@ -1,5 +1,5 @@
 import { resetEnvironment } from '../../dev/reset.js';
-import { shownPath } from '../../format.js';
+import { formatSeconds, shownPath } from '../../format.js';
 import { describeTarget } from '../../config.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
@@ -29,14 +29,27 @@ export async function resetCommand(
     const r = await resetEnvironment(
       config,
       {
-        confirm: terminalConfirmer({ yes: opts.yes }),
+        confirm: terminalConfirmer({ yes: opts.yes, json: session.json }),
         localOnly: opts.localOnly ?? false,
         signal: controller.signal,
       },
       out,
     );
+    out.json({
+      localOnly: r.sync === null,
+      backups: r.backups.map((b) => ({ file: b.file, bytes: b.bytes })),
+      migrationsApplied: r.migrationsApplied,
+      users: r.users.users,
+      sync: r.sync && {
+        backupFile: r.sync.backupFile,
+        totalRows: r.sync.totalRows,
+        testUsers: r.sync.testUsers,
+        verifyEqual: r.sync.verify.equal,
+      },
+      timings: r.timings,
+    });
     out.line();
-    out.line(`✅ Environment reset complete! (${(r.timings.totalMs / 1000).toFixed(2)} s)`);
+    out.line(`✅ Environment reset complete! (${formatSeconds(r.timings.totalMs)})`);
     out.line(r.sync ? '   Both local and cloud have fresh test data.' : '   Local has fresh test data.');
     for (const b of r.backups) out.line(`   Backup: ${shownPath(config.projectDir, b.file)}`);
     if (r.sync)

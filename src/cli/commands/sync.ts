@@ -1,3 +1,5 @@
+import { resolveTarget } from '../../config.js';
+import type { RowKey } from '../../db/row-diff.js';
 import { UsageError } from '../../errors.js';
 import type { SyncResult } from '../../dev/sync.js';
 import { confirmationMessage, syncPush } from '../../dev/sync.js';
@@ -44,11 +46,49 @@ export function printVerifyReport(out: Output, report: VerifyReport): void {
   );
 }
 
-export async function verifyCommand(session: CliSession, opts: { json?: boolean }): Promise<number> {
-  const { config, out } = commandContext(session, { json: opts.json });
-  const report = await verifyParity(config);
-  out.json(report);
+/** With --diff: the rows named per differing table, and the queries that took. */
+function printRowDiffs(out: Output, diff: NonNullable<VerifyReport['diff']>): void {
+  const show = (keys: readonly RowKey[]): string =>
+    keys
+      .map((k) =>
+        Object.entries(k)
+          .map(([c, v]) => `${c}=${String(v)}`)
+          .join(','),
+      )
+      .join('  ');
+  out.line();
+  out.line('🔎 Rows that differ (by primary key):');
+  for (const d of diff.tables) {
+    if (d.skipped) {
+      out.line(`   ${d.table}: ${d.skipped}`);
+      continue;
+    }
+    const atLeast = d.complete ? '' : 'at least ';
+    for (const [kind, label] of [
+      ['missing', 'only on local'],
+      ['extra', 'only on the other side'],
+      ['changed', 'changed'],
+    ] as const) {
+      const k = d[kind];
+      if (k.count > 0)
+        out.line(
+          `   ${d.table}: ${atLeast}${k.count} ${label}: ${show(k.keys)}${k.count > k.keys.length ? ' …' : ''}`,
+        );
+    }
+  }
+  out.line(`   (${diff.queries} queries)`);
+}
+
+export async function verifyCommand(
+  session: CliSession,
+  opts: { target: string; diff?: boolean; limit: number },
+): Promise<number> {
+  const { config, out } = commandContext(session);
+  const cloud = resolveTarget(config, opts.target);
+  const report = await verifyParity(config, { cloud, diff: opts.diff ? { limit: opts.limit } : undefined });
+  out.json({ target: cloud.label, ...report });
   printVerifyReport(out, report);
+  if (report.diff) printRowDiffs(out, report.diff);
   out.line();
   out.line(
     report.equal
@@ -58,12 +98,9 @@ export async function verifyCommand(session: CliSession, opts: { json?: boolean 
   return report.equal ? 0 : 1;
 }
 
-export async function syncPushCommand(
-  session: CliSession,
-  opts: { force?: boolean; json?: boolean },
-): Promise<number> {
-  const { config, out } = commandContext(session, { json: opts.json });
-  if (!opts.force && config.cloud) {
+export async function syncPushCommand(session: CliSession, opts: { yes?: boolean }): Promise<number> {
+  const { config, out } = commandContext(session);
+  if (!opts.yes && config.cloud) {
     const [first, ...rest] = confirmationMessage(config.cloud);
     throw new UsageError(`${first} Nothing was changed.`, { details: rest });
   }
@@ -79,7 +116,7 @@ export async function syncPushCommand(
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
-  out.json({ ...result, backupFile: shownPath(config.projectDir, result.backupFile) });
+  out.json({ ...result });
   out.line();
   out.line('✅ Sync complete and committed.');
   out.line();
