@@ -3,13 +3,10 @@
  * (session advisory locks, COPY, pg_dump); a transaction pooler is refused before any change even on a
  * port other than Supabase's 6543; a host with only IPv6 addresses the network cannot reach is named.
  */
-import { mkdtempSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { assertOwnSession, onlyIPv6, withClient } from '../src/db/connect.js';
 import { ConfigError } from '../src/errors.js';
-import { runCliAsync } from './support/cli.js';
+import { runCliAsync, tempProject } from './support/cli.js';
 import { createDatabasePair } from './support/db.js';
 import { databaseState, insertCrmDataset, tableChecksums } from './support/fixtures.js';
 import type { Pgbouncer } from './support/pgbouncer.js';
@@ -17,12 +14,6 @@ import { startPgbouncer } from './support/pgbouncer.js';
 
 /** The same database as `url`, through the pooler on `port`. */
 const via = (url: string, port: number): string => url.replace(/:\d+\//, `:${port}/`);
-
-function project(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-pooler-'));
-  symlinkSync(path.resolve('supabase'), path.join(dir, 'supabase'));
-  return dir;
-}
 
 describe('poolers', () => {
   let session: Pgbouncer;
@@ -62,7 +53,7 @@ describe('poolers', () => {
 
   it('session pooler: sync push (locks, COPY) and migrate backup (pg_dump) work through it', async () => {
     const { local, cloud, env } = await pair(session);
-    const dir = project();
+    const dir = tempProject();
     const push = await runCliAsync(['sync', 'push', '--force', '--json'], { cwd: dir, env });
     expect(push.code).toBe(0);
     expect(await tableChecksums(cloud)).toEqual(await tableChecksums(local));
@@ -74,7 +65,7 @@ describe('poolers', () => {
   it('transaction pooler on another port: push and backup exit 2, the cloud unchanged', async () => {
     const { cloud, env } = await pair(transaction);
     const before = await databaseState(cloud);
-    const dir = project();
+    const dir = tempProject();
     const push = await runCliAsync(['sync', 'push', '--force'], { cwd: dir, env });
     const backup = await runCliAsync(['migrate', 'backup', 'cloud'], { cwd: dir, env });
     expect([push.code, backup.code]).toEqual([2, 2]);
@@ -85,7 +76,7 @@ describe('poolers', () => {
     // 2001:db8::/32 is reserved for documentation: never routed.
     expect(await onlyIPv6('2001:db8::1')).toBe(true);
     expect(await onlyIPv6('127.0.0.1')).toBe(false);
-    const dir = project();
+    const dir = tempProject();
     const r = await runCliAsync(['migrate', 'backup', 'cloud'], {
       cwd: dir,
       env: {

@@ -5,15 +5,7 @@
  * the argv and environment of every child process (a pg_dump/psql wrapper records them) are searched
  * for every fragment of the password: zero hits. Shapes that cannot be read exit 2, quoting nothing.
  */
-import {
-  chmodSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -21,7 +13,7 @@ import { withClient } from '../src/db/connect.js';
 import { migrateUp } from '../src/migration/runner.js';
 import { applyBaseSchema } from '../src/stack/base-schema.js';
 import type { CliResult } from './support/cli.js';
-import { runCliAsync } from './support/cli.js';
+import { runCliAsync, tempProject } from './support/cli.js';
 import { createTestDatabase } from './support/db.js';
 import type { ExtraServer } from './support/extra-server.js';
 import { startExtraServer } from './support/extra-server.js';
@@ -71,8 +63,7 @@ describe('no password in any output, whatever the URL shape', () => {
 
   /** A project folder, a local database and a cloud database of its own on the server with password P. */
   async function project(): Promise<{ dir: string; env: Record<string, string>; cloud: string }> {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-secrets-'));
-    symlinkSync(path.resolve('supabase'), path.join(dir, 'supabase'));
+    const dir = tempProject();
     const cloud = `s_${path.basename(dir).replace(/\W/g, '').toLowerCase()}`;
     await withClient(server.url('postgres', 'supabase_admin'), (c) =>
       c.query(`create database ${cloud} template tpl_crm owner postgres`),

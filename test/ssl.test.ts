@@ -5,14 +5,13 @@
  * the connection was encrypted.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../src/db/connect.js';
 import { runPgDump } from '../src/db/pg-dump.js';
-import { runCliAsync } from './support/cli.js';
+import { runCliAsync, tempProject } from './support/cli.js';
 import { urlFor } from './support/db.js';
 import type { ExtraServer } from './support/extra-server.js';
 import { startExtraServer, writeServerFile } from './support/extra-server.js';
@@ -86,7 +85,7 @@ const HBA = [
 
 describe('sslmode and sslrootcert, through the driver and pg_dump', () => {
   let server: ExtraServer;
-  const project = mkdtempSync(path.join(os.tmpdir(), 'crm-env-ssl-'));
+  const project = tempProject();
 
   beforeAll(async () => {
     server = await startExtraServer({ password: 'ssl-test-pw-1', hba: HBA, prepare: makeCertificates });
@@ -198,7 +197,7 @@ describe('sslmode and sslrootcert, through the driver and pg_dump', () => {
 
   it('a server without SSL and sslmode=require: exit 2, nothing else', async () => {
     const plain = `${urlFor('cloud', 'postgres')}?sslmode=require`;
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-ssl-'));
+    const dir = tempProject();
     const r = await runCliAsync(['migrate', 'backup', 'cloud'], {
       cwd: dir,
       env: {
