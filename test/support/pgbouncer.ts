@@ -16,9 +16,12 @@ export interface Pgbouncer {
   stop(): Promise<void>;
 }
 
-const BINARY = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/opt/homebrew/bin/pgbouncer'].find((p) =>
-  existsSync(p),
-);
+const BINARY = [
+  '/usr/sbin/pgbouncer',
+  '/usr/bin/pgbouncer',
+  '/usr/local/bin/pgbouncer',
+  '/opt/homebrew/bin/pgbouncer',
+].find((p) => existsSync(p));
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
