@@ -5,7 +5,7 @@
  * the argv and environment of every child process (a pg_dump/psql wrapper records them) are searched
  * for every fragment of the password: zero hits. Shapes that cannot be read exit 2, quoting nothing.
  */
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -59,7 +59,10 @@ describe('no password in any output, whatever the URL shape', () => {
       chmodSync(path.join(shim, name), 0o755);
     }
   });
-  afterAll(async () => server?.stop());
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(shim, { recursive: true, force: true });
+  });
 
   /** A project folder, a local database and a cloud database of its own on the server with password P. */
   async function project(): Promise<{ dir: string; env: Record<string, string>; cloud: string }> {
@@ -74,6 +77,12 @@ describe('no password in any output, whatever the URL shape', () => {
       LOCAL_DATABASE_URL: await createTestDatabase({ server: 'local' }),
       STACK_DIR: path.join(dir, '.crm-env'),
       TEST_USER_PASSWORD: 'TestUsersPw-1',
+      // Small data: what is searched is where URLs go, not how much is copied.
+      SEED_ORGANIZATION_COUNT: '2',
+      SEED_CONTACT_COUNT: '2',
+      SEED_OPPORTUNITY_COUNT: '2',
+      SEED_ACTIVITY_COUNT: '2',
+      SEED_PRODUCT_COUNT: '2',
     };
     return { dir, env, cloud };
   }
