@@ -9,7 +9,8 @@ import { UsageError } from '../src/errors.js';
 import { runCli } from './support/cli.js';
 import { testConfig } from './support/config.js';
 import { createDatabasePair, createTestDatabase } from './support/db.js';
-import { authUsers, insertCrmDataset, REAL_USER, tableChecksums } from './support/fixtures.js';
+import { authUsers, exec, insertCrmDataset, REAL_USER, tableChecksums } from './support/fixtures.js';
+import { repoMigrationFiles, repoProjectWith } from './support/migration-project.js';
 
 describe('dev:reset', () => {
   it('leaves both databases with exactly the fresh step-3 data, keeps the real cloud user, takes two backups', async () => {
@@ -36,6 +37,27 @@ describe('dev:reset', () => {
     for (const f of files) expect(statSync(path.join(resetDir, f)).mode & 0o077).toBe(0);
     expect(result.backups.map((b) => path.basename(b.file)).sort()).toEqual(files.sort());
     expect(result.sync?.verify.equal).toBe(true);
+  });
+
+  it('rebuilds CONCURRENTLY and VACUUM files inside its one transaction; history keeps the files as written', async () => {
+    const local = await createTestDatabase();
+    const index =
+      'create index concurrently if not exists contacts_last_seen_idx on public.contacts (last_seen)';
+    const p = repoProjectWith(
+      { local },
+      {
+        '20990101000001_index.sql': `${index};\n`,
+        '20990101000002_vacuum.sql': 'vacuum analyze public.contacts;\n',
+      },
+    );
+    const result = await resetEnvironment(p.config, { confirm: approved, localOnly: true });
+    expect(result.migrationsApplied).toBe(repoMigrationFiles().length + 2);
+    const { rows } = await exec(
+      local,
+      `select (select indisvalid from pg_index where indexrelid = 'public.contacts_last_seen_idx'::regclass) as valid,
+              (select statements from supabase_migrations.schema_migrations where version = '20990101000001') as statements`,
+    );
+    expect(rows[0]).toEqual({ valid: true, statements: [index] });
   });
 
   it('--local-only leaves the cloud untouched', async () => {

@@ -1,4 +1,13 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,10 +15,37 @@ import { withClient } from '../src/db/connect.js';
 import { runCli, runMain } from './support/cli.js';
 import { freePort } from './support/ports.js';
 
+const index = (name: string): string =>
+  `create index concurrently if not exists ${name} on public.contacts (last_seen);\n`;
+
+/** URL of the `postgres` role on a stack server, with the password from the stack's pgpass file. */
+function stackUrl(stackDir: string, port: string): string {
+  const pgpass = readFileSync(path.join(stackDir, 'pgpass'), 'utf8');
+  const line = pgpass.split('\n').find((l) => l.startsWith(`127.0.0.1:${port}:*:postgres:`))!;
+  return `postgresql://postgres:${encodeURIComponent(line.split(':').slice(4).join(':'))}@127.0.0.1:${port}/postgres`;
+}
+
+async function validIndex(url: string, name: string): Promise<boolean> {
+  return withClient(url, async (c) => {
+    const { rows } = await c.query<{ ok: boolean }>(
+      'select indisvalid as ok from pg_index where indexrelid = to_regclass($1)',
+      [`public.${name}`],
+    );
+    return rows[0]?.ok === true;
+  });
+}
+
 describe('embedded stack, end to end through the CLI', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-stack-'));
   chmodSync(dir, 0o755); // the servers run as the postgres OS user when tests run as root
-  symlinkSync(path.resolve('supabase'), path.join(dir, 'supabase'));
+  // The repository's migrations plus a CONCURRENTLY file, which `stack up` applies on its own.
+  const migrations = path.join(dir, 'supabase', 'migrations');
+  mkdirSync(migrations, { recursive: true });
+  symlinkSync(path.resolve('supabase/config.toml'), path.join(dir, 'supabase', 'config.toml'));
+  for (const f of readdirSync(path.resolve('supabase/migrations')))
+    symlinkSync(path.resolve('supabase/migrations', f), path.join(migrations, f));
+  writeFileSync(path.join(migrations, '20990101000001_first_index.sql'), index('contacts_first_idx'));
+  const stackDir = path.join(dir, 'stack-from-dotenv');
   let env: Record<string, string> = {};
 
   afterAll(() => {
@@ -47,9 +83,8 @@ describe('embedded stack, end to end through the CLI', () => {
 
     // The printed URL works with the password from the pgpass file the export lines point at, and
     // auth.uid() exists. (psql reads PGPASSFILE itself; here the line is looked up by hand.)
-    const pgpass = readFileSync(path.join(dir, 'stack-from-dotenv', 'pgpass'), 'utf8');
-    const line = pgpass.split('\n').find((l) => l.startsWith(`127.0.0.1:${env.LOCAL_DB_PORT}:*:postgres:`))!;
-    const url = `postgresql://postgres:${encodeURIComponent(line.split(':').slice(4).join(':'))}@127.0.0.1:${env.LOCAL_DB_PORT}/postgres`;
+    const url = stackUrl(stackDir, env.LOCAL_DB_PORT!);
+    const sandbox = stackUrl(stackDir, env.SANDBOX_DB_PORT!);
     const tables = await withClient(url, async (c) => {
       await c.query('select auth.uid()');
       const { rows } = await c.query<{ n: number }>(
@@ -59,9 +94,15 @@ describe('embedded stack, end to end through the CLI', () => {
       return rows[0]!.n;
     });
     expect(tables).toBe(13);
+    expect([
+      await validIndex(url, 'contacts_first_idx'),
+      await validIndex(sandbox, 'contacts_first_idx'),
+    ]).toEqual([true, true]);
   });
 
   it('the demo runs on it, as JSON, showing the default test password', async () => {
+    // The demo (stack up, users, push, sign-in check) applies a new CONCURRENTLY file on both servers too.
+    writeFileSync(path.join(migrations, '20990101000002_second_index.sql'), index('contacts_second_idx'));
     const demo = await runMain(['demo', '--json'], { cwd: dir, env });
     expect(demo.code, demo.stderr).toBe(0);
     expect(JSON.parse(demo.stdout)).toMatchObject({
@@ -69,6 +110,10 @@ describe('embedded stack, end to end through the CLI', () => {
       verifyEqual: true,
       testPassword: 'TestPass123!',
     });
+    expect([
+      await validIndex(stackUrl(stackDir, env.LOCAL_DB_PORT!), 'contacts_second_idx'),
+      await validIndex(stackUrl(stackDir, env.SANDBOX_DB_PORT!), 'contacts_second_idx'),
+    ]).toEqual([true, true]);
   });
 
   it('other ports than the running stack’s: stack commands and commands using its URLs refuse (exit 2)', async () => {

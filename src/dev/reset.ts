@@ -9,12 +9,13 @@ import type { Config } from '../config.js';
 import { requireCloud } from '../config.js';
 import type { Confirmer } from '../confirm.js';
 import { confirmOrStop, noConfirmation } from '../confirm.js';
-import { withClient, withLockedTransaction } from '../db/connect.js';
+import { withClient, withLockedClient, withTransaction } from '../db/connect.js';
 import { requirePgDump } from '../db/pg-dump.js';
 import { CrmEnvError, OperationError } from '../errors.js';
 import { shownPath } from '../format.js';
 import type { BackupResult } from '../migration/backup.js';
 import { createBackup } from '../migration/backup.js';
+import { applyOutsideFiles } from '../migration/apply.js';
 import { readMigrations } from '../migration/files.js';
 import { rebuildPublicSchema } from '../migration/rebuild.js';
 import type { Reporter } from '../reporter.js';
@@ -38,6 +39,30 @@ export interface ResetResult {
   readonly users: CreateUsersResult;
   readonly sync: SyncResult | null;
   readonly timings: Record<'backupMs' | 'localMs' | 'usersMs' | 'cloudMs' | 'totalMs', number>;
+}
+
+/**
+ * Local's public schema rebuilt from the migrations and its test users removed, in ONE transaction under
+ * the migration lock; a file with no in-transaction form (see rebuild.ts) is applied after the commit.
+ * Returns the number of migrations applied.
+ */
+async function rebuildLocal(config: Config, reporter: Reporter): Promise<number> {
+  const { files } = await readMigrations(config.migrationsDir);
+  const busyMessage = 'A crm-env migration is running on the local database; try again when it has finished.';
+  return withLockedClient(
+    config.local.url,
+    { label: 'local', lock: 'migrate', busyMessage },
+    async (client) => {
+      const rebuilt = await withTransaction(client, async () => {
+        const r = await rebuildPublicSchema(client, files);
+        // Test users go too (their rows went with the tables); other auth users stay.
+        await client.query(`delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`);
+        return r;
+      });
+      const after = await applyOutsideFiles(client, rebuilt.afterCommit, { reporter });
+      return rebuilt.applied.length + after.length;
+    },
+  );
 }
 
 export async function resetEnvironment(
@@ -86,21 +111,7 @@ export async function resetEnvironment(
   const tl = performance.now();
   let migrationsApplied = 0;
   try {
-    const { files } = await readMigrations(config.migrationsDir);
-    await withLockedTransaction(
-      config.local.url,
-      {
-        label: 'local',
-        lock: 'migrate',
-        busyMessage: 'A crm-env migration is running on the local database; try again when it has finished.',
-      },
-      async (client) => {
-        const r = await rebuildPublicSchema(client, files);
-        migrationsApplied = r.applied.length;
-        // Test users go too (their rows went with the tables); other auth users stay.
-        await client.query(`delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`);
-      },
-    );
+    migrationsApplied = await rebuildLocal(config, reporter);
   } catch (err) {
     fail('reset local', err);
   }

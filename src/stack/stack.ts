@@ -260,7 +260,7 @@ export async function stackUp(config: Config, reporter: Reporter): Promise<Stack
       if (base === 'skipped-real-supabase')
         reporter.warn(`${name}: Supabase's own auth schema found; base schema skipped.`);
       const migrated = await migrateUp(serverUrl(spec), config.migrationsDir, {}, name);
-      migrationsApplied += migrated.applied.length;
+      migrationsApplied += migrated.files.length;
       infos.push({
         name,
         port: spec.port,

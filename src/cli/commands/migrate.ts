@@ -1,6 +1,7 @@
 import { resolveTarget, describeTarget } from '../../config.js';
 import type { FileOutcome } from '../../migration/apply.js';
 import type { DeployReport } from '../../migration/deploy.js';
+import { describeEffect } from '../../migration/effects.js';
 import { DeployError, deployMigrations } from '../../migration/deploy.js';
 import { migrateUp } from '../../migration/runner.js';
 import type { ValidateReport } from '../../migration/validate.js';
@@ -23,17 +24,25 @@ export async function migrateUpCommand(
     config.migrationsDir,
     {
       includeAll: opts.includeAll ?? false,
+      reporter: out,
       onFile: (f, i, n) => out.progress(f.fileName, i, n),
     },
     target.label,
   );
-  for (const m of result.applied) out.info(`✓ ${m.fileName} (${m.ms.toFixed(0)} ms)`);
+  for (const f of result.files) out.info(`✓ ${f.fileName}: ${describeOutcome(f)}`);
+  const alone = result.files.filter((f) => f.outsideTransaction).length;
   out.line(
-    result.applied.length === 0
+    result.files.length === 0
       ? `✅ Up to date (${result.alreadyApplied} migrations already applied).`
-      : `✅ Applied ${result.applied.length} migration(s) in one transaction.`,
+      : `✅ Applied ${result.files.length} migration(s): ${result.files.length - alone} in one transaction${alone > 0 ? `, ${alone} on their own (cannot run in a transaction)` : ''}.`,
   );
-  out.json({ target: target.label, applied: result.applied, alreadyApplied: result.alreadyApplied });
+  const applied = result.files.map((f) => ({
+    version: f.version,
+    fileName: f.fileName,
+    ms: f.ms,
+    ...(f.outsideTransaction ? { outsideTransaction: f.outsideTransaction } : {}),
+  }));
+  out.json({ target: target.label, applied, alreadyApplied: result.alreadyApplied });
   return 0;
 }
 
@@ -90,7 +99,8 @@ export async function validateCommand(
 function describeOutcome(f: FileOutcome): string {
   const time = f.ms === undefined ? '' : ` ${f.ms.toFixed(0)} ms`;
   const outside = f.outsideTransaction ? ' (outside the transaction)' : '';
-  return `${f.status}${time}${outside}${f.error ? ` — line ${f.line}: ${f.error}` : ''}`;
+  const effects = (f.effects ?? []).map((e) => `; ${describeEffect(e)}`).join('');
+  return `${f.status}${time}${outside}${f.error ? ` — line ${f.line}: ${f.error}` : ''}${effects}`;
 }
 
 function printDeploySummary(out: Output, r: DeployReport, projectDir: string): void {
