@@ -104,6 +104,8 @@ export interface Config {
   readonly opportunity: OpportunitySettings;
   readonly stack: StackSettings;
   readonly backupDir: string;
+  /** Backups kept per kind and target after each backup (BACKUP_RETENTION); 0 keeps all. */
+  readonly backupRetention: number;
   /** Explicit pg_dump binary (PG_DUMP); null = discover. */
   readonly pgDump: string | null;
   readonly migrationsDir: string;
@@ -184,6 +186,7 @@ const VARIABLES = {
   PG_BIN: z.string().min(1).optional(),
   PG_DUMP: z.string().min(1).optional(),
   BACKUP_DIR: z.string().min(1).default('backups'),
+  BACKUP_RETENTION: numberIn(0, 100_000).default(10),
 } as const;
 
 type Variables = { -readonly [K in keyof typeof VARIABLES]: z.output<(typeof VARIABLES)[K]> };
@@ -447,6 +450,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       pgBin: e.PG_BIN ?? null,
     },
     backupDir: path.resolve(projectDir, e.BACKUP_DIR),
+    backupRetention: e.BACKUP_RETENTION,
     pgDump: e.PG_DUMP ?? null,
     migrationsDir: path.join(projectDir, 'supabase', 'migrations'),
     secrets,

@@ -106,8 +106,8 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     vi.unstubAllEnvs();
   });
 
-  it('writes backups/migrations/<label>_backup_<ts>.sql, mode 0600 in a 0700 folder, with the project schemas only', () => {
-    expect(path.basename(backupFile)).toMatch(/^local_backup_\d{8}_\d{6}\.sql$/);
+  it('writes backups/migrations/<label>_full_backup_<ts>.sql, mode 0600 in a 0700 folder, with the project schemas only', () => {
+    expect(path.basename(backupFile)).toMatch(/^local_full_backup_\d{8}_\d{6}\.sql$/);
     expect(path.dirname(backupFile)).toBe(path.join(config.backupDir, 'migrations'));
     expect(statSync(backupFile).mode & 0o777).toBe(0o600);
     expect(statSync(path.dirname(backupFile)).mode & 0o777).toBe(0o700);
@@ -130,7 +130,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     expect(r.untouchedTables).toEqual(['after_backup']);
     await exec(url, 'drop table public.after_backup');
     expect(await fingerprint(url)).toEqual(original);
-    expect(r.safetyBackup?.file).toMatch(/local_backup_\d{8}_\d{6}(_\d+)?\.sql$/);
+    expect(r.safetyBackup?.file).toMatch(/safety\/local_safety_backup_\d{8}_\d{6}(_\d+)?\.sql$/);
     expect(r.safetyBackup?.file).not.toBe(backupFile);
     expect(r.rowsPerTable).toContainEqual({ table: 'contactNotes', rows: 5 });
     expect(r.rowsPerTable).toContainEqual({ table: 'supabase_migrations.schema_migrations', rows: 3 });
@@ -162,7 +162,9 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
   it('rolls a broken file back completely and names the failing line', async () => {
     await exec(url, MUTATE);
     const before = await fingerprint(url);
-    const lines = readFileSync(backupFile, 'utf8').split('\n');
+    // Without its first line and manifest: a legacy file, run with --legacy (an edited crm-env backup is refused).
+    const text = readFileSync(backupFile, 'utf8');
+    const lines = text.slice(text.indexOf('\n') + 1, text.lastIndexOf('\n-- The manifest')).split('\n');
     const at = lines.lastIndexOf('\\.') + 1; // after the last COPY block: most of the restore has run
     lines.splice(at, 0, 'SELECT * FROM public.no_such_table;');
     const broken = path.join(path.dirname(backupFile), 'broken.sql');
@@ -170,6 +172,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     const err = await restoreBackup(config, broken, config.local, {
       confirm: approved,
       backupFirst: false,
+      legacy: true,
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OperationError);
     expect((err as Error).message).toContain(`broken.sql:${at + 1}:`);
@@ -180,8 +183,9 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
   it('data-only backup: public rows only, a TRUNCATE first; restores with the library and with psql', async () => {
     await restoreBackup(config, backupFile, config.local, { confirm: approved, backupFirst: false });
     const data = await createBackup(config, config.local, { dataOnly: true, label: 'data' });
+    expect(path.basename(data.file)).toMatch(/^data_data_backup_/);
     const sql = readFileSync(data.file, 'utf8');
-    expect(sql).toMatch(/^TRUNCATE TABLE "public"\."activities", /m);
+    expect(sql).toMatch(/^TRUNCATE TABLE "public"\.".*"public"\."activities"/m);
     expect(sql).not.toMatch(/CREATE TABLE|schema_migrations/);
     expect(data.bytes).toBeLessThan(statSync(backupFile).size);
     await exec(
@@ -211,21 +215,39 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
         '',
       ].join('\n'),
     );
-    const r = await restoreBackup(config, file, config.local, { confirm: approved, backupFirst: false });
-    expect(r).toMatchObject({ statements: 4, copiedRows: 1, safetyBackup: null, untouchedTables: [] });
+    // Written by hand, no manifest: refused (exit 1, nothing changed) unless --legacy.
+    const refused = await restoreBackup(config, file, config.local, { confirm: approved }).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(OperationError);
+    expect((refused as Error).message).toMatch(/no crm-env manifest/);
+    const r = await restoreBackup(config, file, config.local, {
+      confirm: approved,
+      backupFirst: false,
+      legacy: true,
+    });
+    expect(r).toMatchObject({
+      statements: 4,
+      copiedRows: 1,
+      safetyBackup: null,
+      untouchedTables: [],
+      verified: null,
+    });
     expect(r.rowsPerTable).toContainEqual({ table: 'tags', rows: 1 });
     const { rows } = await withClient(url, (c) => c.query(`select name from public.tags`));
     expect(rows).toEqual([{ name: 'sync\ttag' }]);
     await restoreBackup(config, backupFile, config.local, { confirm: approved, backupFirst: false });
   });
 
-  it('--keep prunes older backups of the same label only; two backups in one second get distinct names', async () => {
+  it('--keep prunes older backups of the same label and kind only; two backups in one second get distinct names', async () => {
     const cfg = configFor(url);
     const other = await createBackup(cfg, cfg.local, { label: 'cloud', dataOnly: true });
+    const full = await createBackup(cfg, cfg.local);
     for (let i = 0; i < 3; i++) await createBackup(cfg, cfg.local, { dataOnly: true, keep: 2 });
     const dir = path.join(cfg.backupDir, 'migrations');
-    expect(listBackups(dir, 'local')).toHaveLength(2);
+    expect(listBackups(dir, 'local', 'data')).toHaveLength(2);
     expect(existsSync(other.file)).toBe(true);
+    expect(existsSync(full.file)).toBe(true);
   });
 
   it('never puts the password on pg_dump’s command line', async () => {
@@ -303,8 +325,8 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
       vi.restoreAllMocks();
       expect(code).toBe(0);
       const json = JSON.parse(io.out.join(''));
-      expect(json).toMatchObject({ target: 'custom', dataOnly: false });
-      expect(json.file).toMatch(new RegExp(`^${dir}/migrations/custom_backup_\\d{8}_\\d{6}\\.sql$`));
+      expect(json).toMatchObject({ target: 'custom', kind: 'full', dataOnly: false });
+      expect(json.file).toMatch(new RegExp(`^${dir}/migrations/custom_full_backup_\\d{8}_\\d{6}\\.sql$`));
       expect(statSync(json.file).size).toBe(json.bytes);
     });
   });

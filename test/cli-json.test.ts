@@ -46,7 +46,7 @@ describe('every command with --json, on one pair of databases', () => {
     await json(['users', 'check'], 0);
     expect((await json(['verify'], 1)).equal).toBe(false);
     const pushed = await json(['sync', 'push', '--yes'], 0);
-    expect(pushed.backupFile).toMatch(/^backups\/sync\/cloud_backup_\d{8}_\d{6}\.sql$/); // relative to the project
+    expect(pushed.backupFile).toMatch(/^backups\/sync\/cloud_sync_backup_\d{8}_\d{6}\.sql$/); // relative to the project
     const verified = await json(['verify', '--diff'], 0);
     expect(verified.diff).toEqual({ tables: [], queries: 0 });
     await json(['migrate', 'up'], 0);

@@ -127,6 +127,7 @@ describe('PostgreSQL 17 from the embedded npm binaries', () => {
       'create table public.pg17_probe (id bigint primary key);\nalter table public.pg17_probe enable row level security;\n',
     );
     const script = path.join(dir, 'restore-me.sql');
+    // Hand-written, without a crm-env manifest: restore accepts it only with --legacy.
     writeFileSync(script, 'select 1;\n');
     const before = {
       cloud: await databaseState(cloud),
@@ -143,7 +144,7 @@ describe('PostgreSQL 17 from the embedded npm binaries', () => {
     for (const result of [
       deploy,
       runCli(['reset', '--yes'], { cwd: dir, env }),
-      runCli(['restore', script, '--target', 'cloud', '--yes', '--json'], { cwd: dir, env }),
+      runCli(['restore', script, '--target', 'cloud', '--yes', '--legacy', '--json'], { cwd: dir, env }),
     ]) {
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('postgresql-client-17');

@@ -106,7 +106,7 @@ describe('dev:reset', () => {
     const err = await resetEnvironment(config, { confirm: approved }).catch((e: unknown) => e);
     expect((err as { exitCode: number }).exitCode).toBe(1);
     expect((err as Error).message).toMatch(/push to cloud/);
-    expect((err as { details: string[] }).details.join('\n')).toMatch(/backups\/reset\/cloud_backup_/);
+    expect((err as { details: string[] }).details.join('\n')).toMatch(/backups\/reset\/cloud_reset_backup_/);
     expect(await tableChecksums(cloud)).toEqual(before);
   });
 });

@@ -39,6 +39,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandFn>>> = {
   'migrate deploy': async () => (await import('./commands/migrate.js')).deployCommand,
   'migrate backup': async () => (await import('./commands/backup.js')).backupCommand,
   restore: async () => (await import('./commands/backup.js')).restoreCommand,
+  'backups list': async () => (await import('./commands/backup.js')).backupsListCommand,
   'stack up': async () => (await import('./commands/stack.js')).stackUpCommand,
   'stack down': async () => (await import('./commands/stack.js')).stackDownCommand,
   'stack status': async () => (await import('./commands/stack.js')).stackStatusCommand,
@@ -168,7 +169,9 @@ function declareDevCommands(program: Command, leaf: (cmd: Command) => Command): 
 }
 
 function declareMigrationCommands(program: Command, leaf: (cmd: Command) => Command): void {
-  program.commandsGroup('Migration commands (status, new, apply, validate, deploy, backup, restore):');
+  program.commandsGroup(
+    'Migration commands (status, new, apply, validate, deploy, backup, restore, backups):',
+  );
   const migrate = program
     .command('migrate')
     .description('Status, new, apply, validate, deploy and back up migrations');
@@ -243,7 +246,20 @@ function declareMigrationCommands(program: Command, leaf: (cmd: Command) => Comm
     .description('Restore a backup file into a database in one transaction, after backing it up')
     .argument('<file>', 'backup file (.sql) from migrate backup or sync');
   withTarget(restore, undefined, TARGET_HELP, true);
-  leaf(withYes(restore, 'the restore'));
+  withYes(restore, 'the restore');
+  leaf(
+    restore.option(
+      '--legacy',
+      'accept a file without a crm-env manifest (older backups): nothing proves it complete',
+    ),
+  );
+
+  const backups = program.command('backups').description('Backup files');
+  leaf(
+    backups
+      .command('list')
+      .description('List backup files: kind, target, time, size, rows and whether each is complete'),
+  );
 }
 
 function declareStackCommands(program: Command, leaf: (cmd: Command) => Command): void {
@@ -328,6 +344,7 @@ export const NPM_SCRIPTS: Readonly<Record<string, string>> = {
   'migrate deploy': 'migrate:deploy',
   'migrate backup': 'migrate:backup',
   restore: 'migrate:restore',
+  'backups list': 'migrate:backups',
   'stack up': 'stack:up',
   'stack down': 'stack:down',
   'stack status': 'stack:status',

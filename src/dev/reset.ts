@@ -15,6 +15,7 @@ import { CrmEnvError, OperationError } from '../errors.js';
 import { shownPath } from '../format.js';
 import type { BackupResult } from '../migration/backup.js';
 import { createBackup } from '../migration/backup.js';
+import { restoreCommandLine } from '../migration/restore.js';
 import { applyOutsideFiles } from '../migration/apply.js';
 import { readMigrations } from '../migration/files.js';
 import { rebuildPublicSchema } from '../migration/rebuild.js';
@@ -44,9 +45,9 @@ export interface ResetResult {
 /**
  * Local's public schema rebuilt from the migrations and its test users removed, in ONE transaction under
  * the migration lock; a file with no in-transaction form (see rebuild.ts) is applied after the commit.
- * Returns the number of migrations applied.
+ * Calls `committed` once local has changed. Returns the number of migrations applied.
  */
-async function rebuildLocal(config: Config, reporter: Reporter): Promise<number> {
+async function rebuildLocal(config: Config, reporter: Reporter, committed: () => void): Promise<number> {
   const { files } = await readMigrations(config.migrationsDir);
   const busyMessage = 'A crm-env migration is running on the local database; try again when it has finished.';
   return withLockedClient(
@@ -59,6 +60,7 @@ async function rebuildLocal(config: Config, reporter: Reporter): Promise<number>
         await client.query(`delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`);
         return r;
       });
+      committed();
       const after = await applyOutsideFiles(client, rebuilt.afterCommit, { reporter });
       return rebuilt.applied.length + after.length;
     },
@@ -79,10 +81,15 @@ export async function resetEnvironment(
   });
   const t0 = performance.now();
   const backups: BackupResult[] = [];
+  let localChanged = false;
   const fail = (step: string, err: unknown): never => {
     const details = [
       ...(err instanceof CrmEnvError ? err.details : []),
       ...backups.map((b) => `Backup taken before the reset: ${shownPath(config.projectDir, b.file)}`),
+      // The cloud only changes in the push's all-or-nothing transaction; local may be reset already.
+      ...(localChanged && backups[0]
+        ? [`To go back (local): ${restoreCommandLine(config, backups[0].file, config.local)}`]
+        : []),
     ];
     const message = `Reset stopped at "${step}": ${err instanceof Error ? err.message : String(err)}`;
     throw err instanceof CrmEnvError && err.exitCode === 2 && backups.length === 0
@@ -98,7 +105,7 @@ export async function resetEnvironment(
   reporter.step('💾 Backing up before the reset...');
   for (const target of targets) {
     try {
-      const b = await createBackup(config, target, { subdir: 'reset' });
+      const b = await createBackup(config, target, { kind: 'reset' });
       backups.push(b);
       reporter.info(`✓ ${target.label}: ${shownPath(config.projectDir, b.file)}`);
     } catch (err) {
@@ -111,7 +118,9 @@ export async function resetEnvironment(
   const tl = performance.now();
   let migrationsApplied = 0;
   try {
-    migrationsApplied = await rebuildLocal(config, reporter);
+    migrationsApplied = await rebuildLocal(config, reporter, () => {
+      localChanged = true;
+    });
   } catch (err) {
     fail('reset local', err);
   }

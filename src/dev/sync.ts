@@ -201,7 +201,7 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
     const tb = performance.now();
     const backup = await writeSyncBackup(
       cloud,
-      config.backupDir,
+      config,
       tables.map((t) => cloudByName.get(t.name)!),
       users.cloud,
       identities.cloud,

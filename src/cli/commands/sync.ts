@@ -6,6 +6,7 @@ import { confirmationMessage, syncPush } from '../../dev/sync.js';
 import { formatBytes, shownPath } from '../../format.js';
 import type { VerifyReport } from '../../dev/verify.js';
 import { verifyParity } from '../../dev/verify.js';
+import { restoreCommandLine } from '../../migration/restore.js';
 import { redactUrl } from '../../redact.js';
 import type { Output } from '../output.js';
 import type { CliSession } from '../context.js';
@@ -135,9 +136,7 @@ export async function syncPushCommand(session: CliSession, opts: { yes?: boolean
   out.line(
     `   Backup: ${shownPath(config.projectDir, result.backupFile)} (${formatBytes(result.backupBytes)})`,
   );
-  out.line(
-    `   To roll back: npx crm-env restore ${shownPath(config.projectDir, result.backupFile)} --target cloud`,
-  );
+  out.line(`   To roll back: ${restoreCommandLine(config, result.backupFile, config.cloud!)}`);
   out.line(
     `            or: psql -1 -v ON_ERROR_STOP=1 -f ${shownPath(config.projectDir, result.backupFile)} "${redactUrl(config.cloud!.url)}"`,
   );
