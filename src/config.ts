@@ -24,6 +24,7 @@ import {
   passwordSpellings,
 } from './db/conn-string.js';
 import { redactText, redactUrl } from './redact.js';
+import { MAX_SEED_VOLUME } from './seed/types.js';
 
 export const DEFAULT_LOCAL_URL = 'postgresql://postgres:postgres@127.0.0.1:54322/postgres';
 export const DEFAULT_PIPELINE_STAGES = [
@@ -139,7 +140,7 @@ const numberIn = (min: number, max: number, int = true) =>
       `must be ${int ? 'a whole number' : 'a number'} from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`,
     );
 const port = numberIn(1, 65535);
-const count = numberIn(0, 10_000_000);
+const count = numberIn(0, MAX_SEED_VOLUME);
 const oneOf = (values: readonly string[]) =>
   z.string().refine((v) => values.includes(v), `must be one of ${values.join(', ')}`);
 

@@ -224,9 +224,9 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
     const load = { local, cloud, plan, users, identities, pred, signal: options.signal };
     await fillStage(load);
     const results = await loadTables(load, moves.sql, (name, i, n) =>
-      reporter.progress(`loading ${name}`, i, n),
+      reporter.progress({ label: `loading ${name}`, done: i, total: n, unit: 'tables' }),
     );
-    reporter.progress('loading', tables.length, tables.length);
+    reporter.progress({ label: 'loading', done: tables.length, total: tables.length, unit: 'tables' });
     const totalRows = results.reduce((a, r) => a + r.rows, 0);
     const testUsers = plan.testUsers;
     const sequences = moves.count;

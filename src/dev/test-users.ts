@@ -4,6 +4,8 @@
  * (same ids, same content) and touches no other user or their data.
  */
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { v5 as uuidv5 } from 'uuid';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Config, DatabaseTarget } from '../config.js';
@@ -11,18 +13,28 @@ import type { TableInfo } from '../db/catalog.js';
 import { readTables } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
 import { pgFields, withLockedTransaction } from '../db/connect.js';
-import { encodeCopyRows } from '../db/copy-text.js';
+import { encodeCopyChunks } from '../db/copy-text.js';
 import { columnList, quoteIdent } from '../db/sql.js';
 import { OperationError } from '../errors.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
-import type { SeedData, SeedRole, SeedUser, SeedVolumes } from '../seed/generate.js';
+import type {
+  ReferenceId,
+  SeedRole,
+  SeedRow,
+  SeedStream,
+  SeedTable,
+  SeedTableName,
+  SeedUser,
+  SeedVolumes,
+} from '../seed/generate.js';
 import {
   DEFAULT_BASE_TIME,
   DEFAULT_VOLUMES,
-  generateSeedData,
-  remapReferenceIds,
+  referenceIdRemapper,
+  SEED_COLUMN_TYPES,
   SEED_TABLES,
+  streamSeedData,
 } from '../seed/generate.js';
 
 /** The all-zero instance id GoTrue looks users up by. */
@@ -82,15 +94,18 @@ export interface CreateUsersResult {
   readonly ms: number;
 }
 
-/** Generates the data set for the configured users (pure; no database). */
-export function generateForConfig(config: Config, specs: readonly TestUserSpec[]): SeedData {
+/**
+ * The data set for the configured users, as a stream that generates each table while it is read
+ * (pure; no database). Throws a ConfigError at once when the settings are invalid.
+ */
+export function seedStreamForConfig(config: Config, specs: readonly TestUserSpec[]): SeedStream {
   const users: SeedUser[] = specs.map((s) => ({
     id: s.id,
     email: s.email,
     role: s.role,
     volumes: volumesFor(config, s.role),
   }));
-  return generateSeedData({
+  return streamSeedData({
     seed: config.seed.seed,
     users,
     opportunity: config.opportunity,
@@ -108,7 +123,7 @@ export async function createTestUsers(
 ): Promise<CreateUsersResult> {
   const t0 = performance.now();
   const specs = testUserSpecs(config);
-  const data = generateForConfig(config, specs);
+  const data = seedStreamForConfig(config, specs);
   const lock = {
     label: target.label,
     lock: 'seed',
@@ -122,7 +137,7 @@ export async function createTestUsers(
     await upsertSales(client, specs);
     reporter.step('3️⃣  Generating test data...');
     const tables = new Map((await readTables(client, 'public')).map((t) => [t.name, t]));
-    const rowsByTable = await loadSeedData(client, tables, data, specs);
+    const rowsByTable = await loadSeedData(client, tables, data, specs, reporter);
     for (const s of specs) {
       const c = data.countsByUser.get(s.id)!;
       reporter.info(
@@ -221,18 +236,45 @@ async function upsertSales(client: Client, specs: readonly TestUserSpec[]): Prom
 }
 
 /**
- * Replaces the test users' own rows with the generated ones (bulk COPY, one statement per table) and
- * upserts the shared segments and tags by name.
+ * Replaces the test users' own rows with the generated ones (bulk COPY, one statement per table,
+ * streamed as the rows are generated) and upserts the shared segments and tags by name.
  */
 async function loadSeedData(
   client: Client,
   tables: ReadonlyMap<string, TableInfo>,
-  generated: SeedData,
+  stream: SeedStream,
   specs: readonly TestUserSpec[],
+  reporter: Reporter,
 ): Promise<Record<string, number>> {
-  const ids = specs.map((s) => s.id);
-  // Children first, so no cascade has to chase them.
-  for (const name of [...SEED_TABLES].reverse()) {
+  await deleteOwnedRows(client, tables, specs, reporter);
+  const referenceIds = new Map<string, Map<string, ReferenceId>>();
+  let remap: ((table: SeedTableName, row: SeedRow) => SeedRow) | undefined;
+  const counts: Record<string, number> = {};
+  // Segments and tags come first in the stream; every later table may point at them.
+  for (const table of stream.tables) {
+    if (table.name === 'segments' || table.name === 'tags') {
+      referenceIds.set(table.name, await upsertReference(client, table.name, Array.from(table.rows)));
+      continue;
+    }
+    remap ??= referenceIdRemapper(referenceIds.get('segments')!, referenceIds.get('tags')!);
+    const loaded = await copySeedTable(client, tables.get(table.name), table, remap, reporter);
+    if (loaded > 0) counts[table.name] = loaded;
+  }
+  return counts;
+}
+
+/** Deletes the test users' rows, children first so no cascade has to chase them. */
+async function deleteOwnedRows(
+  client: Client,
+  tables: ReadonlyMap<string, TableInfo>,
+  specs: readonly TestUserSpec[],
+  reporter: Reporter,
+): Promise<void> {
+  const children = [...SEED_TABLES].reverse();
+  const progress = (label: string, done: number) =>
+    reporter.progress({ label, done, total: children.length, unit: 'tables' });
+  for (const [i, name] of children.entries()) {
+    progress(`removing previous ${name}`, i);
     const t = tables.get(name);
     const owner = t?.columns.some((c) => c.name === 'sales_id')
       ? 'sales_id'
@@ -240,56 +282,75 @@ async function loadSeedData(
         ? 'created_by'
         : null;
     if (t && owner)
-      await client.query(`delete from ${t.qualified} where ${quoteIdent(owner)} = any($1::uuid[])`, [ids]);
+      await client.query(`delete from ${t.qualified} where ${quoteIdent(owner)} = any($1::uuid[])`, [
+        specs.map((s) => s.id),
+      ]);
   }
-  const segmentIds = await upsertReference(client, 'segments', generated, [
-    'name',
-    'description',
-    'created_at',
-    'updated_at',
-  ]);
-  const tagIds = await upsertReference(client, 'tags', generated, [
-    'name',
-    'color',
-    'created_at',
-    'updated_at',
-  ]);
-  const data = remapReferenceIds(generated, segmentIds, tagIds);
-  const counts: Record<string, number> = {};
-  for (const [name, rows] of data.tables) {
-    if (name === 'segments' || name === 'tags' || rows.length === 0) continue;
-    const t = tables.get(name);
-    if (!t)
-      throw new OperationError(
-        `Table public.${name} is missing: apply the migrations first (\`npm run migrate:up\`).`,
-      );
-    const columns = Object.keys(rows[0]!);
-    const types = columns.map((c) => t.columns.find((col) => col.name === c)?.type ?? 'text');
-    const stream = client.query(copyFrom(`copy ${t.qualified} (${columnList(columns)}) from stdin`));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        stream.on('finish', resolve);
-        stream.on('error', reject);
-        stream.end(encodeCopyRows(rows, columns, types));
-      });
-    } catch (err) {
-      throw new OperationError(`Loading test data into ${name} failed: ${(err as Error).message}`, {
-        cause: err,
-        details: [pgFields(err).detail ?? ''],
-      });
+  progress('removed previous test data', children.length);
+}
+
+/**
+ * Streams one generated table into the database with COPY: rows are generated only as fast as the
+ * server takes them (pipeline back-pressure), so memory stays bounded whatever the volume.
+ * Returns the rows loaded (0, and no COPY, for an empty table).
+ */
+async function copySeedTable(
+  client: Client,
+  info: TableInfo | undefined,
+  table: SeedTable,
+  remap: (table: SeedTableName, row: SeedRow) => SeedRow,
+  reporter: Reporter,
+): Promise<number> {
+  const rows = table.rows[Symbol.iterator]();
+  const first = rows.next();
+  if (first.done) return 0;
+  if (!info)
+    throw new OperationError(
+      `Table public.${table.name} is missing: apply the migrations first (\`npm run migrate:up\`).`,
+    );
+  const columns = Object.keys(SEED_COLUMN_TYPES[table.name]);
+  const types = columns.map((c) => info.columns.find((col) => col.name === c)?.type ?? 'text');
+  const progress = { label: table.name, total: table.total, done: 0, bytes: 0 };
+  function* remapped(): Generator<SeedRow> {
+    yield remap(table.name, first.value!);
+    progress.done++;
+    for (let next = rows.next(); !next.done; next = rows.next()) {
+      yield remap(table.name, next.value);
+      progress.done++;
     }
-    counts[name] = rows.length;
   }
-  return counts;
+  function* chunks(): Generator<Buffer> {
+    for (const text of encodeCopyChunks(remapped(), columns, types)) {
+      const chunk = Buffer.from(text);
+      progress.bytes += chunk.length;
+      reporter.progress(progress);
+      yield chunk;
+    }
+    // The server checks the foreign keys of all rows at the end of the COPY: minutes for millions.
+    reporter.progress({ ...progress, note: 'all rows sent; the server is checking them' });
+  }
+  reporter.progress(progress);
+  try {
+    await pipeline(
+      Readable.from(chunks()),
+      client.query(copyFrom(`copy ${info.qualified} (${columnList(columns)}) from stdin`)),
+    );
+  } catch (err) {
+    throw new OperationError(`Loading test data into ${table.name} failed: ${(err as Error).message}`, {
+      cause: err,
+      details: [pgFields(err).detail ?? ''],
+    });
+  }
+  reporter.progress({ ...progress, final: true });
+  return progress.done;
 }
 
 async function upsertReference(
   client: Client,
   table: 'segments' | 'tags',
-  data: SeedData,
-  columns: readonly string[],
-): Promise<Map<string, string | number>> {
-  const rows = data.tables.get(table) ?? [];
+  rows: readonly SeedRow[],
+): Promise<Map<string, ReferenceId>> {
+  const columns = Object.keys(SEED_COLUMN_TYPES[table]).filter((c) => c !== 'id');
   const arrays = columns.map((c) => rows.map((r) => r[c] ?? null));
   const casts = columns.map((c) => (c.endsWith('_at') ? 'timestamptz[]' : 'text[]'));
   await client.query(
@@ -305,7 +366,11 @@ async function upsertReference(
   return new Map(found.map((r) => [r.name, Number(r.id)]));
 }
 
-async function upsertMetadata(client: Client, specs: readonly TestUserSpec[], data: SeedData): Promise<void> {
+async function upsertMetadata(
+  client: Client,
+  specs: readonly TestUserSpec[],
+  data: SeedStream,
+): Promise<void> {
   for (const s of specs) {
     await client.query(
       `insert into public.test_user_metadata (id, user_id, role, created_by, created_at, test_data_counts)

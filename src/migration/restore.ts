@@ -201,7 +201,10 @@ async function restoreLocked(
           if (copy) copied.push(copy[1]!);
           const create = CREATE_TABLE.exec(sql);
           if (create) created.push(create[1]!);
-          if (copy) reporter.progress('tables loaded', copied.length, copied.length + 1);
+          if (copy) {
+            const done = copied.length;
+            reporter.progress({ label: 'tables loaded', done, total: done + 1, unit: 'tables' });
+          }
         },
       });
       if (manifest) await assertMatchesManifest(client, manifest, target);

@@ -25,7 +25,7 @@ export async function migrateUpCommand(
     {
       includeAll: opts.includeAll ?? false,
       reporter: out,
-      onFile: (f, i, n) => out.progress(f.fileName, i, n),
+      onFile: (f, i, n) => out.progress({ label: f.fileName, done: i, total: n, unit: 'files' }),
     },
     target.label,
   );
