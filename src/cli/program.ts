@@ -245,6 +245,7 @@ function declareMigrationCommands(program: Command, leaf: (cmd: Command) => Comm
   withTarget(backup, 'cloud');
   backup
     .option('--data-only', 'data only (smaller; what sync uses)')
+    .option('--schema-only', 'schema and migration history, no table rows (a shadow copy for CI rehearsals)')
     .addOption(
       new Option('--keep <n>', 'keep only the newest n backups of this target').argParser(wholeNumber(1)),
     );
