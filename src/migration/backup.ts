@@ -52,7 +52,7 @@ import {
   writeTestUserAuth,
 } from '../db/backup-manifest.js';
 import type { TableInfo } from '../db/catalog.js';
-import { readTables } from '../db/catalog.js';
+import { cycleBreakingConstraints, readTables } from '../db/catalog.js';
 import { useCanonicalOutput } from '../db/checksum.js';
 import type { Client } from '../db/connect.js';
 import { withClient } from '../db/connect.js';
@@ -271,7 +271,7 @@ async function writeDump(
     ]),
   );
   const beforeData = [
-    kind === 'data' ? truncateSql(plan) : '',
+    kind === 'data' ? truncateSql(plan) + deferCyclesSql(plan) : '',
     plan.auth.length > 0 ? await testUserAuthSql(snap, plan) : '',
   ].join('');
   const dump = runPgDump({
@@ -324,6 +324,17 @@ function truncateSql(plan: DumpPlan): string {
   const tables = plan.entries.filter((e) => e.where === undefined).map((e) => e.table.qualified);
   return tables.length > 0
     ? `-- crm-env: empty the tables before loading them (a data-only backup replaces the data)\nTRUNCATE TABLE ${tables.join(', ')};\n\n`
+    : '';
+}
+
+/**
+ * A data-only restore loads the tables one after the other with their foreign keys in place: the keys
+ * that close a cycle (DEFERRABLE, or the tables could not be ordered) wait until COMMIT.
+ */
+function deferCyclesSql(plan: DumpPlan): string {
+  const names = cycleBreakingConstraints(plan.entries.map((e) => e.table)).map((c) => c.qualified);
+  return names.length > 0
+    ? `-- crm-env: foreign keys in a cycle are checked at COMMIT\nSET CONSTRAINTS ${names.join(', ')} DEFERRED;\n\n`
     : '';
 }
 
