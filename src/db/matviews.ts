@@ -93,6 +93,21 @@ export async function refreshMatviews(
   return { refreshed, failed };
 }
 
+/**
+ * Statements for a restore script: refresh each populated view, in order, after the data is back. Each
+ * is a block that turns a failure into a WARNING, so a view that cannot be refreshed never fails the
+ * restore of the data.
+ */
+export function refreshStatements(views: readonly MatviewInfo[]): string {
+  return views
+    .filter((v) => v.populated)
+    .map(
+      (v) =>
+        `DO $crm_env_refresh$ BEGIN REFRESH MATERIALIZED VIEW ${v.qualified}; EXCEPTION WHEN OTHERS THEN RAISE WARNING '%', SQLERRM; END $crm_env_refresh$;\n`,
+    )
+    .join('');
+}
+
 /** Content checksums of the views, as for tables; an unpopulated view has none (`not populated`). */
 export async function checksumMatviews(
   client: Client,

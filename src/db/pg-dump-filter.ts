@@ -94,6 +94,8 @@ export interface DumpFilterOptions {
    * rows), or at the end when the dump has no data; it ends with a newline.
    */
   readonly beforeData?: string;
+  /** SQL appended at the end of the file (a data-only backup's view refreshes); ends with a newline. */
+  readonly atEnd?: string;
 }
 
 /** Why an entry is commented out, or null to keep it. */
@@ -149,12 +151,14 @@ export class DumpFilter {
   private seenHeader = false;
   private entry: { name: string; type: string; skip: string | null; own: string | null } | null = null;
   private beforeData: string | undefined;
+  private readonly atEnd: string | undefined;
   private readonly relations: [string, string][] = [];
   private readonly routines: [string, string][] = [];
   private aclResetDone = false;
 
   constructor(options: DumpFilterOptions = {}) {
     this.beforeData = options.beforeData;
+    this.atEnd = options.atEnd;
   }
 
   /** The output for one input line (without `\n`): the line itself, a replacement, or nothing. */
@@ -210,9 +214,9 @@ export class DumpFilter {
     return text;
   }
 
-  /** What is left for the end of the file: `beforeData` when the dump had no data, the ACL reset. */
+  /** What is left for the end of the file: `beforeData` when the dump had no data, the ACL reset, `atEnd`. */
   finish(): string | null {
-    const rest = [this.beforeData ?? '', this.aclReset() ?? ''].filter(Boolean);
+    const rest = [this.beforeData ?? '', this.aclReset() ?? '', this.atEnd ?? ''].filter(Boolean);
     this.beforeData = undefined;
     return rest.length > 0 ? `\n${rest.join('\n')}` : null;
   }

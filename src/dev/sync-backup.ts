@@ -37,6 +37,7 @@ import { cycleBreakingConstraints } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
 import { withClient } from '../db/connect.js';
 import { readTableSequences, setvalStatements } from '../db/sequences.js';
+import { readMatviews, refreshStatements } from '../db/matviews.js';
 import { shownPath } from '../format.js';
 import { redactUrl } from '../redact.js';
 import { testUserPredicate } from './test-users-sql.js';
@@ -129,6 +130,7 @@ async function writeBackupText(
   let rows = 0;
   for (const table of tables) rows += await writeCopyBlock(cloud, sink, table);
   await sink.write(await setvalStatements(cloud, await readTableSequences(cloud, 'public')));
+  await sink.write(refreshStatements(await readMatviews(cloud, 'public')));
   const contents = (await aside) ?? (await tableManifest(cloud, entries));
   const body = sink.endBody();
   await sink.write(

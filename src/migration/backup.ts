@@ -54,6 +54,7 @@ import {
 import type { TableInfo } from '../db/catalog.js';
 import { cycleBreakingConstraints, readTables } from '../db/catalog.js';
 import { useCanonicalOutput } from '../db/checksum.js';
+import { readMatviews, refreshStatements } from '../db/matviews.js';
 import type { Client } from '../db/connect.js';
 import { withClient } from '../db/connect.js';
 import type { PgDumpBinary } from '../db/pg-dump.js';
@@ -279,7 +280,11 @@ async function writeDump(
     url: target.url,
     flags: [...dumpFlags(kind, plan), `--snapshot=${ctx.snapshot}`],
     output: sink.stream,
-    transform: dumpFilterStream({ beforeData: beforeData || undefined }),
+    transform: dumpFilterStream({
+      beforeData: beforeData || undefined,
+      // pg_dump --data-only leaves the views' refreshes out (they are post-data): put them back.
+      atEnd: kind === 'data' ? refreshStatements(await readMatviews(snap, 'public')) || undefined : undefined,
+    }),
     secrets: config.secrets,
   });
   const sums: Promise<ManifestTable[]> = tableManifest(snap, plan.entries);
