@@ -134,7 +134,7 @@ describe('sync push faults roll the cloud back completely', () => {
       const push = startPush(config);
       const pid = await waitForBackend(
         cloud,
-        `copy (select % from "auth"."identities" %to stdout`,
+        `copy (select % from only "auth"."identities" %to stdout`,
         push.settled,
       );
       await asSuperuser(cloud, (c) => c.query('select pg_terminate_backend($1)', [pid]));
@@ -249,7 +249,7 @@ describe('sync push faults roll the cloud back completely', () => {
     let first: ReturnType<typeof startPush>;
     try {
       first = startPush(firstConfig);
-      await waitForBackend(cloud, `copy (select % from "auth"."identities" %to stdout`, first.settled);
+      await waitForBackend(cloud, `copy (select % from only "auth"."identities" %to stdout`, first.settled);
 
       const t = Date.now();
       const err = await pushError(syncPush(secondConfig, { force: true }));
