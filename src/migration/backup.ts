@@ -285,6 +285,7 @@ async function writeDump(
       // pg_dump --data-only leaves the views' refreshes out (they are post-data): put them back.
       atEnd: kind === 'data' ? refreshStatements(await readMatviews(snap, 'public')) || undefined : undefined,
     }),
+    inherited: config.childEnv,
     secrets: config.secrets,
   });
   const sums: Promise<ManifestTable[]> = tableManifest(snap, plan.entries);
