@@ -52,6 +52,7 @@ describe('every command with --json, on one pair of databases', () => {
     await json(['migrate', 'up'], 0);
     await json(['migrate', 'validate', '--no-rehearsal'], 0);
     expect((await json(['migrate', 'deploy', 'local', '--dry-run'], 0)).outcome).toBe('up-to-date');
+    expect((await json(['seed', 'export', '--output', 'seed.sql'], 0)).file).toBe('seed.sql');
     // (migrate backup --json: backup-restore.test.ts.) The push's backup of the cloud, restored.
     await json(['restore', pushed.backupFile as string, '--target', 'cloud', '--yes'], 0);
     const reset = await json(['reset', '--local-only', '--yes'], 0);
@@ -61,6 +62,8 @@ describe('every command with --json, on one pair of databases', () => {
     expect((await json(['sync', 'push'], 2)).error).toEqual(expect.any(String));
     await json(['restore', 'none.sql', '--target', 'local'], 2);
     await json(['migrate', 'up', '--target', 'nowhere'], 2);
+    writeFileSync(path.join(cwd, 'notes.sql'), 'select 1;\n'); // not written by crm-env: not replaced
+    await json(['seed', 'export', '--output', 'notes.sql'], 2);
   });
 });
 
