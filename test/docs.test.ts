@@ -54,6 +54,7 @@ describe('documentation matches the code', () => {
       'README.md',
       'docs/scripts.md',
       'docs/supabase/supabase_workflow_overview.md',
+      'docs/supabase/connecting.md',
       'docs/supabase/storage.md',
     ];
     const commands = leafCommands(buildProgram()).map((c) => c.path);

@@ -95,18 +95,19 @@ describe('dev:reset', () => {
     expect(await tableChecksums(cloud)).toEqual(cb);
   });
 
-  it('a failing step stops with exit 1 and names the backups taken', async () => {
+  it("a cloud that cannot take local's rows stops the reset before local commits: exit 1, both unchanged, backups named", async () => {
     const { local, cloud } = await createDatabasePair();
+    await insertCrmDataset(local, { tag: 'l', realUser: false });
     await insertCrmDataset(cloud, { tag: 'c' });
-    const before = await tableChecksums(cloud);
-    // Schema drift on the cloud: the push's preflight refuses, after local was reset.
+    const [localBefore, cloudBefore] = [await tableChecksums(local), await tableChecksums(cloud)];
+    // Schema drift on the cloud: found inside the local transaction, which then rolls back.
     const { exec } = await import('./support/fixtures.js');
     await exec(cloud, 'alter table public.tasks alter column title type varchar(500)');
     const config = testConfig({ local, cloud });
     const err = await resetEnvironment(config, { confirm: approved }).catch((e: unknown) => e);
     expect((err as { exitCode: number }).exitCode).toBe(1);
-    expect((err as Error).message).toMatch(/push to cloud/);
     expect((err as { details: string[] }).details.join('\n')).toMatch(/backups\/reset\/cloud_reset_backup_/);
-    expect(await tableChecksums(cloud)).toEqual(before);
+    expect(await tableChecksums(local)).toEqual(localBefore);
+    expect(await tableChecksums(cloud)).toEqual(cloudBefore);
   });
 });

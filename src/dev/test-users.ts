@@ -12,12 +12,16 @@ import type { Config, DatabaseTarget } from '../config.js';
 import type { TableInfo } from '../db/catalog.js';
 import { readTables } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
-import { pgFields, withLockedTransaction } from '../db/connect.js';
+import { pgFields, withLockedClient, withTransaction } from '../db/connect.js';
 import { encodeCopyChunks } from '../db/copy-text.js';
 import { columnList, quoteIdent } from '../db/sql.js';
-import { OperationError } from '../errors.js';
+import { CrmEnvError, OperationError } from '../errors.js';
+import { endOnAbort, interruptible } from '../interrupt.js';
+import { runPreflight } from '../preflight/preflight.js';
+import { redactText } from '../redact.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
+import { findNonTestRows, refuseNonTestData } from './non-test-data.js';
 import type {
   ReferenceId,
   SeedRole,
@@ -113,50 +117,130 @@ export function seedStreamForConfig(config: Config, specs: readonly TestUserSpec
   });
 }
 
+export interface CreateUsersOptions {
+  /** Stops the run (Ctrl-C): the connection ends and the transaction rolls back. */
+  readonly signal?: AbortSignal;
+  /**
+   * The user chose to let the run delete or change rows of non-test users that reference the test
+   * users' rows it replaces (`--delete-non-test-data`); without it such rows make it refuse.
+   */
+  readonly deleteNonTestData?: boolean;
+}
+
 /**
- * Creates or refreshes the test users and their data on `target`, all in one transaction.
+ * Creates or refreshes the test users and their data on `target`, all in one transaction, after the
+ * preflight (server identity, role capabilities, no non-test account holding a test user's id, no
+ * non-test rows hanging off the rows it replaces).
  */
 export async function createTestUsers(
   config: Config,
   target: DatabaseTarget,
   reporter: Reporter = silentReporter,
+  options: CreateUsersOptions = {},
 ): Promise<CreateUsersResult> {
-  const t0 = performance.now();
-  const specs = testUserSpecs(config);
-  const data = seedStreamForConfig(config, specs);
+  // Invalid settings fail here, before anything connects.
+  const data = seedStreamForConfig(config, testUserSpecs(config));
   const lock = {
     label: target.label,
     lock: 'seed',
     busyMessage:
       'Another crm-env run is creating test users on this database; try again when it has finished.',
   } as const;
-  return withLockedTransaction(target.url, lock, async (client) => {
-    reporter.step('1️⃣  Creating auth.users...');
-    await upsertAuthUsers(client, specs, config.testUsers.password);
-    reporter.step('2️⃣  Creating public.sales records...');
-    await runStatement(client, salesStatement(specs));
-    reporter.step('3️⃣  Generating test data...');
-    const tables = new Map((await readTables(client, 'public')).map((t) => [t.name, t]));
-    const rowsByTable = await loadSeedData(client, tables, data, specs, reporter);
-    for (const s of specs) {
-      const c = data.countsByUser.get(s.id)!;
-      reporter.info(
-        `→ ${label(s.role)} data: ${c.contacts} contacts, ${c.organizations} orgs, ${c.opportunities} opportunities`,
-      );
-    }
-    reporter.step('4️⃣  Recording test user metadata...');
-    await upsertMetadata(client, specs, data);
-    return {
-      users: specs.map((s) => ({
-        email: s.email,
-        role: s.role,
-        id: s.id,
-        counts: data.countsByUser.get(s.id)!,
-      })),
-      rowsByTable,
-      ms: performance.now() - t0,
-    };
+  const interrupted = 'users create interrupted; its transaction was rolled back and nothing was changed.';
+  return interruptible(options.signal, interrupted, () =>
+    withLockedClient(target.url, lock, async (client) => {
+      const stop = endOnAbort(options.signal, [client]);
+      try {
+        await preflightTestUsers(config, target, client, options);
+        return await withTransaction(client, () => writeTestUsers(client, config, reporter, data)).catch(
+          (err: unknown) => {
+            throw asWriteFailure(err, target, config);
+          },
+        );
+      } finally {
+        stop();
+      }
+    }),
+  );
+}
+
+/** The read-only checks of users create, on its locked connection. */
+async function preflightTestUsers(
+  config: Config,
+  target: DatabaseTarget,
+  client: Client,
+  options: CreateUsersOptions,
+): Promise<void> {
+  await runPreflight(config, {
+    command: 'users create',
+    signal: options.signal,
+    databases: [
+      {
+        target,
+        client,
+        needs: ['bypass-rls', 'write-data', 'write-auth'],
+        testUserIds: testUserSpecs(config).map((s) => s.id),
+        upsertsIdentities: true,
+      },
+    ],
   });
+  const hanging = await findNonTestRows(client, config.testUsers.emailDomain, target.label, {
+    scope: 'referencing-test-rows',
+  });
+  refuseNonTestData(
+    [hanging],
+    options.deleteNonTestData ?? false,
+    "Replacing the test users' rows would delete or change",
+  );
+}
+
+/** A server error inside the transaction (already rolled back), as one sentence. */
+function asWriteFailure(err: unknown, target: DatabaseTarget, config: Config): unknown {
+  if (err instanceof CrmEnvError || !(err instanceof Error)) return err;
+  const { detail } = pgFields(err);
+  return new OperationError(
+    `users create failed on the ${target.label} database: ${redactText(err.message, config.secrets)}; its transaction was rolled back and nothing was changed.`,
+    { cause: err, details: detail ? [redactText(detail, config.secrets)] : [] },
+  );
+}
+
+/**
+ * Writes the test users and their data through `client`, inside the caller's open transaction (reset
+ * uses it in the same transaction as its rebuild).
+ */
+export async function writeTestUsers(
+  client: Client,
+  config: Config,
+  reporter: Reporter = silentReporter,
+  data: SeedStream = seedStreamForConfig(config, testUserSpecs(config)),
+): Promise<CreateUsersResult> {
+  const t0 = performance.now();
+  const specs = testUserSpecs(config);
+  reporter.step('1️⃣  Creating auth.users...');
+  await upsertAuthUsers(client, specs, config.testUsers.password);
+  reporter.step('2️⃣  Creating public.sales records...');
+  await runStatement(client, salesStatement(specs));
+  reporter.step('3️⃣  Generating test data...');
+  const tables = new Map((await readTables(client, 'public')).map((t) => [t.name, t]));
+  const rowsByTable = await loadSeedData(client, tables, data, specs, reporter);
+  for (const s of specs) {
+    const c = data.countsByUser.get(s.id)!;
+    reporter.info(
+      `→ ${label(s.role)} data: ${c.contacts} contacts, ${c.organizations} orgs, ${c.opportunities} opportunities`,
+    );
+  }
+  reporter.step('4️⃣  Recording test user metadata...');
+  await upsertMetadata(client, specs, data);
+  return {
+    users: specs.map((s) => ({
+      email: s.email,
+      role: s.role,
+      id: s.id,
+      counts: data.countsByUser.get(s.id)!,
+    })),
+    rowsByTable,
+    ms: performance.now() - t0,
+  };
 }
 
 export function label(role: SeedRole): string {
