@@ -49,6 +49,12 @@ const CASES: readonly Case[] = [
   [['sync', 'push'], 0, { path: 'sync push', options: {} }],
   [['sync', 'push', '--force'], 0, { path: 'sync push', options: { yes: true } }],
   [['sync', 'push', '--yes', '--json'], 0, { path: 'sync push', options: { yes: true, json: true } }],
+  [['sync', 'push', '--dry-run'], 0, { path: 'sync push', options: { dryRun: true } }],
+  [
+    ['sync', 'push', '--dry-run', '--delete-non-test-data', '--json'],
+    0,
+    { path: 'sync push', options: { dryRun: true, deleteNonTestData: true, json: true } },
+  ],
   [['verify'], 0, { path: 'verify', options: { target: 'cloud', limit: 10 } }],
   [
     ['verify', '--diff', '--limit', '3', '--target', URL],

@@ -45,6 +45,14 @@ describe('every command with --json, on one pair of databases', () => {
     expect(Number.isInteger(created.ms)).toBe(true);
     await json(['users', 'check'], 0);
     expect((await json(['verify'], 1)).equal).toBe(false);
+    const planned = await json(['sync', 'push', '--dry-run'], 0); // no --yes needed: nothing changes
+    expect(planned).toMatchObject({
+      dryRun: true,
+      wouldRefuse: false,
+      testUsers: { replaced: [], removed: [] },
+    });
+    expect((planned.testUsers as { added: string[] }).added).toHaveLength(3);
+    expect((await json(['verify'], 1)).equal).toBe(false); // still different: the dry run pushed nothing
     const pushed = await json(['sync', 'push', '--yes'], 0);
     expect(pushed.backupFile).toMatch(/^backups\/sync\/cloud_sync_backup_\d{8}_\d{6}\.sql$/); // relative to the project
     const verified = await json(['verify', '--diff'], 0);

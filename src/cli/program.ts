@@ -170,6 +170,10 @@ function declareDevCommands(program: Command, leaf: (cmd: Command) => Command): 
     .description('Replace the cloud data with local data in one transaction, after a backup; then verify');
   withYes(push, 'that the target’s data will be overwritten');
   withDeleteNonTestData(push, 'also delete cloud rows of users who are not test users');
+  push.option(
+    '--dry-run',
+    'change nothing: report per table the cloud rows now and after, the non-test rows it would remove and the test users added or replaced (reads only, no --yes needed)',
+  );
   leaf(push.option('--force', 'same as --yes (the spec’s name)'));
 
   const verify = program
