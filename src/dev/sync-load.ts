@@ -116,9 +116,10 @@ export async function fillStage(ctx: LoadContext): Promise<number> {
   return r.bytes;
 }
 
+/** `offset 0` keeps the subquery whole, so each record is decoded once, not once per column. */
 function insertStaged(key: number, target: string, columns: readonly string[]): string {
   return `insert into ${target} (${columnList(columns)})
-    select (s.r).* from (select line::${rowType(key)} as r from crm_env_stage where i = ${key}) s`;
+    select (s.r).* from (select line::${rowType(key)} as r from crm_env_stage where i = ${key} offset 0) s`;
 }
 
 /** Replaces the cloud's test users and their identities with the staged ones; no other user is touched. */
