@@ -371,6 +371,7 @@ async function backUpCloud(ctx: PushContext, plan: TransferPlan): Promise<SyncBa
       `Taken: ${new Date().toISOString()}`,
       'Restore: crm-env restore <this file> --target cloud   (or: psql -1 -v ON_ERROR_STOP=1 -f <this file> "$DATABASE_URL_PRODUCTION")',
     ],
+    new Set(plan.load.plan.tables.filter((t) => t.staged).map((t) => t.cloud)),
   );
   reporter.info(
     `✓ Backup created: ${shownPath(config.projectDir, backup.file)} (${backup.rows} rows, ${backup.testUsers} test users, ${formatBytes(backup.bytes)})`,
