@@ -415,6 +415,14 @@ async function rebuildAfterBulkLoad(ctx: PushContext, bulk: BulkPlan): Promise<n
     note: 'indexes first, then each foreign key validated by one scan',
   });
   await restoreAfterBulkLoad(ctx.cloud, bulk);
+  const n = bulk.objects.length;
+  ctx.reporter.progress({
+    label: 'rebuilding indexes and foreign keys',
+    done: n,
+    total: n,
+    unit: 'objects',
+    final: true,
+  });
   const ms = performance.now() - t;
   const r = bulkLoadReport(bulk, ctx.config.syncBulkMinRows, ms);
   ctx.reporter.info(
