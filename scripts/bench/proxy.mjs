@@ -8,7 +8,9 @@
  * Counters (`stats()`, `reset()`): connections, bytes each way, and round trips: a round trip is
  * counted each time, on one connection, the server answers after the client has sent something since
  * the server's last answer (a query and its result, a COPY and its completion, each step of the
- * authentication exchange). With `delayMs` 0 and no bandwidth it only counts.
+ * authentication exchange). With `delayMs` 0 and no bandwidth it only counts. With `trace` (an array)
+ * it also collects one line per round trip: the connection number and the first bytes the client sent
+ * (to see which statements cost them).
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
