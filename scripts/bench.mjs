@@ -626,7 +626,7 @@ async function main() {
       max_wal_size: environment.wal,
     },
     note: 'local server, cloud server, proxy and clients share this machine',
-    delayProxy: OPTS.rttMs > 0 ? { oneWayMs: OPTS.rttMs / 2, measuredSelect1Ms: measuredRttMs } : null,
+    delayProxy: proxy ? { oneWayMs: OPTS.rttMs / 2, measuredSelect1Ms: measuredRttMs } : null,
     scaledCounts: OPTS.rows > 0 ? scaledCounts(OPTS.rows) : null,
     loadAverageAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))),
     scaledBuildSeconds: scaledBuildS,
