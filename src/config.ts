@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { ConnInfo } from './db/conn-string.js';
 import {
+  childEnv,
   ConnStringError,
   connKey,
   namesTransactionPooler,
@@ -122,6 +123,11 @@ export interface Config {
   readonly migrationsDir: string;
   /** Passwords found in the configured URLs, for redacting child-process output. */
   readonly secrets: readonly string[];
+  /**
+   * What child programs (pg_dump) inherit from the environment: PATH, HOME, locale and the like,
+   * never a PG* or DATABASE_URL_* variable (see childEnv).
+   */
+  readonly childEnv: Readonly<Record<string, string>>;
 }
 
 export interface LoadConfigOptions {
@@ -467,6 +473,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     syncBulkMinRows: e.SYNC_BULK_MIN_ROWS,
     migrationsDir: path.join(projectDir, 'supabase', 'migrations'),
     secrets,
+    childEnv: childEnv(env, {}),
   };
 }
 
