@@ -5,7 +5,6 @@
 import type { QueryResult } from 'pg';
 import type { Client } from './connect.js';
 import { qualify, quoteLiteral } from './sql.js';
-import { OperationError } from '../errors.js';
 
 export interface ColumnInfo {
   readonly name: string;
@@ -191,48 +190,27 @@ export async function readTables(client: Client, schema = 'public'): Promise<Tab
 
 /**
  * Topological order, parents first; ties broken by name so the order is stable. References to tables
- * outside the set (other schemas) are ignored. Foreign keys that form a cycle are ordered around when
- * the cycle can be broken at DEFERRABLE constraints ({@link cycleBreakingConstraints}: the load defers
- * them); a cycle of non-deferrable constraints is an error naming its tables and constraints.
+ * outside the set (other schemas) are ignored. Tables whose foreign keys form a cycle have no such
+ * order: the reference that closes the cycle is skipped (the push loads those tables with the cycle's
+ * constraints dropped and re-added, see src/db/bulk-load.ts).
  */
 export function sortByForeignKeys(tables: readonly TableInfo[]): TableInfo[] {
   const byKey = new Map(tables.map((t) => [tableKey(t.schema, t.name), t]));
-  const broken = new Set(cycleBreakingConstraints(tables).map((c) => c.key));
   const done = new Set<string>();
   const visiting = new Set<string>();
   const out: TableInfo[] = [];
-  const visit = (key: string, path: string[]): void => {
+  const visit = (key: string): void => {
     if (done.has(key)) return;
-    if (visiting.has(key)) throw cycleError(tables, [...path.slice(path.indexOf(key)), key]);
+    if (visiting.has(key)) return;
     visiting.add(key);
     const t = byKey.get(key)!;
-    const parents = t.foreignKeys.filter((f) => !broken.has(`${key}|${f.constraint}`)).map((f) => f.parent);
-    for (const parent of [...new Set(parents)].sort()) if (byKey.has(parent)) visit(parent, [...path, key]);
+    for (const parent of [...t.references].sort()) if (byKey.has(parent)) visit(parent);
     visiting.delete(key);
     done.add(key);
     out.push(t);
   };
-  for (const key of [...byKey.keys()].sort()) visit(key, []);
+  for (const key of [...byKey.keys()].sort()) visit(key);
   return out;
-}
-
-function cycleError(tables: readonly TableInfo[], cycle: readonly string[]): OperationError {
-  const byKey = new Map(tables.map((t) => [tableKey(t.schema, t.name), t]));
-  const constraints = cycle.slice(0, -1).flatMap((key, i) =>
-    byKey
-      .get(key)!
-      .foreignKeys.filter((f) => f.parent === cycle[i + 1])
-      .map((f) => `${key}.${f.constraint}${f.deferrable ? ' (deferrable)' : ''}`),
-  );
-  return new OperationError(
-    `Foreign keys form a cycle that no DEFERRABLE constraint breaks (${cycle.join(' → ')}); crm-env cannot order these tables.`,
-    {
-      details: [
-        `constraints: ${constraints.join(', ')}`,
-        'make one of them DEFERRABLE (ALTER TABLE … ALTER CONSTRAINT … DEFERRABLE) so that the load can defer it',
-      ],
-    },
-  );
 }
 
 /** A deferrable foreign key the load defers, because it closes a cycle. */
@@ -244,8 +222,8 @@ export interface DeferredConstraint {
 }
 
 /**
- * The DEFERRABLE foreign keys that lie on a cycle (both ends in the same strongly connected component):
- * ordering ignores them, and the load runs with them deferred until every table is in.
+ * The foreign keys of cycles made only of DEFERRABLE keys (both ends in the same strongly connected
+ * component): the load and the restores run with them deferred until every table is in.
  */
 export function cycleBreakingConstraints(tables: readonly TableInfo[]): DeferredConstraint[] {
   const keys = new Set(tables.map((t) => tableKey(t.schema, t.name)));
@@ -255,12 +233,20 @@ export function cycleBreakingConstraints(tables: readonly TableInfo[]): Deferred
       .foreignKeys.map((f) => f.parent)
       .filter((p) => keys.has(p)),
   );
-  return tables.flatMap((t) => {
+  const inCycle = tables.flatMap((t) => {
     const key = tableKey(t.schema, t.name);
     return t.foreignKeys
-      .filter((f) => f.deferrable && keys.has(f.parent) && component.get(f.parent) === component.get(key))
-      .map((f) => ({ key: `${key}|${f.constraint}`, qualified: qualify(t.schema, f.constraint) }));
+      .filter((f) => keys.has(f.parent) && component.get(f.parent) === component.get(key))
+      .map((f) => ({ t, f, group: component.get(key)! }));
   });
+  // A group with a non-deferrable key loads with the group's keys dropped and re-added (bulk-load.ts).
+  const hard = new Set(inCycle.filter((x) => !x.f.deferrable).map((x) => x.group));
+  return inCycle
+    .filter((x) => !hard.has(x.group))
+    .map(({ t, f }) => ({
+      key: `${tableKey(t.schema, t.name)}|${f.constraint}`,
+      qualified: qualify(t.schema, f.constraint),
+    }));
 }
 
 /** Tarjan's algorithm: node → component id. */
