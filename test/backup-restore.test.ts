@@ -1,16 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import os from 'node:os';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { main } from '../src/cli/program.js';
 import type { Config } from '../src/config.js';
 import { loadConfig } from '../src/config.js';
@@ -21,6 +12,7 @@ import { ConfigError, OperationError, UsageError } from '../src/errors.js';
 import { backupTimestamp, createBackup, listBackups } from '../src/migration/backup.js';
 import { restoreBackup } from '../src/migration/restore.js';
 import { createTestDatabase } from './support/db.js';
+import { tempDir } from './support/tmp.js';
 
 const SEED = readFileSync(path.resolve('test/fixtures/backup/crm-rows.sql'), 'utf8');
 
@@ -67,19 +59,20 @@ async function fingerprint(url: string): Promise<Record<string, string>> {
 const exec = (url: string, sql: string): Promise<unknown> => withClient(url, (c) => c.query(sql));
 
 function configFor(url: string, env: Record<string, string> = {}): Config {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-backup-'));
+  const dir = tempDir('backup');
   return loadConfig({
     cwd: dir,
     env: { LOCAL_DATABASE_URL: url, BACKUP_DIR: path.join(dir, 'backups'), ...env },
   });
 }
 
-/** psql as the postgres role (not a superuser), password through the environment. */
+/** Stock psql (next to the server binaries) as the postgres role (not a superuser), password through the environment. */
 function psqlRestore(url: string, file: string): void {
   const u = new URL(url);
   const password = decodeURIComponent(u.password);
   u.password = '';
-  execFileSync('/usr/bin/psql', ['-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-f', file, u.toString()], {
+  const psql = path.join(inject('pgServers').local.binDir, 'psql');
+  execFileSync(psql, ['-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-f', file, u.toString()], {
     env: { PATH: process.env.PATH, PGPASSWORD: password },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -236,7 +229,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     expect(inv.env.PGPASSWORD).toBe(password);
 
     // The real invocation, seen by a wrapper that records its argv (what /proc/<pid>/cmdline shows).
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-pgdump-'));
+    const dir = tempDir('pgdump');
     const wrapper = path.join(dir, 'pg_dump');
     writeFileSync(
       wrapper,
@@ -252,7 +245,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
   });
 
   it('refuses a pg_dump older than the server with a ConfigError naming the versions and the fix', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-pgdump-'));
+    const dir = tempDir('pgdump');
     const old = path.join(dir, 'pg_dump');
     writeFileSync(old, '#!/bin/sh\necho "pg_dump (PostgreSQL) 9.6.0"\n');
     chmodSync(old, 0o755);
@@ -275,7 +268,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     };
 
     it('restore without a terminal and without --yes exits 2 before touching anything', async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-cli-'));
+      const dir = tempDir('cli');
       vi.stubEnv('BACKUP_DIR', dir);
       const before = await fingerprint(url);
       await exec(url, 'select 1');
@@ -291,7 +284,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     });
 
     it('migrate backup <url> --json prints the file and size', async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-cli-'));
+      const dir = tempDir('cli');
       vi.stubEnv('BACKUP_DIR', dir);
       const io = capture();
       const code = await main(['migrate', 'backup', url, '--json', '--keep', '1']);

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, resolveTarget } from '../src/config.js';
@@ -11,8 +10,9 @@ import { applyBaseSchema } from '../src/stack/base-schema.js';
 import { findPgBinaries } from '../src/stack/pg-binaries.js';
 import { runCli } from './support/cli.js';
 import { createTestDatabase, superuserUrl } from './support/db.js';
+import { tempDir } from './support/tmp.js';
 
-const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'crm-env-cfg-'));
+const tmp = (): string => tempDir('cfg');
 
 describe('Supabase base schema', () => {
   it('applies twice without error', async () => {

@@ -1,6 +1,5 @@
 import { DEFAULT_PIPELINE_STAGES } from '../src/config.js';
 import { createHash } from 'node:crypto';
-import { v5 as uuidv5 } from 'uuid';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import {
@@ -19,6 +18,7 @@ import {
   type SeedRow,
   type SeedUser,
 } from '../src/seed/generate.js';
+import { DNS_NAMESPACE, uuidV5 } from './support/uuid.js';
 
 const STAGES = [...DEFAULT_PIPELINE_STAGES];
 
@@ -33,7 +33,7 @@ function specUsers(
       account_manager: 'manager@test.local',
     }[role];
     return {
-      id: uuidv5(email, uuidv5.DNS),
+      id: uuidV5(email, DNS_NAMESPACE),
       email,
       role,
       volumes: { ...DEFAULT_VOLUMES[role], ...overrides[role] },
@@ -121,12 +121,12 @@ describe('generateSeedData', () => {
   });
 
   it('derives ids as UUIDv5 of seed:email:table:index in the project namespace', () => {
-    expect(SEED_ID_NAMESPACE).toBe(uuidv5('crm-env.seed', uuidv5.DNS));
+    expect(SEED_ID_NAMESPACE).toBe(uuidV5('crm-env.seed', DNS_NAMESPACE));
     const admin = users[0]!;
     expect(rowsOf(data, 'contacts')[0]?.id).toBe(
-      uuidv5(`crm-env-test:${admin.email}:contacts:0`, SEED_ID_NAMESPACE),
+      uuidV5(`crm-env-test:${admin.email}:contacts:0`, SEED_ID_NAMESPACE),
     );
-    expect(seedRowId('s', 'e', 't', 3)).toBe(uuidv5('s:e:t:3', SEED_ID_NAMESPACE));
+    expect(seedRowId('s', 'e', 't', 3)).toBe(uuidV5('s:e:t:3', SEED_ID_NAMESPACE));
     const ids = SEED_TABLES.filter((t) => t !== 'segments' && t !== 'tags').flatMap((t) =>
       rowsOf(data, t).map((r) => r.id),
     );
@@ -387,17 +387,6 @@ describe('generateSeedData', () => {
     }
     const dup = specUsers();
     expect(() => generateSeedData(options({ users: [dup[0]!, dup[0]!] }))).toThrow(ConfigError);
-  });
-
-  it('generates the default volumes well under 150 ms', () => {
-    const times: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const start = performance.now();
-      generateSeedData(options());
-      times.push(performance.now() - start);
-    }
-    times.sort((a, b) => a - b);
-    expect(times[2]).toBeLessThan(150);
   });
 });
 

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { SqlScanner } from '../src/db/sql-scanner.js';
 import type { ScriptStatement } from '../src/db/sql-script.js';
 import { runSqlScript, SqlScriptError } from '../src/db/sql-script.js';
 import { createTestDatabase } from './support/db.js';
+import { tempDir } from './support/tmp.js';
 
 /** Splits a script with the scanner alone: statements (with first line) and meta-commands. */
 function split(text: string): { sql: string; line: number }[] {
@@ -108,7 +108,7 @@ describe('statement splitter', () => {
 
 describe('runSqlScript', () => {
   let url: string;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-script-'));
+  const dir = tempDir('script');
   const file = (name: string, text: string): string => {
     const p = path.join(dir, name);
     writeFileSync(p, text);

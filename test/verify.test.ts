@@ -4,18 +4,16 @@
  * row, a changed password hash. Then the built CLI end to end: `verify --json` exit codes and
  * `sync push` without --force (exit 2, no password in the output).
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Config } from '../src/config.js';
 import { syncPush } from '../src/dev/sync.js';
 import type { VerifyReport } from '../src/dev/verify.js';
 import { verifyParity } from '../src/dev/verify.js';
-import { ensureBuilt, runCli } from './support/cli.js';
+import { runCli } from './support/cli.js';
 import { testConfig } from './support/config.js';
 import { createDatabasePair } from './support/db.js';
 import { CRM_TABLES, TEST_USERS, databaseState, exec, insertCrmDataset } from './support/fixtures.js';
+import { tempDir } from './support/tmp.js';
 
 interface Pushed {
   local: string;
@@ -143,13 +141,9 @@ describe('verifyParity', () => {
 });
 
 describe('the built CLI', () => {
-  beforeAll(() => {
-    ensureBuilt(); // builds only when dist/cli/main.js is missing
-  });
-
   it('verify --json exits 0 when equal and 1 after a cloud change; sync push without --force exits 2 without printing a password', async () => {
     const { local, cloud } = await pushedPair();
-    const cwd = mkdtempSync(path.join(os.tmpdir(), 'crm-env-cli-'));
+    const cwd = tempDir('cli');
     const env = { LOCAL_DATABASE_URL: local, DATABASE_URL_PRODUCTION: cloud };
     const passwords = [new URL(local).password, new URL(cloud).password].map(decodeURIComponent);
     expect(passwords.every((p) => p.length >= 8)).toBe(true);

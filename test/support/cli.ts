@@ -1,8 +1,8 @@
 /**
  * Runs the built CLI (bin/crm-env.js → dist/) as a user would, in a given folder and environment.
+ * dist/ is rebuilt from src/ once per run, in global setup, before any test starts.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 const BIN = path.resolve('bin/crm-env.js');
@@ -13,19 +13,10 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Builds dist/ once if it is missing (the test run itself does not rebuild). */
-export function ensureBuilt(): void {
-  if (!existsSync(path.resolve('dist/cli/main.js'))) {
-    const r = spawnSync('npm', ['run', 'build'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
-  }
-}
-
 export function runCli(
   args: readonly string[],
   options: { cwd: string; env?: Record<string, string> },
 ): CliResult {
-  ensureBuilt();
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',

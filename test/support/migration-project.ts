@@ -4,12 +4,12 @@
  * writes into the repository (it creates supabase/.temp/ in its working directory).
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../../src/config.js';
 import { loadConfig } from '../../src/config.js';
+import { tempDir } from './tmp.js';
 
 const run = promisify(execFile);
 
@@ -27,7 +27,7 @@ export function migrationProject(
   files: Readonly<Record<string, string>>,
   urls: { local: string; cloud?: string },
 ): MigrationProject {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-migrations-'));
+  const dir = tempDir('migrations');
   const migrationsDir = path.join(dir, 'supabase', 'migrations');
   mkdirSync(migrationsDir, { recursive: true });
   for (const [name, sql] of Object.entries(files)) writeFileSync(path.join(migrationsDir, name), sql);
