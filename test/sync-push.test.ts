@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { syncBackupPath } from '../src/dev/sync-backup.js';
 import { syncPush } from '../src/dev/sync.js';
 import { verifyParity } from '../src/dev/verify.js';
@@ -275,17 +275,23 @@ describe('sync push', () => {
   it('never replaces an existing backup file, even within the same second', async () => {
     const { local, cloud } = await preparePair();
     const config = testConfig({ local, cloud });
-    // Occupy the names of the next few seconds, as an earlier push in the same second would.
+    // The clock stands still during the push (only Date is faked), so the push's backup falls in the
+    // very second of the backups already there: the first name and the next suffix are taken.
+    const now = new Date();
     mkdirSync(path.join(config.backupDir, 'sync'), { recursive: true });
-    const now = Date.now();
-    const taken = [-1, 0, 1, 2, 3, 4, 5].map((k) =>
-      syncBackupPath(config.backupDir, new Date(now + k * 1000)),
-    );
+    const first = syncBackupPath(config.backupDir, now);
+    const taken = [first, first.replace(/\.sql$/, '_1.sql')];
     for (const f of taken) writeFileSync(f, `earlier backup ${f}\n`);
 
-    const result = await syncPush(config, { force: true });
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    let result: Awaited<ReturnType<typeof syncPush>>;
+    try {
+      result = await syncPush(config, { force: true });
+    } finally {
+      vi.useRealTimers();
+    }
     for (const f of taken) expect(readFileSync(f, 'utf8')).toBe(`earlier backup ${f}\n`);
-    expect(taken).not.toContain(result.backupFile);
+    expect(result.backupFile).toBe(first.replace(/\.sql$/, '_2.sql'));
     expect(readFileSync(result.backupFile, 'utf8')).toContain('COPY "public"."contacts"');
   });
 });
