@@ -373,18 +373,14 @@ describe('generateSeedData', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    const details = (error as ConfigError).details.join('\n');
-    for (const part of [
-      'seed',
-      'contacts',
-      'opportunities need organizations',
-      'tasks',
-      'stages',
-      'max amount',
-      'probability',
-    ]) {
-      expect(details).toContain(part);
-    }
+    // One line per problem: the empty seed, two of the admin's volumes, the director's tasks, and the
+    // stages, maximum amount and probability of opportunities.
+    const details = (error as ConfigError).details;
+    expect(details).toHaveLength(7);
+    expect(details.filter((d) => d.includes('admin@test.local'))).toHaveLength(2);
+    expect(details.filter((d) => d.includes('director@test.local'))).toEqual([
+      expect.stringContaining('tasks'),
+    ]);
     const dup = specUsers();
     expect(() => generateSeedData(options({ users: [dup[0]!, dup[0]!] }))).toThrow(ConfigError);
   });

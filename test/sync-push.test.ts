@@ -154,13 +154,14 @@ describe('sync push', () => {
     expect(err).toBeInstanceOf(CrmEnvError);
     expect(err instanceof ConfigError || err instanceof UsageError).toBe(true);
     expect((err as CrmEnvError).exitCode).toBe(2);
-    expect((err as Error).message).toMatch(/OVERWRITE/);
     expect([(err as Error).message, ...(err as CrmEnvError).details].join('\n')).not.toContain(
       new URL(cloud).password,
     );
 
     expect(await databaseState(cloud)).toEqual(before);
     expect(existsSync(config.backupDir)).toBe(false);
+    // The confirmation was all that was missing.
+    expect((await syncPush(config, { force: true })).verify.equal).toBe(true);
   });
 
   it('carries every kind of value exactly: control characters, NULL vs empty, unicode, jsonb, arrays, numeric, timestamptz, bytea, generated columns', async () => {

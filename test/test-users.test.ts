@@ -591,7 +591,9 @@ describe.concurrent('volume overrides', () => {
     const zero = testConfig({ local: url, env: { SEED_CONTACT_COUNT: '0' } });
     const err = await createTestUsers(zero, zero.local).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).details.join('\n')).toMatch(/contact notes need contacts/);
+    // One problem per user, naming the user and the volume that is zero.
+    const details = (err as ConfigError).details;
+    for (const s of specs) expect(details.find((d) => d.includes(s.email))).toContain('contacts');
     expect(await publicChecksums(url)).toEqual(before);
   });
 });
@@ -615,21 +617,31 @@ describe('crm-env users create / check (the built CLI)', () => {
       ['manager@test.local', 'account_manager', 20],
     ]);
 
-    const checked = runCli(['users', 'check', '--target', url], { cwd, env });
+    const checked = runCli(['users', 'check', '--json', '--target', url], { cwd, env });
     expect(checked.code, checked.stdout + checked.stderr).toBe(0);
-    expect(checked.stdout).toMatch(/✅ admin@test\.local/);
-    expect(checked.stdout).toMatch(/✅ manager@test\.local/);
+    const report = JSON.parse(checked.stdout) as UsersCheckReport;
+    expect(report.ok).toBe(true);
+    expect(report.users.map((u) => [u.email, u.ok])).toEqual([
+      ['admin@test.local', true],
+      ['director@test.local', true],
+      ['manager@test.local', true],
+    ]);
 
     // Human output of create as well (the credentials block), with the URL as the [db-url] argument.
     const human = runCli(['users', 'create', url], { cwd, env });
     expect(human.code, human.stderr).toBe(0);
-    expect(human.stdout).toContain('admin@test.local / ********');
-    const wrong = runCli(['users', 'check', '--target', url], {
+    const wrong = runCli(['users', 'check', '--json', '--target', url], {
       cwd,
       env: { TEST_USER_PASSWORD: `${HOSTILE_PASSWORD}!` },
     });
     expect(wrong.code).toBe(1);
-    expect(wrong.stdout).toContain('❌ admin@test.local');
+    const wrongReport = JSON.parse(wrong.stdout) as UsersCheckReport;
+    expect(wrongReport.ok).toBe(false);
+    expect(wrongReport.users.map((u) => [u.email, u.ok])).toEqual([
+      ['admin@test.local', false],
+      ['director@test.local', false],
+      ['manager@test.local', false],
+    ]);
 
     for (const r of [created, checked, human, wrong]) {
       const output = r.stdout + r.stderr;
