@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withClient } from '../src/db/connect.js';
@@ -47,96 +47,89 @@ async function migrationCount(url: string): Promise<number> {
   });
 }
 
+const AS_ROOT = process.getuid?.() === 0;
+
 describe('embedded stack, end to end through the CLI', () => {
+  // The project folder as a fresh checkout under a private folder (mode 0700) would be. As root the
+  // servers run as the postgres OS user, which cannot enter it: their data must move to a folder it
+  // can reach, while the connection files stay in the stack folder.
   const dir = tempDir('stack');
-  chmodSync(dir, 0o755); // the servers run as the postgres OS user when tests run as root
   symlinkSync(path.resolve('supabase'), path.join(dir, 'supabase'));
   const stackDir = path.join(dir, '.crm-env');
   let env: Record<string, string> = {};
+  let dataRoot: string | undefined;
 
   afterAll(() => {
     runCli(['stack', 'down'], { cwd: dir, env });
+    if (dataRoot && dataRoot !== stackDir) rmSync(dataRoot, { recursive: true, force: true });
   });
 
-  it('up is idempotent, status tracks it, down stops only its servers', async () => {
-    env = {
-      LOCAL_DB_PORT: String(await freePort()),
-      SANDBOX_DB_PORT: String(await freePort()),
-      STACK_DIR: stackDir,
-    };
-    const first = runCli(['stack', 'up'], { cwd: dir, env });
-    expect(first.stderr).toBe('');
-    expect(first.code).toBe(0);
-    const { dataRoot } = stackState(stackDir);
-    const pids = { local: postmasterPid(dataRoot, 'local'), sandbox: postmasterPid(dataRoot, 'sandbox') };
-    expect(pids.local).not.toBeNull();
-    expect(pids.sandbox).not.toBeNull();
-
-    // The URL works with the password from the pgpass file the printed export lines point at, the
-    // schema is there (auth.uid(), RLS on every public table), and the secret password was not printed.
-    const local = urlFromPgpass(stackDir, env.LOCAL_DB_PORT!);
-    const sandbox = urlFromPgpass(stackDir, env.SANDBOX_DB_PORT!);
-    const tables = await withClient(local, async (c) => {
-      await c.query('select auth.uid()');
-      const { rows } = await c.query<{ n: number }>(
-        `select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = 'public' and c.relkind = 'r' and c.relrowsecurity`,
-      );
-      return rows[0]!.n;
-    });
-    expect(tables).toBe(13);
-    const migrations = await migrationCount(local);
-    expect(migrations).toBeGreaterThan(0);
-    expect(await migrationCount(sandbox)).toBe(migrations);
-    // The local server keeps Supabase's well-known local password; the sandbox cloud's is a secret.
-    expect(first.stdout + first.stderr).not.toContain(decodeURIComponent(new URL(sandbox).password));
-
-    // Again: the same servers keep running (same postmaster), nothing is applied twice.
-    const second = runCli(['stack', 'up'], { cwd: dir, env });
-    expect(second.code, second.stderr).toBe(0);
-    expect({ local: postmasterPid(dataRoot, 'local'), sandbox: postmasterPid(dataRoot, 'sandbox') }).toEqual(
-      pids,
-    );
-    expect(await migrationCount(local)).toBe(migrations);
-
-    const up = status(dir, env);
-    expect(up.code).toBe(0);
-    expect(up.json.up).toBe(true);
-    expect(up.json.servers.map((s) => [s.name, s.port, s.answers])).toEqual([
-      ['local', Number(env.LOCAL_DB_PORT), true],
-      ['sandbox', Number(env.SANDBOX_DB_PORT), true],
-    ]);
-
-    const down = runCli(['stack', 'down'], { cwd: dir, env });
-    expect(down.code, down.stderr).toBe(0);
-    expect([postmasterPid(dataRoot, 'local'), postmasterPid(dataRoot, 'sandbox')]).toEqual([null, null]);
-    const stopped = status(dir, env);
-    expect(stopped.code).toBe(1);
-    expect(stopped.json.up).toBe(false);
-    expect(stopped.json.servers.map((s) => s.running)).toEqual([false, false]);
-    // Only its own servers: the test run's servers still answer.
-    await withClient(urlFor('local', 'postgres'), (c) => c.query('select 1'));
-  });
-
-  it('as root, a stack folder the postgres OS user cannot enter moves the server data to a reachable folder', async (ctx) => {
-    if (process.getuid?.() !== 0) ctx.skip();
-    const privateDir = tempDir('private'); // mode 0700: closed to the postgres OS user
-    symlinkSync(path.resolve('supabase'), path.join(privateDir, 'supabase'));
-    const penv = { LOCAL_DB_PORT: String(await freePort()), SANDBOX_DB_PORT: String(await freePort()) };
-    const stackDir = path.join(privateDir, '.crm-env');
-    let dataRoot: string | undefined;
-    try {
-      const up = runCli(['stack', 'up'], { cwd: privateDir, env: penv });
+  // Two real servers created, started and migrated through the CLI (initdb twice): on a busy machine
+  // this alone can take a minute, hence the longer hang guard.
+  it(
+    'up puts the data where the servers can reach it, is idempotent; status tracks it; down stops only its servers',
+    { timeout: 240_000 },
+    async () => {
+      env = { LOCAL_DB_PORT: String(await freePort()), SANDBOX_DB_PORT: String(await freePort()) };
+      const first = runCli(['stack', 'up'], { cwd: dir, env });
       dataRoot = existsSync(path.join(stackDir, 'stack.json')) ? stackState(stackDir).dataRoot : undefined;
-      expect(up.stderr).toBe('');
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      if (AS_ROOT) {
+        expect(dataRoot).toMatch(/^\/var\/tmp\/crm-env-[0-9a-f]{12}$/);
+        expect(serverUserCanReach(dataRoot!)).toBe(true);
+      } else {
+        expect(dataRoot).toBe(stackDir);
+      }
+      const pids = { local: postmasterPid(dataRoot!, 'local'), sandbox: postmasterPid(dataRoot!, 'sandbox') };
+      expect(pids.local).not.toBeNull();
+      expect(pids.sandbox).not.toBeNull();
+
+      // The URL works with the password from the pgpass file the printed export lines point at, the
+      // schema is there (auth.uid(), RLS on every public table), and the secret password was not printed.
+      const local = urlFromPgpass(stackDir, env.LOCAL_DB_PORT!);
+      const sandbox = urlFromPgpass(stackDir, env.SANDBOX_DB_PORT!);
+      const tables = await withClient(local, async (c) => {
+        await c.query('select auth.uid()');
+        const { rows } = await c.query<{ n: number }>(
+          `select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind = 'r' and c.relrowsecurity`,
+        );
+        return rows[0]!.n;
+      });
+      expect(tables).toBe(13);
+      const migrations = await migrationCount(local);
+      expect(migrations).toBeGreaterThan(0);
+      expect(await migrationCount(sandbox)).toBe(migrations);
+      // The local server keeps Supabase's well-known local password; the sandbox cloud's is a secret.
+      expect(first.stdout + first.stderr).not.toContain(decodeURIComponent(new URL(sandbox).password));
+
+      // Again: the same servers keep running (same postmaster), nothing is applied twice.
+      const second = runCli(['stack', 'up'], { cwd: dir, env });
+      expect(second.code, second.stderr).toBe(0);
+      expect({
+        local: postmasterPid(dataRoot!, 'local'),
+        sandbox: postmasterPid(dataRoot!, 'sandbox'),
+      }).toEqual(pids);
+      expect(await migrationCount(local)).toBe(migrations);
+
+      const up = status(dir, env);
       expect(up.code).toBe(0);
-      expect(dataRoot).toMatch(/^\/var\/tmp\/crm-env-[0-9a-f]{12}$/);
-      expect(serverUserCanReach(dataRoot!)).toBe(true);
-      expect(postmasterPid(dataRoot!, 'local')).not.toBeNull();
-      expect(status(privateDir, penv).json.up).toBe(true);
-    } finally {
-      runCli(['stack', 'down'], { cwd: privateDir, env: penv });
-      if (dataRoot) rmSync(dataRoot, { recursive: true, force: true });
-    }
-  });
+      expect(up.json.up).toBe(true);
+      expect(up.json.servers.map((s) => [s.name, s.port, s.answers])).toEqual([
+        ['local', Number(env.LOCAL_DB_PORT), true],
+        ['sandbox', Number(env.SANDBOX_DB_PORT), true],
+      ]);
+
+      const down = runCli(['stack', 'down'], { cwd: dir, env });
+      expect(down.code, down.stderr).toBe(0);
+      expect([postmasterPid(dataRoot!, 'local'), postmasterPid(dataRoot!, 'sandbox')]).toEqual([null, null]);
+      const stopped = status(dir, env);
+      expect(stopped.code).toBe(1);
+      expect(stopped.json.up).toBe(false);
+      expect(stopped.json.servers.map((s) => s.running)).toEqual([false, false]);
+      // Only its own servers: the test run's servers still answer.
+      await withClient(urlFor('local', 'postgres'), (c) => c.query('select 1'));
+    },
+  );
 });
