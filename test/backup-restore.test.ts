@@ -3,6 +3,7 @@ import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSy
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { main } from '../src/cli/program.js';
+import { approved, noConfirmation } from '../src/confirm.js';
 import type { Config } from '../src/config.js';
 import { loadConfig } from '../src/config.js';
 import { withClient } from '../src/db/connect.js';
@@ -98,8 +99,8 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     vi.unstubAllEnvs();
   });
 
-  it('writes backups/migrations/<label>_backup_<ts>.sql, mode 0600 in a 0700 folder, with the project schemas only', () => {
-    expect(path.basename(backupFile)).toMatch(/^local_backup_\d{8}_\d{6}\.sql$/);
+  it('writes backups/migrations/<label>_full_backup_<ts>.sql, mode 0600 in a 0700 folder, with the project schemas only', () => {
+    expect(path.basename(backupFile)).toMatch(/^local_full_backup_\d{8}_\d{6}\.sql$/);
     expect(path.dirname(backupFile)).toBe(path.join(config.backupDir, 'migrations'));
     expect(statSync(backupFile).mode & 0o777).toBe(0o600);
     expect(statSync(path.dirname(backupFile)).mode & 0o777).toBe(0o700);
@@ -118,11 +119,11 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
   it('restores with the library after rows and the schema changed: every table, sequence and privilege as before', async () => {
     await exec(url, `${MUTATE} create table public.after_backup (id int);`);
     expect(await fingerprint(url)).not.toEqual(original);
-    const r = await restoreBackup(config, backupFile, config.local, { confirmed: true });
+    const r = await restoreBackup(config, backupFile, config.local, { confirm: approved });
     expect(r.untouchedTables).toEqual(['after_backup']);
     await exec(url, 'drop table public.after_backup');
     expect(await fingerprint(url)).toEqual(original);
-    expect(r.safetyBackup?.file).toMatch(/local_backup_\d{8}_\d{6}(_\d+)?\.sql$/);
+    expect(r.safetyBackup?.file).toMatch(/safety\/local_safety_backup_\d{8}_\d{6}(_\d+)?\.sql$/);
     expect(r.safetyBackup?.file).not.toBe(backupFile);
     expect(r.rowsPerTable).toContainEqual({ table: 'contactNotes', rows: 5 });
     expect(r.rowsPerTable).toContainEqual({ table: 'supabase_migrations.schema_migrations', rows: 3 });
@@ -145,7 +146,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     const before = await fingerprint(url);
     const files = readdirSync(path.dirname(backupFile)).length;
     await expect(
-      restoreBackup(config, backupFile, config.local, { confirmed: false }),
+      restoreBackup(config, backupFile, config.local, { confirm: noConfirmation }),
     ).rejects.toBeInstanceOf(UsageError);
     expect(readdirSync(path.dirname(backupFile)).length).toBe(files);
     expect(await fingerprint(url)).toEqual(before);
@@ -154,14 +155,17 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
   it('rolls a broken file back completely and names the failing line', async () => {
     await exec(url, MUTATE);
     const before = await fingerprint(url);
-    const lines = readFileSync(backupFile, 'utf8').split('\n');
+    // Without its first line and manifest: a legacy file, run with --legacy (an edited crm-env backup is refused).
+    const text = readFileSync(backupFile, 'utf8');
+    const lines = text.slice(text.indexOf('\n') + 1, text.lastIndexOf('\n-- The manifest')).split('\n');
     const at = lines.lastIndexOf('\\.') + 1; // after the last COPY block: most of the restore has run
     lines.splice(at, 0, 'SELECT * FROM public.no_such_table;');
     const broken = path.join(path.dirname(backupFile), 'broken.sql');
     writeFileSync(broken, lines.join('\n'));
     const err = await restoreBackup(config, broken, config.local, {
-      confirmed: true,
+      confirm: approved,
       backupFirst: false,
+      legacy: true,
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OperationError);
     expect((err as Error).message).toContain(`broken.sql:${at + 1}:`);
@@ -170,17 +174,18 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
   });
 
   it('data-only backup: public rows only, a TRUNCATE first; restores with the library and with psql', async () => {
-    await restoreBackup(config, backupFile, config.local, { confirmed: true, backupFirst: false });
+    await restoreBackup(config, backupFile, config.local, { confirm: approved, backupFirst: false });
     const data = await createBackup(config, config.local, { dataOnly: true, label: 'data' });
+    expect(path.basename(data.file)).toMatch(/^data_data_backup_/);
     const sql = readFileSync(data.file, 'utf8');
-    expect(sql).toMatch(/^TRUNCATE TABLE "public"\."activities", /m);
+    expect(sql).toMatch(/^TRUNCATE TABLE "public"\.".*"public"\."activities"/m);
     expect(sql).not.toMatch(/CREATE TABLE|schema_migrations/);
     expect(data.bytes).toBeLessThan(statSync(backupFile).size);
     await exec(
       url,
       `update public."contactNotes" set text = 'x'; delete from public.deals; insert into public.segments (name) values ('extra')`,
     );
-    await restoreBackup(config, data.file, config.local, { confirmed: true, backupFirst: false });
+    await restoreBackup(config, data.file, config.local, { confirm: approved, backupFirst: false });
     expect(await fingerprint(url)).toEqual(original);
     await exec(url, `delete from public.organizations`);
     psqlRestore(url, data.file);
@@ -203,18 +208,35 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
         '',
       ].join('\n'),
     );
-    const r = await restoreBackup(config, file, config.local, { confirmed: true, backupFirst: false });
-    expect(r).toMatchObject({ statements: 4, copiedRows: 1, safetyBackup: null, untouchedTables: [] });
+    // Written by hand, no manifest: refused (exit 1, nothing changed) unless --legacy.
+    const refused = await restoreBackup(config, file, config.local, { confirm: approved }).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(OperationError);
+    expect((refused as Error).message).toMatch(/no crm-env manifest/);
+    const r = await restoreBackup(config, file, config.local, {
+      confirm: approved,
+      backupFirst: false,
+      legacy: true,
+    });
+    expect(r).toMatchObject({
+      statements: 4,
+      copiedRows: 1,
+      safetyBackup: null,
+      untouchedTables: [],
+      verified: null,
+    });
     expect(r.rowsPerTable).toContainEqual({ table: 'tags', rows: 1 });
     const { rows } = await withClient(url, (c) => c.query(`select name from public.tags`));
     expect(rows).toEqual([{ name: 'sync\ttag' }]);
-    await restoreBackup(config, backupFile, config.local, { confirmed: true, backupFirst: false });
+    await restoreBackup(config, backupFile, config.local, { confirm: approved, backupFirst: false });
   });
 
-  it('--keep prunes older backups of the same label only; two backups in one second get distinct names', async () => {
+  it('--keep prunes older backups of the same label and kind only; two backups in one second get distinct names', async () => {
     const cfg = configFor(url);
     const other = await createBackup(cfg, cfg.local, { label: 'cloud', dataOnly: true });
-    // The clock stands still (only Date is faked): all three backups fall in the same second.
+    const full = await createBackup(cfg, cfg.local);
+    // The clock stands still (only Date is faked): all three data backups fall in the same second.
     vi.useFakeTimers({ toFake: ['Date'], now: new Date() });
     const files: string[] = [];
     try {
@@ -225,8 +247,9 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     }
     expect(new Set(files).size).toBe(3);
     const dir = path.join(cfg.backupDir, 'migrations');
-    expect(listBackups(dir, 'local')).toEqual(files.slice(1));
+    expect(listBackups(dir, 'local', 'data')).toEqual(files.slice(1));
     expect(existsSync(other.file)).toBe(true);
+    expect(existsSync(full.file)).toBe(true);
   });
 
   it('never puts the password on pg_dump’s command line', async () => {
@@ -253,7 +276,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     expect(readFileSync(path.join(dir, 'env'), 'utf8').trim()).toBe('set');
   });
 
-  it('refuses a pg_dump older than the server with a ConfigError naming the versions and the fix', async () => {
+  it('refuses a pg_dump older than the server with a ConfigError naming the versions and the installs', async () => {
     const dir = tempDir('pgdump');
     const old = path.join(dir, 'pg_dump');
     writeFileSync(old, '#!/bin/sh\necho "pg_dump (PostgreSQL) 9.6.0"\n');
@@ -261,7 +284,18 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     const cfg = configFor(url, { PG_DUMP: old });
     const err = await createBackup(cfg, cfg.local).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
+    // Names both versions, and the install commands (package names) for the server's major version.
+    const major = await withClient(url, async (c) =>
+      String(
+        (await c.query<{ v: number }>(`select current_setting('server_version_num')::int / 10000 as v`))
+          .rows[0]!.v,
+      ),
+    );
     expect((err as Error).message).toContain('9.6.0');
+    expect((err as Error).message).toContain(major);
+    const details = (err as ConfigError).details.join('\n');
+    for (const pkg of [`postgresql-client-${major}`, `postgresql@${major}`, `PostgreSQL.PostgreSQL.${major}`])
+      expect(details).toContain(pkg);
     expect(existsSync(path.join(cfg.backupDir, 'migrations'))).toBe(false);
   });
 
@@ -306,8 +340,8 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
       vi.restoreAllMocks();
       expect(code).toBe(0);
       const json = JSON.parse(io.out.join(''));
-      expect(json).toMatchObject({ target: 'custom', dataOnly: false });
-      expect(json.file).toMatch(new RegExp(`^${dir}/migrations/custom_backup_\\d{8}_\\d{6}\\.sql$`));
+      expect(json).toMatchObject({ target: 'custom', kind: 'full', dataOnly: false });
+      expect(json.file).toMatch(new RegExp(`^${dir}/migrations/custom_full_backup_\\d{8}_\\d{6}\\.sql$`));
       expect(statSync(json.file).size).toBe(json.bytes);
     });
   });

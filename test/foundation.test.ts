@@ -8,11 +8,10 @@ import { ConfigError } from '../src/errors.js';
 import { redactText, redactUrl } from '../src/redact.js';
 import { applyBaseSchema } from '../src/stack/base-schema.js';
 import { findPgBinaries } from '../src/stack/pg-binaries.js';
-import { runCli } from './support/cli.js';
+import { runCli, tempProject } from './support/cli.js';
 import { createDatabasePair, createTestDatabase, superuserUrl, urlFor } from './support/db.js';
-import { tempDir } from './support/tmp.js';
 
-const tmp = (): string => tempDir('cfg');
+const tmp = (): string => tempProject();
 
 describe('Supabase base schema', () => {
   it('applies twice without error', async () => {
@@ -192,7 +191,7 @@ describe('CLI contract', () => {
     execFileSync('git', ['add', '.env.production'], { cwd: dir });
     const tracked = runCli(['verify', '--json'], { cwd: dir, env });
     expect(tracked.code).toBe(2);
-    expect(tracked.stdout).toBe(''); // refused before any work, so no result either
+    expect(JSON.parse(tracked.stdout)).toMatchObject({ ok: false, exitCode: 2 });
     expect(tracked.stderr).toContain('.env.production');
     expect(tracked.stderr + tracked.stdout).not.toContain(secret);
 

@@ -1,3 +1,5 @@
+import type { Confirmer } from '../src/confirm.js';
+import { approved, noConfirmation } from '../src/confirm.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,9 +8,9 @@ import { connect, withClient } from '../src/db/connect.js';
 import { readMigrations } from '../src/migration/files.js';
 import type { DeployOptions, DeployReport } from '../src/migration/deploy.js';
 import { DeployError, deployMigrations } from '../src/migration/deploy.js';
+import { ApplyFailedError } from '../src/migration/apply.js';
 import { OperationError, UsageError } from '../src/errors.js';
 import { recordingReporter } from '../src/reporter.js';
-import { ApplyFailedError } from '../src/migration/apply.js';
 import { createTestDatabase } from './support/db.js';
 import {
   cliDbUrl,
@@ -95,7 +97,7 @@ describe.concurrent('migrate deploy', () => {
     expect(dry.report.dryRunFiles[2]!.error).toContain('missing_table');
     expect(await state(url)).toEqual(before);
 
-    const real = await deployError(deployMigrations(p.config, local(url), { yes: true }));
+    const real = await deployError(deployMigrations(p.config, local(url), { confirm: approved }));
     expect(real.exitCode).toBe(1);
     expect(real.report.dryRunFiles.at(-1)).toMatchObject({ fileName: V3, status: 'failed', line: 3 });
     expect(real.report.files).toEqual([]);
@@ -114,11 +116,14 @@ describe.concurrent('migrate deploy', () => {
       { local: await createTestDatabase({ template: 'empty' }), cloud },
     );
     const target: DatabaseTarget = { label: 'cloud', url: cloud, source: 'environment' };
-    const confirm = async (): Promise<boolean> => {
-      await withClient(cloud, (c) => c.query('create table public.changed_meanwhile (id int)'));
-      return true;
+    const confirm: Confirmer = {
+      canConfirm: true,
+      ask: async () => {
+        await withClient(cloud, (c) => c.query('create table public.changed_meanwhile (id int)'));
+        return true;
+      },
     };
-    const err = await deployError(deployMigrations(p.config, target, { interactive: true, confirm }));
+    const err = await deployError(deployMigrations(p.config, target, { confirm }));
     expect(err.exitCode).toBe(1);
     expect(err.report.files.map((f) => [f.fileName, f.status])).toEqual([
       [V1, 'rolled-back'],
@@ -142,16 +147,16 @@ describe.concurrent('migrate deploy', () => {
     const err = await deployMigrations(
       p.config,
       { label: 'cloud', url: cloud, source: 'environment' },
-      { interactive: false },
+      { confirm: noConfirmation },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
     expect((err as UsageError).exitCode).toBe(2);
     expect(await state(cloud)).toEqual({ tables: [], history: [] });
-    // The confirmation was all that was missing: with --yes the same deploy goes through.
+    // The confirmation was all that was missing: confirmed, the same deploy goes through.
     const yes = await deployMigrations(
       p.config,
       { label: 'cloud', url: cloud, source: 'environment' },
-      { interactive: false, yes: true },
+      { confirm: approved },
     );
     expect(yes.outcome).toBe('applied');
   });
@@ -163,8 +168,8 @@ describe.concurrent('migrate deploy', () => {
       { local: url },
     );
     const results = await Promise.allSettled([
-      deployMigrations(p.config, local(url), { yes: true }),
-      deployMigrations(p.config, local(url), { yes: true }),
+      deployMigrations(p.config, local(url), { confirm: approved }),
+      deployMigrations(p.config, local(url), { confirm: approved }),
     ]);
     const applied = results.filter((r) => r.status === 'fulfilled' && r.value.outcome === 'applied');
     expect(applied).toHaveLength(1);
@@ -181,7 +186,7 @@ describe.concurrent('migrate deploy', () => {
   it('deploys the whole schema; post-checks pass and `supabase migration list` shows every version applied', async () => {
     const url = await createTestDatabase({ template: 'base' });
     const p = repoMigrationsProject({ local: url });
-    const report = await deployMigrations(p.config, local(url), { yes: true });
+    const report = await deployMigrations(p.config, local(url), { confirm: approved });
     expect(report.outcome).toBe('applied');
     expect(report.postChecks?.ok).toBe(true);
     expect(report.backup?.bytes).toBeGreaterThan(0);
@@ -194,7 +199,7 @@ describe.concurrent('migrate deploy', () => {
     expect(list.remote).toEqual(files.map((f) => f.version));
     expect(list.local).toEqual(files.map((f) => f.version));
 
-    const again = await deployMigrations(p.config, local(url), { yes: true });
+    const again = await deployMigrations(p.config, local(url), { confirm: approved });
     expect(again.outcome).toBe('up-to-date');
     expect(again.backup).toBeNull();
   });
@@ -202,13 +207,13 @@ describe.concurrent('migrate deploy', () => {
   it('retries on lock timeout, gives up cleanly, and succeeds once the lock is released', async () => {
     const url = await createTestDatabase({ template: 'base' });
     const p = migrationProject({ [V1]: tableSql('one') }, { local: url });
-    await deployMigrations(p.config, local(url), { yes: true });
+    await deployMigrations(p.config, local(url), { confirm: approved });
     p.write(V2, 'alter table public.one add column extra int;\n');
 
     const holder = await connect(url);
     try {
       await holder.query('begin; lock table public.one in access exclusive mode');
-      const opts: DeployOptions = { yes: true, lockTimeout: '200ms', retries: 1, retryDelayMs: 200 };
+      const opts: DeployOptions = { confirm: approved, lockTimeout: '200ms', retries: 1, retryDelayMs: 200 };
       const err = await deployError(deployMigrations(p.config, local(url), opts));
       expect(err.exitCode).toBe(1);
       expect(err.cause).toBeInstanceOf(ApplyFailedError);
@@ -258,7 +263,12 @@ describe.concurrent('migrate deploy', () => {
       { local: url },
     );
     const reporter = recordingReporter();
-    const report: DeployReport = await deployMigrations(p.config, local(url), { yes: true }, reporter);
+    const report: DeployReport = await deployMigrations(
+      p.config,
+      local(url),
+      { confirm: approved },
+      reporter,
+    );
     expect(report.dryRunFiles.map((f) => [f.fileName, f.status])).toEqual([
       [V1, 'ok'],
       [V3, 'ok'],
@@ -282,10 +292,10 @@ describe.concurrent('migrate deploy', () => {
   it('blocks on validation errors before the dry run (lint error, edited applied file)', async () => {
     const url = await createTestDatabase({ template: 'base' });
     const p = migrationProject({ [V1]: tableSql('one') }, { local: url });
-    await deployMigrations(p.config, local(url), { yes: true });
+    await deployMigrations(p.config, local(url), { confirm: approved });
     p.write(V2, 'create table public.naked (id int);\n');
     p.write(V1, `${tableSql('one')}alter table public.one add column sneaky int;\n`);
-    const err = await deployError(deployMigrations(p.config, local(url), { yes: true }));
+    const err = await deployError(deployMigrations(p.config, local(url), { confirm: approved }));
     expect(err.exitCode).toBe(1);
     const errors = err.report.findings.filter((f) => f.severity === 'error');
     expect(errors.map((f) => [path.basename(f.file), f.line, f.rule])).toEqual([

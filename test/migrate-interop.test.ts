@@ -14,6 +14,7 @@ import {
   migrationProject,
   parseMigrationList,
   repoMigrationsProject,
+  repoProjectWith,
   supabaseCli,
   tableSql,
 } from './support/migration-project.js';
@@ -22,6 +23,20 @@ const REPO_FILES = readdirSync(path.resolve('supabase/migrations'))
   .filter((f) => f.endsWith('.sql'))
   .sort();
 const versions = (names: readonly string[]): string[] => names.map((n) => n.slice(0, 14));
+const CONCURRENTLY = '20990101000009_contacts_last_seen_index.sql';
+const CONCURRENTLY_SQL =
+  'create index concurrently if not exists contacts_last_seen_idx on public.contacts (last_seen);\n';
+
+/** True when the index exists and its build finished (a failed CONCURRENTLY build leaves it invalid). */
+async function validIndex(url: string, name: string): Promise<boolean> {
+  return withClient(url, async (c) => {
+    const { rows } = await c.query<{ ok: boolean }>(
+      `select i.indisvalid as ok from pg_index i where i.indexrelid = to_regclass($1)`,
+      [`public.${name}`],
+    );
+    return rows[0]?.ok === true;
+  });
+}
 
 async function history(url: string): Promise<{ version: string; n: number }[]> {
   return withClient(
@@ -47,19 +62,24 @@ describe.concurrent('migrations: crm-env and the Supabase CLI interoperate', () 
     for (const n of rest) cpSync(path.resolve('supabase/migrations', n), path.join(p.migrationsDir, n));
     const result = await migrateUp(url, p.migrationsDir);
     expect(result.alreadyApplied).toBe(first.length);
-    expect(result.applied.map((a) => a.fileName)).toEqual(rest);
+    expect(result.files.map((a) => [a.fileName, a.status])).toEqual(rest.map((n) => [n, 'applied']));
     expect(await history(url)).toEqual(versions(REPO_FILES).map((version) => ({ version, n: 1 })));
   });
 
-  it('after migrateUp, `supabase migration list` shows every migration applied', async () => {
+  it('after migrateUp (a CONCURRENTLY file included), `supabase migration list` shows every migration applied', async () => {
     const url = await createTestDatabase({ template: 'base' });
-    const p = repoMigrationsProject({ local: url });
-    await migrateUp(url, p.migrationsDir);
+    const p = repoProjectWith({ local: url }, { [CONCURRENTLY]: CONCURRENTLY_SQL });
+    const all = [...REPO_FILES, CONCURRENTLY];
+    const result = await migrateUp(url, p.migrationsDir);
+    expect(result.files.map((f) => [f.fileName, f.status, f.outsideTransaction !== undefined])).toEqual(
+      all.map((n) => [n, 'applied', n === CONCURRENTLY]),
+    );
+    expect(await validIndex(url, 'contacts_last_seen_idx')).toBe(true);
     const list = parseMigrationList(
       await supabaseCli(['migration', 'list', '--db-url', cliDbUrl(url)], p.dir),
     );
-    expect(list.local).toEqual(versions(REPO_FILES));
-    expect(list.remote).toEqual(versions(REPO_FILES));
+    expect(list.local).toEqual(versions(all));
+    expect(list.remote).toEqual(versions(all));
     // And the CLI finds nothing left to push: its push succeeds and changes no history row.
     const history = (): Promise<unknown[]> =>
       withClient(

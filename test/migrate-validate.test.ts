@@ -196,4 +196,25 @@ describe.concurrent('migrate validate', () => {
       validateExitCode(report, true),
     ]).toEqual([0, 1, 0, 1]);
   });
+
+  it('passes a correct CONCURRENTLY file under --strict (rehearsed on its own); a file that mixes one in warns', async () => {
+    const cic = 'create index concurrently if not exists one_note_idx on public.one (note);\n';
+    const p = migrationProject({ [V1]: tableSql('one'), [V2]: cic }, { local: await localDb() });
+    const report = await validateMigrations(p.config);
+    expect(report.rehearsal.status).toBe('ok');
+    expect(
+      report.rehearsal.files.map((f) => [f.fileName, f.status, f.outsideTransaction?.[0]?.what]),
+    ).toEqual([
+      [V1, 'applied', undefined],
+      [V2, 'applied', 'CREATE INDEX CONCURRENTLY'],
+    ]);
+    expect([report.errors, report.warnings, validateExitCode(report, true)]).toEqual([0, 0, 0]);
+
+    p.write(V2, `comment on table public.one is 'x';\n${cic}`);
+    const mixed = await validateMigrations(p.config, { rehearsal: false });
+    expect(mixed.files[1]!.findings.map((f) => [f.rule, f.line])).toEqual([
+      ['concurrently-in-transaction', 2],
+    ]);
+    expect(validateExitCode(mixed, true)).toBe(1);
+  });
 });

@@ -8,6 +8,8 @@ import {
   tablesAfterMigration,
   type LintFinding,
 } from '../src/migration/lint.js';
+import type { ColumnType } from '../src/migration/column-types.js';
+import { typeFromCatalog } from '../src/migration/column-types.js';
 import { RULES } from '../src/migration/lint-rules.js';
 
 const EXISTING = new Set(['public.contacts', 'public.deals', 'public.activities', 'crm.audit_log']);
@@ -38,6 +40,11 @@ describe('lintMigration on the dangerous fixture', () => {
       ['ban-truncate', 19],
       ['suppression-without-reason', 20],
       ['unused-suppression', 22],
+      ['ban-drop-schema', 24],
+      ['ban-drop-cascade', 25],
+      ['ban-delete-without-where', 26],
+      ['ban-update-without-where', 27],
+      ['lossy-column-type-change', 28],
     ]);
     expect(new Set(findings.map((f) => f.rule))).toEqual(new Set(Object.keys(RULES)));
   });
@@ -198,6 +205,116 @@ DROP TABLE deal_comments;`;
   it('treat a table dropped and recreated in the file as new', async () => {
     const sql = `DROP TABLE contacts;\nCREATE TABLE contacts (id int);\nALTER TABLE contacts ENABLE ROW LEVEL SECURITY;\nCREATE INDEX c_idx ON contacts (id);`;
     expect(await lint(sql)).toEqual([['ban-drop-table', 1]]);
+  });
+});
+
+describe('data-loss rules', () => {
+  const catalog = (cols: Record<string, string>): Map<string, Map<string, ColumnType>> =>
+    new Map([['public.t', new Map(Object.entries(cols).map(([c, t]) => [c, typeFromCatalog(t)]))]]);
+  const COLUMNS = catalog({
+    v: 'character varying(20)',
+    n: 'numeric(10,2)',
+    i: 'integer',
+    ts: 'timestamp(6) with time zone',
+    j: 'json',
+    tx: 'text',
+  });
+  /** Rules for one ALTER COLUMN … TYPE on public.t (not an existing table: only data loss is judged). */
+  const change = async (column: string, to: string, existing: string[] = []): Promise<string[]> =>
+    (
+      await lintMigration(
+        'm.sql',
+        `ALTER TABLE t ALTER COLUMN ${column} TYPE ${to};`,
+        new Set(existing),
+        COLUMNS,
+      )
+    ).map((f) => f.rule);
+
+  it('let type changes through that keep every value or fail loudly', async () => {
+    for (const [column, to] of [
+      ['v', 'text'],
+      ['v', 'varchar(40)'],
+      ['v', 'varchar(10)'], // checked: a longer value fails the dry run instead of being cut
+      ['n', 'numeric(12,2)'],
+      ['n', 'numeric'],
+      ['i', 'bigint'],
+      ['i', 'numeric(6,0)'],
+      ['ts', 'text'],
+      ['tx', 'integer'], // checked parse: a bad value fails
+      ['unknown_column', 'text'],
+      ['v', 'text USING v'],
+    ]) {
+      expect(await change(column!, to!), `${column} → ${to}`).toEqual([]);
+    }
+  });
+
+  it('flag type changes that round, cut or reinterpret values, and any computed USING', async () => {
+    for (const [column, to] of [
+      ['n', 'numeric(10,0)'],
+      ['n', 'integer'],
+      ['ts', 'date'],
+      ['ts', 'timestamptz(0)'],
+      ['j', 'jsonb'],
+      ['i', 'real'],
+      ['v', 'varchar(10) USING v::varchar(10)'],
+      ['i', 'bigint USING i * 100'],
+      ['unknown_column', 'date'],
+    ]) {
+      expect(await change(column!, to!), `${column} → ${to}`).toEqual(['lossy-column-type-change']);
+    }
+  });
+
+  it('do not call a widening that keeps the table a rewrite, but still flag one that adds a limit', async () => {
+    expect(await change('v', 'text', ['public.t'])).toEqual([]);
+    expect(await change('n', 'numeric(14,2)', ['public.t'])).toEqual([]);
+    expect(await change('tx', 'varchar(20)', ['public.t'])).toEqual(['changing-column-type']);
+    expect(await change('n', 'integer', ['public.t'])).toEqual([
+      'lossy-column-type-change',
+      'changing-column-type',
+    ]);
+  });
+
+  it('flag DELETE/UPDATE without WHERE, DROP SCHEMA and CASCADE, except on tables created in the file', async () => {
+    expect(await lint('DELETE FROM public.contacts;\nUPDATE deals SET stage = 1;')).toEqual([
+      ['ban-delete-without-where', 1],
+      ['ban-update-without-where', 2],
+    ]);
+    expect(await lint('DELETE FROM contacts WHERE true;\nUPDATE deals SET stage = 1 WHERE id = 2;')).toEqual(
+      [],
+    );
+    expect(await lint('drop schema public cascade;')).toEqual([
+      ['ban-drop-schema', 1],
+      ['ban-drop-cascade', 1],
+    ]);
+    expect(await lint('DROP TABLE contacts CASCADE;')).toEqual([
+      ['ban-drop-table', 1],
+      ['ban-drop-cascade', 1],
+    ]);
+    const local =
+      'CREATE TEMP TABLE x (id int);\nDELETE FROM x;\nUPDATE x SET id = 1;\nDROP TABLE x CASCADE;';
+    expect(await lint(local)).toEqual([]);
+    const suppressed =
+      '-- crm-env-lint-disable-next-statement ban-drop-schema, ban-drop-cascade: replaced by the v2 schema\ndrop schema public cascade;';
+    expect(await lint(suppressed)).toEqual([]);
+  });
+});
+
+describe('statements that cannot run in a transaction', () => {
+  it('are fine alone in their file and re-runnable; mixed in, or not idempotent, they warn', async () => {
+    const cic = 'CREATE INDEX CONCURRENTLY IF NOT EXISTS c_email_idx ON contacts (email);';
+    expect(await lint(cic)).toEqual([]);
+    expect(
+      await lint(`${cic}\nCREATE INDEX CONCURRENTLY IF NOT EXISTS c_phone_idx ON contacts (phone);`),
+    ).toEqual([]);
+    expect(await lint('DROP INDEX CONCURRENTLY IF EXISTS c_email_idx;')).toEqual([]);
+    expect(await lint('REINDEX (CONCURRENTLY) INDEX c_email_idx;')).toEqual([]);
+    expect(await lint('CREATE INDEX CONCURRENTLY c_email_idx ON contacts (email);')).toEqual([
+      ['concurrently-in-transaction', 1],
+    ]);
+    expect(await lint('DROP INDEX CONCURRENTLY c_email_idx;')).toEqual([['concurrently-in-transaction', 1]]);
+    expect(await lint(`COMMENT ON TABLE contacts IS 'x';\n${cic}`)).toEqual([
+      ['concurrently-in-transaction', 2],
+    ]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { approved, noConfirmation } from '../src/confirm.js';
 import { describe, expect, it } from 'vitest';
 import { resetEnvironment } from '../src/dev/reset.js';
 import { createTestUsers } from '../src/dev/test-users.js';
@@ -8,7 +9,8 @@ import { UsageError } from '../src/errors.js';
 import { runCli } from './support/cli.js';
 import { testConfig } from './support/config.js';
 import { createDatabasePair, createTestDatabase } from './support/db.js';
-import { authUsers, insertCrmDataset, REAL_USER, tableChecksums } from './support/fixtures.js';
+import { authUsers, exec, insertCrmDataset, REAL_USER, tableChecksums } from './support/fixtures.js';
+import { repoMigrationFiles, repoProjectWith } from './support/migration-project.js';
 
 describe('dev:reset', () => {
   it('leaves both databases with exactly the fresh step-3 data, keeps the real cloud user, takes two backups', async () => {
@@ -17,7 +19,7 @@ describe('dev:reset', () => {
     await insertCrmDataset(cloud, { tag: 'cloud-before' });
     const config = testConfig({ local, cloud });
 
-    const result = await resetEnvironment(config, { confirmed: true });
+    const result = await resetEnvironment(config, { confirm: approved });
 
     // The reference: a fresh dev:users:create on an empty CRM database.
     const fresh = await createTestDatabase();
@@ -37,12 +39,33 @@ describe('dev:reset', () => {
     expect(result.sync?.verify.equal).toBe(true);
   });
 
+  it('rebuilds CONCURRENTLY and VACUUM files inside its one transaction; history keeps the files as written', async () => {
+    const local = await createTestDatabase();
+    const index =
+      'create index concurrently if not exists contacts_last_seen_idx on public.contacts (last_seen)';
+    const p = repoProjectWith(
+      { local },
+      {
+        '20990101000001_index.sql': `${index};\n`,
+        '20990101000002_vacuum.sql': 'vacuum analyze public.contacts;\n',
+      },
+    );
+    const result = await resetEnvironment(p.config, { confirm: approved, localOnly: true });
+    expect(result.migrationsApplied).toBe(repoMigrationFiles().length + 2);
+    const { rows } = await exec(
+      local,
+      `select (select indisvalid from pg_index where indexrelid = 'public.contacts_last_seen_idx'::regclass) as valid,
+              (select statements from supabase_migrations.schema_migrations where version = '20990101000001') as statements`,
+    );
+    expect(rows[0]).toEqual({ valid: true, statements: [index] });
+  });
+
   it('--local-only leaves the cloud untouched', async () => {
     const { local, cloud } = await createDatabasePair();
     await insertCrmDataset(cloud, { tag: 'cloud-before' });
     const before = await tableChecksums(cloud);
     const config = testConfig({ local, cloud });
-    const result = await resetEnvironment(config, { confirmed: true, localOnly: true });
+    const result = await resetEnvironment(config, { confirm: approved, localOnly: true });
     expect(result.sync).toBeNull();
     expect(result.backups).toHaveLength(1);
     expect(await tableChecksums(cloud)).toEqual(before);
@@ -54,7 +77,7 @@ describe('dev:reset', () => {
     await insertCrmDataset(cloud, { tag: 'c' });
     const [lb, cb] = [await tableChecksums(local), await tableChecksums(cloud)];
     const config = testConfig({ local, cloud });
-    await expect(resetEnvironment(config, { confirmed: false })).rejects.toBeInstanceOf(UsageError);
+    await expect(resetEnvironment(config, { confirm: noConfirmation })).rejects.toBeInstanceOf(UsageError);
 
     const env = { LOCAL_DATABASE_URL: local, DATABASE_URL_PRODUCTION: cloud };
     const reset = runCli(['reset'], { cwd: config.projectDir, env });
@@ -79,11 +102,11 @@ describe('dev:reset', () => {
     const { exec } = await import('./support/fixtures.js');
     await exec(cloud, 'alter table public.tasks alter column title type varchar(500)');
     const config = testConfig({ local, cloud });
-    const err = await resetEnvironment(config, { confirmed: true }).catch((e: unknown) => e);
+    const err = await resetEnvironment(config, { confirm: approved }).catch((e: unknown) => e);
     expect((err as { exitCode: number }).exitCode).toBe(1);
     // Both backups were taken before the failure, and the error names each of them.
     const taken = readdirSync(path.join(config.backupDir, 'reset')).filter((f) => f.endsWith('.sql'));
-    expect(taken.map((f) => f.split('_backup_')[0]).sort()).toEqual(['cloud', 'local']);
+    expect(taken.map((f) => f.split('_')[0]).sort()).toEqual(['cloud', 'local']);
     const details = (err as { details: string[] }).details.join('\n');
     for (const f of taken) expect(details).toContain(`backups/reset/${f}`);
     expect(await tableChecksums(cloud)).toEqual(before);

@@ -183,7 +183,7 @@ describe('sync push faults roll the cloud back completely', () => {
     await waitForNoBackends(cloud);
     expect(await databaseState(cloud)).toEqual(before);
     // The backup was written before anything was emptied, and the error names it.
-    expect(backups(config)).toEqual([expect.stringMatching(/^cloud_backup_\d{8}_\d{6}\.sql$/)]);
+    expect(backups(config)).toEqual([expect.stringMatching(/^cloud_sync_backup_\d{8}_\d{6}\.sql$/)]);
     expect(err.details.join('\n')).toContain(`backups/sync/${backups(config)[0]}`);
   });
 

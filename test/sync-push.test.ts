@@ -128,7 +128,7 @@ describe('sync push', () => {
     // The backup: where the summary says, owner-only, no password inside, restorable by stock psql.
     const file = result.backupFile;
     expect(path.dirname(file)).toBe(path.join(config.backupDir, 'sync'));
-    expect(path.basename(file)).toMatch(/^cloud_backup_\d{8}_\d{6}(_\d+)?\.sql$/);
+    expect(path.basename(file)).toMatch(/^cloud_sync_backup_\d{8}_\d{6}(_\d+)?\.sql$/);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const text = readFileSync(file, 'utf8');
     const password = decodeURIComponent(new URL(cloud).password);

@@ -14,13 +14,12 @@ import { createTestUsers, testUserSpecs, volumesFor } from '../src/dev/test-user
 import type { UsersCheckReport } from '../src/dev/users-check.js';
 import { checkTestUsers } from '../src/dev/users-check.js';
 import { ConfigError } from '../src/errors.js';
-import { runCli } from './support/cli.js';
+import { runCli, tempProject } from './support/cli.js';
 import { testConfig } from './support/config.js';
 import { createDatabasePair, createTestDatabase } from './support/db.js';
-import { tempDir } from './support/tmp.js';
 import { DNS_NAMESPACE, uuidV5 } from './support/uuid.js';
 
-const tmp = (): string => tempDir('users');
+const tmp = (): string => tempProject();
 
 /** The volumes of the spec (create-test-users.sh), per role. */
 const SPEC_COUNTS = {

@@ -9,11 +9,10 @@ import type { Config } from '../src/config.js';
 import { syncPush } from '../src/dev/sync.js';
 import type { VerifyReport } from '../src/dev/verify.js';
 import { verifyParity } from '../src/dev/verify.js';
-import { runCli } from './support/cli.js';
+import { runCli, tempProject } from './support/cli.js';
 import { testConfig } from './support/config.js';
 import { createDatabasePair } from './support/db.js';
 import { CRM_TABLES, TEST_USERS, databaseState, exec, insertCrmDataset } from './support/fixtures.js';
-import { tempDir } from './support/tmp.js';
 
 interface Pushed {
   local: string;
@@ -143,7 +142,7 @@ describe('verifyParity', () => {
 describe('the built CLI', () => {
   it('verify --json exits 0 when equal and 1 after a cloud change; sync push without --force exits 2 without printing a password', async () => {
     const { local, cloud } = await pushedPair();
-    const cwd = tempDir('cli');
+    const cwd = tempProject();
     const env = { LOCAL_DATABASE_URL: local, DATABASE_URL_PRODUCTION: cloud };
     const passwords = [new URL(local).password, new URL(cloud).password].map(decodeURIComponent);
     expect(passwords.every((p) => p.length >= 8)).toBe(true);

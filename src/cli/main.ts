@@ -9,4 +9,5 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// The process's environment and folder enter here, once; everything below gets them passed in.
+process.exitCode = await main(process.argv.slice(2), { env: process.env, cwd: process.cwd() });

@@ -1,6 +1,7 @@
 /**
  * Terminal output. Human lines go to stdout; progress redraws one line on a TTY (stderr) and is
- * silent otherwise; `--json` mode prints only the final JSON document on stdout.
+ * silent otherwise; `--json` mode prints only the final JSON document on stdout (src/cli/run.ts prints
+ * it, once, on success and on failure).
  */
 import type { Reporter } from '../reporter.js';
 import { redactText } from '../redact.js';
@@ -8,12 +9,21 @@ import { redactText } from '../redact.js';
 export interface Output extends Reporter {
   /** A plain line for humans (suppressed in JSON mode). */
   line(message?: string): void;
-  /** The machine-readable result (JSON mode only). */
-  json(value: unknown): void;
+  /**
+   * Records the command's machine-readable result. Printed once at the end in JSON mode, with `ok`,
+   * `exitCode` and `error` added (also when the command fails after recording it).
+   */
+  json(value: object): void;
   readonly jsonMode: boolean;
 }
 
-export function createOutput(options: { json?: boolean; secrets?: readonly string[] } = {}): Output {
+export function createOutput(
+  options: {
+    json?: boolean;
+    secrets?: readonly string[];
+    onResult?: (value: object) => void;
+  } = {},
+): Output {
   const jsonMode = options.json ?? false;
   const secrets = options.secrets ?? [];
   const tty = Boolean(process.stderr.isTTY) && !jsonMode;
@@ -44,8 +54,6 @@ export function createOutput(options: { json?: boolean; secrets?: readonly strin
       progressShown = done < total;
       if (!progressShown) process.stderr.write('\r\x1b[2K');
     },
-    json: (value) => {
-      if (jsonMode) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-    },
+    json: (value) => options.onResult?.(value),
   };
 }

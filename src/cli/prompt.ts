@@ -1,8 +1,20 @@
-/** Interactive confirmation, only ever called when stdin is a terminal. */
-import { input } from '@inquirer/prompts';
+/** Interactive confirmation: the CLI's side of src/confirm.ts. The only module that prompts. */
+import type { Confirmer, ConfirmRequest } from '../confirm.js';
+import { approved } from '../confirm.js';
 
-/** Asks the user to type `word`; true only for an exact match. */
-export async function askToType(word: string): Promise<boolean> {
-  const answer = await input({ message: `Type '${word}' to confirm:` });
-  return answer.trim() === word;
+async function ask(request: ConfirmRequest): Promise<boolean> {
+  const { confirm, input } = await import('@inquirer/prompts');
+  if (request.word === undefined) return confirm({ message: request.message, default: false });
+  const answer = await input({ message: `${request.message}\n  Type '${request.word}' to confirm:` });
+  return answer.trim() === request.word;
+}
+
+/**
+ * `--yes` approves in advance; otherwise the user is asked on a terminal; with no terminal (or in
+ * `--json` mode) nobody can be asked, and the library refuses with exit 2.
+ */
+export function terminalConfirmer(options: { yes?: boolean; json?: boolean }): Confirmer {
+  if (options.yes) return approved;
+  const canConfirm = Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY) && !options.json;
+  return { canConfirm, ask: async (request) => canConfirm && ask(request) };
 }

@@ -1,10 +1,14 @@
 /**
  * The one place that turns errors into exit codes: 0 success, 1 failed or mismatch, 2 bad usage or
- * configuration (nothing was changed). Messages are redacted before they are printed.
+ * configuration (nothing was changed). Messages are redacted before they are printed. In `--json` mode
+ * it also prints the run's one JSON document, on success and on failure alike.
  */
+import path from 'node:path';
 import { CommanderError } from 'commander';
 import { CrmEnvError, ReportedError } from '../errors.js';
+import { shownPath, wholeMs } from '../format.js';
 import { redactText } from '../redact.js';
+import type { CliSession } from './context.js';
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof CrmEnvError) return err.exitCode;
@@ -28,4 +32,65 @@ export function reportError(err: unknown, secrets: readonly string[] = []): numb
     `❌ Unexpected error (a bug in crm-env; please report it):\n${redactText(text, secrets)}\n`,
   );
   return code;
+}
+
+/** The one-sentence error of a failed run, for JSON. */
+function errorText(err: unknown): { error: string; details?: readonly string[] } {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.help') return { error: 'A subcommand is needed (see --help).' };
+    return { error: err.message.replace(/^error: /, '') };
+  }
+  if (err instanceof CrmEnvError) return { error: err.message, details: err.details.filter(Boolean) };
+  return { error: err instanceof Error ? err.message : String(err) };
+}
+
+/** An `error` the command recorded in its result (a failed deploy's report has one). */
+function recordedError(result: object | null): string | undefined {
+  const error = (result as { error?: unknown } | null)?.error;
+  return typeof error === 'string' ? error : undefined;
+}
+
+const DURATION_KEY = /^ms$|Ms$/;
+const PATH_KEY = /^(file|path|dir)$|(File|Path|Dir)$/;
+
+/**
+ * The run's JSON document: the command's recorded result, then `ok`, `exitCode`, `command` and `error`
+ * (null on success). Every duration (`ms`, `…Ms`) is whole milliseconds and every absolute path
+ * (`file`, `…File`, `…Dir`, `path`) is shown relative to the project, as in human output.
+ */
+export function jsonDocument(session: CliSession, exitCode: number, err?: unknown): string {
+  const failure = err === undefined ? null : errorText(err);
+  const {
+    ok: _ok,
+    exitCode: _code,
+    command: _command,
+    error: _error,
+    ...result
+  } = (session.result ?? {}) as Record<string, unknown>;
+  const doc = {
+    ok: exitCode === 0,
+    exitCode,
+    command: session.command,
+    error: failure?.error ?? recordedError(session.result) ?? null,
+    ...(failure?.details?.length ? { details: failure.details } : {}),
+    ...result,
+  };
+  const projectDir = session.projectDir;
+  const text = JSON.stringify(
+    doc,
+    (key, value: unknown) => {
+      if (typeof value === 'number' && DURATION_KEY.test(key)) return wholeMs(value);
+      if (typeof value === 'string' && projectDir && PATH_KEY.test(key) && path.isAbsolute(value))
+        return shownPath(projectDir, value);
+      return value;
+    },
+    2,
+  );
+  return redactText(text, session.secrets);
+}
+
+/** Ends a run: in JSON mode prints the document; returns the exit code. */
+export function finishRun(session: CliSession, exitCode: number, err?: unknown): number {
+  if (session.json) process.stdout.write(`${jsonDocument(session, exitCode, err)}\n`);
+  return exitCode;
 }

@@ -43,6 +43,33 @@ export function tableKey(schema: string, name: string): string {
   return `${schema}.${name}`;
 }
 
+/** A table named by the catalog. */
+export interface TableRef {
+  readonly schema: string;
+  readonly name: string;
+  /** `"schema"."name"`, quoted. */
+  readonly qualified: string;
+}
+
+/**
+ * The tables of `schema`: ordinary tables and partitioned parents, and only with `partitions` their
+ * partitions (a partition's rows are its parent's). Catalog only: no table locks.
+ */
+export async function listTables(
+  client: Client,
+  schema = 'public',
+  options: { partitions?: boolean } = {},
+): Promise<TableRef[]> {
+  const { rows } = await client.query<{ schema: string; name: string }>(
+    `select n.nspname as schema, c.relname as name
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = $1 and c.relkind in ('r', 'p') and ($2 or not c.relispartition)
+      order by 1, 2`,
+    [schema, options.partitions ?? false],
+  );
+  return rows.map((r) => ({ ...r, qualified: qualify(r.schema, r.name) }));
+}
+
 interface ColumnRow {
   table_name: string;
   column_name: string;

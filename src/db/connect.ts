@@ -105,6 +105,34 @@ export async function withAdvisoryLock<T>(
   }
 }
 
+export interface LockedClientOptions extends ConnectOptions {
+  readonly lock: keyof typeof LOCKS;
+  /** The sentence shown when another crm-env run holds the lock. */
+  readonly busyMessage: string;
+}
+
+/** client → advisory lock → `fn`: the one way commands take a database for themselves. */
+export async function withLockedClient<T>(
+  url: string,
+  options: LockedClientOptions,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  return withClient(
+    url,
+    (client) => withAdvisoryLock(client, options.lock, () => fn(client), options.busyMessage),
+    options,
+  );
+}
+
+/** client → advisory lock → transaction → `fn`; ROLLBACK on any error, COMMIT otherwise. */
+export async function withLockedTransaction<T>(
+  url: string,
+  options: LockedClientOptions,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  return withLockedClient(url, options, (client) => withTransaction(client, () => fn(client)));
+}
+
 /** Server error fields that node-postgres attaches to errors. */
 export interface PgErrorFields {
   code?: string;

@@ -3,8 +3,6 @@
  * destination on any failure, which sends CopyFail: the server then rejects the whole COPY.
  */
 
-import { once } from 'node:events';
-import type { Writable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -76,18 +74,4 @@ export async function copyQueryBetween(
   const counter = new ByteCounter();
   await pipeline(out, counter, into, signal ? { signal } : {});
   return { rows: into.rowCount ?? 0, bytes: counter.bytes };
-}
-
-/**
- * Writes COPY text of `source` into an open writable (a backup file) without ending it. Iterates
- * instead of piping, so a file written by many COPYs does not collect a listener per table.
- */
-export async function copyToWritable(from: Client, source: CopySource, sink: Writable): Promise<CopyResult> {
-  const out = from.query(copyTo(copyOutSql(source)));
-  let bytes = 0;
-  for await (const chunk of out as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (!sink.write(chunk)) await once(sink, 'drain');
-  }
-  return { rows: out.rowCount ?? 0, bytes };
 }

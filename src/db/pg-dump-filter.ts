@@ -5,15 +5,17 @@
  *
  * - `\restrict` / `\unrestrict` lines (pg_dump ≥ 17.6/16.10/15.14) are dropped: older psql clients
  *   and other runners reject unknown meta-commands, and the file's only reader is a restore we control.
- * - Schemas are kept, never dropped or re-created: `DROP SCHEMA` (from --clean) is removed and
- *   `CREATE SCHEMA x` becomes `CREATE SCHEMA IF NOT EXISTS x` (removed for `public`, which always
- *   exists). Dropping `public` needs its owner, and would also drop its default privileges
- *   (Supabase's `ALTER DEFAULT PRIVILEGES … IN SCHEMA public GRANT … TO anon, authenticated`) and its
- *   grants, which nobody would put back.
- * - Entries about the schema or database itself are commented out: COMMENT ON SCHEMA / ACL on SCHEMA
- *   (the kept schema keeps its own), DEFAULT ACL (`FOR ROLE supabase_admin …` needs that role),
- *   EXTENSION and COMMENT ON EXTENSION (Supabase-managed), and SET/RESET SESSION AUTHORIZATION
- *   around grants (superuser only; the restoring owner grants instead).
+ * - Schemas are kept, never dropped: `DROP SCHEMA` (from --clean) is removed. Dropping `public` needs
+ *   its owner, and would also drop its default privileges (Supabase's `ALTER DEFAULT PRIVILEGES …
+ *   IN SCHEMA public GRANT … TO anon, authenticated`) and its grants, which nobody would put back.
+ *   `CREATE SCHEMA x` becomes a block that creates `x` only when it is missing (after a `drop schema
+ *   public cascade`, say) and then remembers that it did (the session setting crm_env.created_schemas).
+ * - The schema's own entries — COMMENT ON SCHEMA, its ACL, and the DEFAULT ACL in it — run only for
+ *   a schema the file re-created (an existing schema keeps its own); a DEFAULT ACL `FOR ROLE r` only
+ *   when the restoring role is a member of r (`supabase_admin`'s need that role).
+ * - Other entries are commented out: EXTENSION and COMMENT ON EXTENSION (Supabase-managed), DEFAULT ACL
+ *   outside a schema, and SET/RESET SESSION AUTHORIZATION around grants (superuser only; the restoring
+ *   owner grants instead).
  *
  * - Before the first object ACL, one DO block resets the privileges of every relation and routine the
  *   file re-created to PostgreSQL's defaults. Without it, re-created objects would also carry the
@@ -85,25 +87,50 @@ $crm_env_acl$;
 }
 
 export interface DumpFilterOptions {
-  /** SQL inserted before the first table's data (the data-only backup's TRUNCATE). */
+  /**
+   * SQL inserted before the first table's data (the data-only backup's TRUNCATE, test users' auth
+   * rows), or at the end when the dump has no data; it ends with a newline.
+   */
   readonly beforeData?: string;
 }
 
 /** Why an entry is commented out, or null to keep it. */
-function skipReason(name: string, type: string): string | null {
+function skipReason(name: string, type: string, schema: string): string | null {
   if (type === 'EXTENSION' || (type === 'COMMENT' && name.startsWith('EXTENSION ')))
     return 'extensions are managed by Supabase';
-  if (type === 'DEFAULT ACL') return 'the kept schema keeps its default privileges';
-  if ((type === 'COMMENT' || type === 'ACL') && name.startsWith('SCHEMA '))
-    return 'the kept schema keeps its comment and privileges';
+  if (type === 'DEFAULT ACL' && schema === '-') return 'default privileges outside the backed-up schemas';
   return null;
+}
+
+/** The schema whose own entry this is (COMMENT/ACL on it, DEFAULT ACL in it): run only if re-created. */
+function ownSchema(name: string, type: string, schema: string): string | null {
+  if ((type === 'COMMENT' || type === 'ACL') && name.startsWith('SCHEMA ')) return name.slice(7);
+  if (type === 'DEFAULT ACL' && schema !== '-') return schema;
+  return null;
+}
+
+const CREATED = `pg_catalog.string_to_array(pg_catalog.current_setting('crm_env.created_schemas', true), ',')`;
+
+/** `CREATE SCHEMA x;` as a block that creates the schema only when missing and records that it did. */
+export function createSchemaBlock(written: string, name: string): string {
+  return `DO $crm_env_schema$ BEGIN IF pg_catalog.to_regnamespace(${lit(written)}) IS NULL THEN CREATE SCHEMA ${written}; PERFORM pg_catalog.set_config('crm_env.created_schemas', pg_catalog.concat_ws(',', pg_catalog.current_setting('crm_env.created_schemas', true), ${lit(name)}), false); END IF; END $crm_env_schema$;`;
+}
+
+/** A one-line statement of a schema's own entry, run only if the file re-created that schema. */
+export function ifSchemaCreated(schema: string, statement: string): string {
+  const role = /^ALTER DEFAULT PRIVILEGES FOR ROLE ("(?:[^"]|"")*"|\S+)/.exec(statement)?.[1];
+  const roleName = role?.startsWith('"') ? role.slice(1, -1).replace(/""/g, '"') : role;
+  const member = roleName
+    ? ` AND EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = ${lit(roleName)} AND pg_catalog.pg_has_role(r.oid, 'MEMBER'))`
+    : '';
+  return `DO $crm_env_schema$ BEGIN IF ${lit(schema)} = ANY (${CREATED})${member} THEN EXECUTE ${lit(statement.replace(/;$/, ''))}; END IF; END $crm_env_schema$;`;
 }
 
 /** The line-level rules, separate from the stream plumbing so that tests can call them directly. */
 export class DumpFilter {
   private inCopy = false;
   private seenHeader = false;
-  private entry: { name: string; type: string; skip: string | null } | null = null;
+  private entry: { name: string; type: string; skip: string | null; own: string | null } | null = null;
   private beforeData: string | undefined;
   private readonly relations: [string, string][] = [];
   private readonly routines: [string, string][] = [];
@@ -125,7 +152,12 @@ export class DumpFilter {
       this.seenHeader = true;
       const [, name, type] = header as unknown as [string, string, string];
       const schema = header[3]!;
-      this.entry = { name, type, skip: skipReason(name, type) };
+      this.entry = {
+        name,
+        type,
+        skip: skipReason(name, type, schema),
+        own: ownSchema(name, type, schema),
+      };
       if (RELATION_TYPES.has(type)) this.relations.push([schema, name]);
       if (ROUTINE_TYPES.has(type) && name.includes('(')) this.routines.push([schema, name]);
       if (type === 'ACL' && this.entry.skip === null) {
@@ -135,7 +167,7 @@ export class DumpFilter {
       if (type === 'TABLE DATA' && this.beforeData !== undefined) {
         const sql = this.beforeData;
         this.beforeData = undefined;
-        return `-- crm-env: empty the tables before loading them (a data-only backup replaces the data)\n${sql}\n\n${text}`;
+        return `${sql.replace(/\n*$/, '\n\n')}${text}`;
       }
       return text;
     }
@@ -148,12 +180,23 @@ export class DumpFilter {
     if (entry.skip !== null) return `-- crm-env skipped (${entry.skip}): ${text}`;
     if (entry.type === 'SCHEMA') {
       const m = /^CREATE SCHEMA (.+);$/.exec(text);
-      if (m) return m[1] === 'public' ? `-- crm-env kept: ${text}` : `CREATE SCHEMA IF NOT EXISTS ${m[1]};`;
+      if (m) return createSchemaBlock(m[1]!, entry.name);
     }
-    if (entry.type === 'ACL' && /^(RE)?SET SESSION AUTHORIZATION\b/.test(text))
-      return `-- crm-env skipped: ${text}`;
+    if (/^(RE)?SET SESSION AUTHORIZATION\b/.test(text)) return `-- crm-env skipped: ${text}`;
+    if (entry.own !== null) {
+      return /^(GRANT|REVOKE|COMMENT ON SCHEMA|ALTER DEFAULT PRIVILEGES) .*;$/.test(text)
+        ? ifSchemaCreated(entry.own, text)
+        : `-- crm-env skipped (not one statement on one line): ${text}`;
+    }
     if (entry.type === 'TABLE DATA' && /^COPY .* FROM stdin;$/.test(text)) this.inCopy = true;
     return text;
+  }
+
+  /** What is left for the end of the file: `beforeData` when the dump had no data, the ACL reset. */
+  finish(): string | null {
+    const rest = [this.beforeData ?? '', this.aclReset() ?? ''].filter(Boolean);
+    this.beforeData = undefined;
+    return rest.length > 0 ? `\n${rest.join('\n')}` : null;
   }
 
   /** The ACL reset, once, if the file re-created anything; at the first object ACL or at the end. */
@@ -190,8 +233,8 @@ export function dumpFilterStream(options: DumpFilterOptions = {}): Transform {
         const r = filter.line(last);
         if (r !== null) this.push(`${r}\n`);
       }
-      const reset = filter.aclReset();
-      if (reset) this.push(`\n${reset}`);
+      const end = filter.finish();
+      if (end) this.push(end);
       cb();
     },
   });

@@ -45,16 +45,22 @@ export function parsePgDumpVersion(output: string): { version: string; major: nu
   return { version: m[1]!, major };
 }
 
-async function probe(bin: string): Promise<{ version: string; major: number } | null> {
-  try {
-    const { stdout } = await run(bin, ['--version'], { timeout: 10_000 });
-    return parsePgDumpVersion(stdout);
-  } catch {
-    return null;
+const probed = new Map<string, Promise<{ version: string; major: number } | null>>();
+
+/** `<bin> --version`, once per binary and process (a check and the backup after it look alike). */
+function probe(bin: string): Promise<{ version: string; major: number } | null> {
+  let result = probed.get(bin);
+  if (result === undefined) {
+    result = run(bin, ['--version'], { timeout: 10_000 }).then(
+      ({ stdout }) => parsePgDumpVersion(stdout),
+      () => null,
+    );
+    probed.set(bin, result);
   }
+  return result;
 }
 
-/** Folders where PostgreSQL client packages put pg_dump (Debian/Ubuntu, Homebrew), newest first. */
+/** Folders where PostgreSQL client packages put pg_dump (Debian/Ubuntu, Homebrew, Windows), newest first. */
 function installedCandidates(): string[] {
   const found: { dir: string; major: number }[] = [];
   const scan = (root: string, pattern: RegExp, bin: (d: string) => string): void => {
@@ -68,15 +74,36 @@ function installedCandidates(): string[] {
   for (const brew of ['/opt/homebrew/opt', '/usr/local/opt']) {
     scan(brew, /^(?:postgresql@(\d+)|libpq)$/, (d) => path.join(d, 'bin'));
   }
+  // The EDB installer and winget's PostgreSQL.PostgreSQL.<N> install into C:\Program Files\PostgreSQL\<N>.
+  if (process.platform === 'win32')
+    scan('C:\\Program Files\\PostgreSQL', /^(\d+)$/, (d) => path.join(d, 'bin'));
+  const exe = process.platform === 'win32' ? 'pg_dump.exe' : 'pg_dump';
   return found
     .sort((a, b) => b.major - a.major)
-    .map((f) => path.join(f.dir, 'pg_dump'))
+    .map((f) => path.join(f.dir, exe))
     .filter((f) => existsSync(f));
 }
 
-function installHint(major: number): string {
+/** The commands that take a pg_dump backup first, and those that never need pg_dump. */
+const NEEDS_PG_DUMP = 'migrate deploy, migrate backup, reset and restore';
+const WITHOUT_PG_DUMP = 'sync push, verify and users create/check';
+
+/** One-line installs of a pg_dump for PostgreSQL `major`, per system (printed under the error). */
+export function pgDumpInstallLines(major: number): string[] {
   const m = Math.ceil(major);
-  return `install a matching client (Debian/Ubuntu: \`apt-get install postgresql-client-${m}\` from apt.postgresql.org; macOS: \`brew install postgresql@${m}\`) and set PG_DUMP to its pg_dump if it is not found`;
+  return [
+    `Debian/Ubuntu (PGDG): sudo apt install -y postgresql-common && sudo /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y && sudo apt install -y postgresql-client-${m}`,
+    `macOS: brew install libpq   (or: brew install postgresql@${m})`,
+    `Windows: winget install PostgreSQL.PostgreSQL.${m}   (or the EDB installer; command line tools suffice)`,
+    'Or point PG_DUMP at a pg_dump that is new enough.',
+  ];
+}
+
+function noPgDump(server: number, found: string): ConfigError {
+  return new ConfigError(
+    `${found}, but the server runs PostgreSQL ${server}: ${NEEDS_PG_DUMP} take a pg_dump backup first and need pg_dump ${Math.ceil(server)} or newer (${WITHOUT_PG_DUMP} work without it); nothing was changed.`,
+    { details: pgDumpInstallLines(server) },
+  );
 }
 
 /**
@@ -92,11 +119,7 @@ export async function findPgDump(config: Config, server: number): Promise<PgDump
       throw new ConfigError(
         `PG_DUMP=${config.pgDump} is not a working pg_dump (\`${config.pgDump} --version\` failed).`,
       );
-    if (v.major < server) {
-      throw new ConfigError(
-        `PG_DUMP=${config.pgDump} is pg_dump ${v.version}, older than the server (PostgreSQL ${server}); ${installHint(server)}.`,
-      );
-    }
+    if (v.major < server) throw noPgDump(server, `PG_DUMP=${config.pgDump} is pg_dump ${v.version}`);
     return { path: config.pgDump, ...v, source: 'PG_DUMP' };
   }
   const candidates: { path: string; source: PgDumpBinary['source'] }[] = [
@@ -110,13 +133,23 @@ export async function findPgDump(config: Config, server: number): Promise<PgDump
     const v = await probe(c.path);
     if (v === null) continue;
     if (v.major >= server) return { path: c.path, ...v, source: c.source };
-    tooOld.push(`${c.path} (${v.version})`);
+    tooOld.push(`${c.source === 'PATH' ? 'pg_dump on PATH' : c.path} ${v.version}`);
   }
-  throw new ConfigError(
+  throw noPgDump(
+    server,
     tooOld.length > 0
-      ? `No pg_dump for PostgreSQL ${server} or newer: found only ${tooOld.join(', ')}; ${installHint(server)}.`
-      : `No pg_dump found (the server is PostgreSQL ${server}); ${installHint(server)}.`,
+      ? `Only older pg_dump programs were found (${tooOld.join(', ')})`
+      : 'No pg_dump was found',
   );
+}
+
+/**
+ * The check a command that backs up runs before its first write: a pg_dump at least as new as the
+ * server `client` is connected to. Returns it (createBackup finds the same one again).
+ * @throws ConfigError (exit 2) naming the commands that need pg_dump and how to install one.
+ */
+export async function requirePgDump(config: Config, client: Client): Promise<PgDumpBinary> {
+  return findPgDump(config, await serverMajor(client));
 }
 
 export interface PgDumpInvocation {

@@ -6,23 +6,30 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
-import { withAdvisoryLock, withClient, withTransaction } from '../db/connect.js';
-import { CrmEnvError, OperationError, UsageError } from '../errors.js';
+import { requireCloud } from '../config.js';
+import type { Confirmer } from '../confirm.js';
+import { confirmOrStop, noConfirmation } from '../confirm.js';
+import { withClient, withLockedClient, withTransaction } from '../db/connect.js';
+import { requirePgDump } from '../db/pg-dump.js';
+import { CrmEnvError, OperationError } from '../errors.js';
+import { shownPath } from '../format.js';
 import type { BackupResult } from '../migration/backup.js';
 import { createBackup } from '../migration/backup.js';
+import { restoreCommandLine } from '../migration/restore.js';
+import { applyOutsideFiles } from '../migration/apply.js';
 import { readMigrations } from '../migration/files.js';
 import { rebuildPublicSchema } from '../migration/rebuild.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 import type { SyncResult } from './sync.js';
-import { displayPath, syncPush } from './sync.js';
+import { syncPush } from './sync.js';
 import type { CreateUsersResult } from './test-users.js';
 import { createTestUsers } from './test-users.js';
 import { testUserPredicate } from './test-users-sql.js';
 
 export interface ResetOptions {
-  /** The user typed RESET or passed --yes; without it nothing happens (UsageError, exit 2). */
-  readonly confirmed: boolean;
+  /** Asked to type RESET before anything happens (default: nobody can confirm, so it is refused). */
+  readonly confirm?: Confirmer;
   readonly localOnly?: boolean;
   readonly signal?: AbortSignal;
 }
@@ -35,28 +42,54 @@ export interface ResetResult {
   readonly timings: Record<'backupMs' | 'localMs' | 'usersMs' | 'cloudMs' | 'totalMs', number>;
 }
 
+/**
+ * Local's public schema rebuilt from the migrations and its test users removed, in ONE transaction under
+ * the migration lock; a file with no in-transaction form (see rebuild.ts) is applied after the commit.
+ * Calls `committed` once local has changed. Returns the number of migrations applied.
+ */
+async function rebuildLocal(config: Config, reporter: Reporter, committed: () => void): Promise<number> {
+  const { files } = await readMigrations(config.migrationsDir);
+  const busyMessage = 'A crm-env migration is running on the local database; try again when it has finished.';
+  return withLockedClient(
+    config.local.url,
+    { label: 'local', lock: 'migrate', busyMessage },
+    async (client) => {
+      const rebuilt = await withTransaction(client, async () => {
+        const r = await rebuildPublicSchema(client, files);
+        // Test users go too (their rows went with the tables); other auth users stay.
+        await client.query(`delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`);
+        return r;
+      });
+      committed();
+      const after = await applyOutsideFiles(client, rebuilt.afterCommit, { reporter });
+      return rebuilt.applied.length + after.length;
+    },
+  );
+}
+
 export async function resetEnvironment(
   config: Config,
   options: ResetOptions,
   reporter: Reporter = silentReporter,
 ): Promise<ResetResult> {
-  if (!options.confirmed) {
-    throw new UsageError(
-      'Reset needs confirmation: type RESET at the prompt, or pass --yes when there is no terminal. Nothing was changed.',
-    );
-  }
-  const cloud = options.localOnly ? null : config.cloud;
-  if (!options.localOnly && !cloud) {
-    throw new UsageError(
-      'No cloud database is configured; pass --local-only to reset local alone, or set DATABASE_URL_PRODUCTION.',
-    );
-  }
+  const cloud = options.localOnly ? null : requireCloud(config, 'pass --local-only to reset local alone');
+  await confirmOrStop(options.confirm ?? noConfirmation, 'Reset', {
+    message: cloud
+      ? 'This deletes all data in the local and cloud databases and recreates the test data.'
+      : 'This deletes all data in the local database and recreates the test data.',
+    word: 'RESET',
+  });
   const t0 = performance.now();
   const backups: BackupResult[] = [];
+  let localChanged = false;
   const fail = (step: string, err: unknown): never => {
     const details = [
       ...(err instanceof CrmEnvError ? err.details : []),
-      ...backups.map((b) => `Backup taken before the reset: ${displayPath(config, b.file)}`),
+      ...backups.map((b) => `Backup taken before the reset: ${shownPath(config.projectDir, b.file)}`),
+      // The cloud only changes in the push's all-or-nothing transaction; local may be reset already.
+      ...(localChanged && backups[0]
+        ? [`To go back (local): ${restoreCommandLine(config, backups[0].file, config.local)}`]
+        : []),
     ];
     const message = `Reset stopped at "${step}": ${err instanceof Error ? err.message : String(err)}`;
     throw err instanceof CrmEnvError && err.exitCode === 2 && backups.length === 0
@@ -64,12 +97,17 @@ export async function resetEnvironment(
       : new OperationError(message, { cause: err, details });
   };
 
+  const targets = [config.local, ...(cloud ? [cloud] : [])];
+  // Every backup needs a pg_dump as new as its server: check them all before the first backup.
+  for (const target of targets) {
+    await withClient(target.url, (client) => requirePgDump(config, client), { label: target.label });
+  }
   reporter.step('💾 Backing up before the reset...');
-  for (const target of [config.local, ...(cloud ? [cloud] : [])]) {
+  for (const target of targets) {
     try {
-      const b = await createBackup(config, target, { subdir: 'reset' });
+      const b = await createBackup(config, target, { kind: 'reset' });
       backups.push(b);
-      reporter.info(`✓ ${target.label}: ${displayPath(config, b.file)}`);
+      reporter.info(`✓ ${target.label}: ${shownPath(config.projectDir, b.file)}`);
     } catch (err) {
       fail(`backup ${target.label}`, err);
     }
@@ -80,26 +118,9 @@ export async function resetEnvironment(
   const tl = performance.now();
   let migrationsApplied = 0;
   try {
-    const { files } = await readMigrations(config.migrationsDir);
-    await withClient(
-      config.local.url,
-      (client) =>
-        withAdvisoryLock(
-          client,
-          'migrate',
-          () =>
-            withTransaction(client, async () => {
-              const r = await rebuildPublicSchema(client, files);
-              migrationsApplied = r.applied.length;
-              // Test users go too (their rows went with the tables); other auth users stay.
-              await client.query(
-                `delete from auth.users where ${testUserPredicate(config.testUsers.emailDomain)}`,
-              );
-            }),
-          'A crm-env migration is running on the local database; try again when it has finished.',
-        ),
-      { label: 'local' },
-    );
+    migrationsApplied = await rebuildLocal(config, reporter, () => {
+      localChanged = true;
+    });
   } catch (err) {
     fail('reset local', err);
   }
@@ -126,7 +147,7 @@ export async function resetEnvironment(
     } catch (err) {
       fail('push to cloud', err);
     }
-    reporter.info(`✓ Cloud data replaced; backup ${displayPath(config, sync!.backupFile)}`);
+    reporter.info(`✓ Cloud data replaced; backup ${shownPath(config.projectDir, sync!.backupFile)}`);
     reporter.info(
       `✓ Verified: ${sync!.verify.tables.length} tables equal, ${sync!.verify.users.length} test users equal`,
     );

@@ -1,17 +1,42 @@
 /**
  * The cloud backup a push writes before it changes anything: plain SQL in pg_dump's conventions
  * (statements plus `COPY … FROM stdin` blocks), restorable by stock `psql -1 -f` and by
- * `crm-env restore`. Written inside the push's transaction, after the tables are locked, so it is
- * exactly the data the push replaces.
+ * `crm-env restore`, with a manifest and end marker (src/db/backup-manifest.ts). Written inside the
+ * push's transaction, after the tables are locked, so it is exactly the data the push replaces.
+ *
+ * A write error (full disk, read-only folder, I/O error, a disk that stops answering) ends the push
+ * within seconds: the partial file is removed and the cloud session is rolled back — ended, when the
+ * error hits in the middle of a COPY — so no lock on a cloud table outlives the failure.
  */
-import { once } from 'node:events';
-import type { WriteStream } from 'node:fs';
 import path from 'node:path';
+import type { Config } from '../config.js';
+import type { ReservedBackupFile } from '../db/backup-file.js';
+import {
+  backupIoError,
+  backupPath,
+  commitBackupFile,
+  discardBackupFile,
+  pruneBackups,
+  reserveBackupFile,
+} from '../db/backup-file.js';
+import type { ManifestTable } from '../db/backup-manifest.js';
+import {
+  backupHeader,
+  COPY_SETTINGS_SQL,
+  manifestTrailer,
+  MANIFEST_FORMAT,
+  serverVersion,
+  tableManifest,
+  testUserAuthEntries,
+  toolVersion,
+  writeCopyBlock,
+  writeTestUserAuth,
+} from '../db/backup-manifest.js';
 import type { TableInfo } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
-import { copyToWritable } from '../db/copy.js';
-import { backupPath, commitBackupFile, discardBackupFile, reserveBackupFile } from '../db/backup-file.js';
-import { columnList } from '../db/sql.js';
+import { withClient } from '../db/connect.js';
+import { shownPath } from '../format.js';
+import { redactUrl } from '../redact.js';
 import { testUserPredicate } from './test-users-sql.js';
 
 export interface SyncBackupResult {
@@ -21,105 +46,140 @@ export interface SyncBackupResult {
   readonly testUsers: number;
 }
 
-/** Folder and timestamped name: backups/sync/cloud_backup_YYYYMMDD_HHMMSS.sql (before reservation). */
+/** Folder and timestamped name: backups/sync/cloud_sync_backup_YYYYMMDD_HHMMSS.sql (before reservation). */
 export function syncBackupPath(backupDir: string, date = new Date()): string {
-  return backupPath(path.join(backupDir, 'sync'), 'cloud', date);
+  return backupPath(path.join(backupDir, 'sync'), 'cloud', 'sync', date);
 }
 
 /**
  * Writes the backup. `tables` in foreign-key order; `authUsers`/`authIdentities` are the cloud's auth
- * tables (their copyable columns).
+ * tables (their copyable columns); `notes` go into the header.
+ * @throws ConfigError (folder not writable) or OperationError (write failed), the file removed.
  */
 export async function writeSyncBackup(
   cloud: Client,
-  backupDir: string,
+  config: Config,
   tables: readonly TableInfo[],
   authUsers: TableInfo,
   authIdentities: TableInfo,
   testDomain: string,
-  header: readonly string[],
+  notes: readonly string[],
 ): Promise<SyncBackupResult> {
-  const reserved = await reserveBackupFile(path.join(backupDir, 'sync'), 'cloud');
-  const out = reserved.handle.createWriteStream();
+  const createdAt = new Date();
+  const reserved = await reserveBackupFile(
+    path.join(config.backupDir, 'sync'),
+    'cloud',
+    'sync',
+    config.projectDir,
+    createdAt,
+  );
+  let file: string;
+  let written: Omit<SyncBackupResult, 'file'>;
   try {
-    const written = await writeBackupText(out, cloud, tables, authUsers, authIdentities, testDomain, header);
+    written = await writeBackupText(reserved, cloud, config, tables, authUsers, authIdentities, testDomain, {
+      notes,
+      createdAt,
+    });
     // Durable before the push empties anything.
-    await commitBackupFile(reserved);
-    return { file: reserved.file, ...written };
+    file = await commitBackupFile(reserved);
   } catch (err) {
     // A failed backup leaves no half-written copy of the cloud's data behind.
-    if (!out.closed) {
-      out.destroy();
-      await once(out, 'close').catch(() => undefined);
-    }
     await discardBackupFile(reserved);
-    throw err;
+    if (reserved.sink.failure === null) throw err;
+    throw backupIoError(
+      reserved.sink.failure,
+      `Cannot write the cloud backup ${shownPath(config.projectDir, reserved.file)}`,
+      'the push stopped before changing anything, the cloud transaction was rolled back and the partial file removed.',
+    );
   }
+  if (config.backupRetention > 0) pruneBackups(reserved.dir, 'cloud', 'sync', config.backupRetention);
+  return { file, ...written };
 }
 
 async function writeBackupText(
-  out: WriteStream,
+  reserved: ReservedBackupFile,
   cloud: Client,
+  config: Config,
   tables: readonly TableInfo[],
   authUsers: TableInfo,
   authIdentities: TableInfo,
   testDomain: string,
-  header: readonly string[],
+  header: { notes: readonly string[]; createdAt: Date },
 ): Promise<Omit<SyncBackupResult, 'file'>> {
-  const write = async (text: string): Promise<void> => {
-    if (!out.write(text)) await once(out, 'drain');
-  };
-  const pred = testUserPredicate(testDomain);
-  let rows = 0;
-  await write(
-    [
-      ...header.map((h) => `-- ${h}`),
-      '',
-      `SET client_encoding = 'UTF8';`,
-      `SET standard_conforming_strings = on;`,
-      `SET "DateStyle" = 'ISO, YMD';`,
-      `SET "TimeZone" = 'UTC';`,
-      `SET "IntervalStyle" = 'postgres';`,
-      `SET check_function_bodies = false;`,
-      '',
-      `TRUNCATE TABLE ${tables.map((t) => t.qualified).join(', ')};`,
-      `DELETE FROM ${authUsers.qualified} WHERE ${pred};`,
-      '',
-    ].join('\n'),
+  const sink = reserved.sink;
+  const auth = testUserAuthEntries(authUsers, authIdentities, testUserPredicate(testDomain));
+  await sink.write(
+    backupHeader({ kind: 'sync', target: 'cloud', createdAt: header.createdAt.toISOString() }, header.notes),
   );
-  const blocks: { table: TableInfo; where?: string }[] = [
-    { table: authUsers, where: pred },
-    { table: authIdentities, where: `user_id in (select id from ${authUsers.qualified} where ${pred})` },
-    ...tables.map((table) => ({ table })),
-  ];
-  let testUsers = 0;
-  for (const { table, where } of blocks) {
-    await write(`COPY ${table.qualified} (${columnList(table.copyColumns)}) FROM stdin;\n`);
-    const r = await copyToWritable(
-      cloud,
-      { qualified: table.qualified, columns: table.copyColumns, where },
-      out,
+  await sink.write(
+    [COPY_SETTINGS_SQL, `TRUNCATE TABLE ${tables.map((t) => t.qualified).join(', ')};`, ''].join('\n'),
+  );
+  // The public tables are locked, the test users' auth rows are locked as they are copied: the
+  // manifest, computed after the COPYs, describes the same rows.
+  const testUsers = await writeTestUserAuth(cloud, sink, auth, true);
+  const entries = [...tables.map((table) => ({ table })), ...auth];
+  const aside = config.cloud ? manifestAside(config.cloud.url, entries) : Promise.resolve(null);
+  let rows = 0;
+  for (const table of tables) rows += await writeCopyBlock(cloud, sink, table);
+  await sink.write(await sequenceStatements(cloud, tables));
+  const contents = (await aside) ?? (await tableManifest(cloud, entries));
+  const body = sink.endBody();
+  await sink.write(
+    manifestTrailer({
+      format: MANIFEST_FORMAT,
+      kind: 'sync',
+      target: 'cloud',
+      database: config.cloud ? redactUrl(config.cloud.url) : 'cloud',
+      createdAt: header.createdAt.toISOString(),
+      tool: toolVersion(),
+      server: await serverVersion(cloud),
+      pgDump: null,
+      tables: contents,
+      bytes: body.bytes,
+      sha256: body.sha256,
+    }),
+  );
+  return { bytes: sink.bytes, rows, testUsers };
+}
+
+/**
+ * The manifest's checksums read on a second cloud session while the push's session streams the COPYs,
+ * so that they cost no time in the lock window. It sees exactly what the backup holds: the public
+ * tables are locked against writers, the test users' auth rows locked by their COPY. Null (the caller
+ * then reads them in its own session) when that session cannot connect or waits for a lock: another
+ * session queued for an ACCESS EXCLUSIVE lock behind the push's would make it wait for the push.
+ */
+async function manifestAside(
+  url: string,
+  entries: readonly { table: TableInfo; where?: string }[],
+): Promise<ManifestTable[] | null> {
+  try {
+    return await withClient(
+      url,
+      async (c) => {
+        await c.query(`set lock_timeout = '2s'`);
+        return await tableManifest(c, entries);
+      },
+      { label: 'cloud' },
     );
-    await write('\\.\n\n');
-    if (table === authUsers) testUsers = r.rows;
-    else if (table !== authIdentities) rows += r.rows;
+  } catch {
+    return null;
   }
+}
+
+/** `setval` for every sequence the tables own, read in one round trip. */
+async function sequenceStatements(cloud: Client, tables: readonly TableInfo[]): Promise<string> {
   const sequences = tables.flatMap((t) => t.sequences.map((s) => s.sequence));
-  if (sequences.length > 0) {
-    // All counters in one round trip.
-    const { rows: seq } = await cloud.query<{ i: number; last_value: string; is_called: boolean }>(
-      sequences
-        .map((name, i) => `select ${i} as i, last_value::text, is_called from ${name}`)
-        .join(' union all '),
-    );
-    for (const [i, name] of sequences.entries()) {
+  if (sequences.length === 0) return '';
+  const { rows: seq } = await cloud.query<{ i: number; last_value: string; is_called: boolean }>(
+    sequences
+      .map((name, i) => `select ${i} as i, last_value::text, is_called from ${name}`)
+      .join(' union all '),
+  );
+  return sequences
+    .map((name, i) => {
       const v = seq.find((r) => Number(r.i) === i)!;
-      await write(
-        `SELECT pg_catalog.setval('${name.replace(/'/g, "''")}', ${BigInt(v.last_value)}, ${v.is_called});\n`,
-      );
-    }
-  }
-  out.end();
-  await once(out, 'finish');
-  return { bytes: out.bytesWritten, rows, testUsers };
+      return `SELECT pg_catalog.setval('${name.replace(/'/g, "''")}', ${BigInt(v.last_value)}, ${v.is_called});\n`;
+    })
+    .join('');
 }

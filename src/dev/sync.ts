@@ -8,7 +8,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Config, DatabaseTarget } from '../config.js';
-import { describeTarget } from '../config.js';
+import { describeTarget, requireCloud } from '../config.js';
+import { formatBytes, shownPath } from '../format.js';
 import type { TableChecksum } from '../db/checksum.js';
 import { CANONICAL_OUTPUT_SQL, checksumTables, useCanonicalOutput } from '../db/checksum.js';
 import type { Client } from '../db/connect.js';
@@ -69,15 +70,6 @@ export function confirmationMessage(cloud: DatabaseTarget): string[] {
     'Run with --force to confirm:',
     'npm run dev:sync:push -- --force',
   ];
-}
-
-function requireCloud(config: Config): DatabaseTarget {
-  if (!config.cloud) {
-    throw new ConfigError(
-      'No cloud database is configured: set DATABASE_URL_PRODUCTION in .env.production (see .env.production.example) or run `npm run stack:up` for the sandbox.',
-    );
-  }
-  return config.cloud;
 }
 
 /**
@@ -209,7 +201,7 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
     const tb = performance.now();
     const backup = await writeSyncBackup(
       cloud,
-      config.backupDir,
+      config,
       tables.map((t) => cloudByName.get(t.name)!),
       users.cloud,
       identities.cloud,
@@ -224,7 +216,7 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
     backupFile = backup.file;
     const backupMs = performance.now() - tb;
     reporter.info(
-      `✓ Backup created: ${displayPath(config, backup.file)} (${backup.rows} rows, ${backup.testUsers} test users, ${formatBytes(backup.bytes)})`,
+      `✓ Backup created: ${shownPath(config.projectDir, backup.file)} (${backup.rows} rows, ${backup.testUsers} test users, ${formatBytes(backup.bytes)})`,
     );
 
     reporter.step('📥 Replacing cloud data with local data (inside the transaction)...');
@@ -307,15 +299,5 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
 }
 
 function rollbackNote(config: Config, backupFile: string): string[] {
-  return [`Backup of the cloud as it was: ${displayPath(config, backupFile)} (if it was written)`];
-}
-
-export function displayPath(config: Config, file: string): string {
-  return file.startsWith(`${config.projectDir}/`) ? file.slice(config.projectDir.length + 1) : file;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return [`Backup of the cloud as it was: ${shownPath(config.projectDir, backupFile)} (if it was written)`];
 }

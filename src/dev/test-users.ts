@@ -10,7 +10,7 @@ import type { Config, DatabaseTarget } from '../config.js';
 import type { TableInfo } from '../db/catalog.js';
 import { readTables } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
-import { pgFields, withAdvisoryLock, withClient, withTransaction } from '../db/connect.js';
+import { pgFields, withLockedTransaction } from '../db/connect.js';
 import { encodeCopyRows } from '../db/copy-text.js';
 import { columnList, quoteIdent } from '../db/sql.js';
 import { OperationError } from '../errors.js';
@@ -109,44 +109,39 @@ export async function createTestUsers(
   const t0 = performance.now();
   const specs = testUserSpecs(config);
   const data = generateForConfig(config, specs);
-  return withClient(
-    target.url,
-    (client) =>
-      withAdvisoryLock(
-        client,
-        'seed',
-        () =>
-          withTransaction(client, async () => {
-            reporter.step('1️⃣  Creating auth.users...');
-            await upsertAuthUsers(client, specs, config.testUsers.password);
-            reporter.step('2️⃣  Creating public.sales records...');
-            await upsertSales(client, specs);
-            reporter.step('3️⃣  Generating test data...');
-            const tables = new Map((await readTables(client, 'public')).map((t) => [t.name, t]));
-            const rowsByTable = await loadSeedData(client, tables, data, specs);
-            for (const s of specs) {
-              const c = data.countsByUser.get(s.id)!;
-              reporter.info(
-                `→ ${label(s.role)} data: ${c.contacts} contacts, ${c.organizations} orgs, ${c.opportunities} opportunities`,
-              );
-            }
-            reporter.step('4️⃣  Recording test user metadata...');
-            await upsertMetadata(client, specs, data);
-            return {
-              users: specs.map((s) => ({
-                email: s.email,
-                role: s.role,
-                id: s.id,
-                counts: data.countsByUser.get(s.id)!,
-              })),
-              rowsByTable,
-              ms: performance.now() - t0,
-            };
-          }),
-        'Another crm-env run is creating test users on this database; try again when it has finished.',
-      ),
-    { label: target.label },
-  );
+  const lock = {
+    label: target.label,
+    lock: 'seed',
+    busyMessage:
+      'Another crm-env run is creating test users on this database; try again when it has finished.',
+  } as const;
+  return withLockedTransaction(target.url, lock, async (client) => {
+    reporter.step('1️⃣  Creating auth.users...');
+    await upsertAuthUsers(client, specs, config.testUsers.password);
+    reporter.step('2️⃣  Creating public.sales records...');
+    await upsertSales(client, specs);
+    reporter.step('3️⃣  Generating test data...');
+    const tables = new Map((await readTables(client, 'public')).map((t) => [t.name, t]));
+    const rowsByTable = await loadSeedData(client, tables, data, specs);
+    for (const s of specs) {
+      const c = data.countsByUser.get(s.id)!;
+      reporter.info(
+        `→ ${label(s.role)} data: ${c.contacts} contacts, ${c.organizations} orgs, ${c.opportunities} opportunities`,
+      );
+    }
+    reporter.step('4️⃣  Recording test user metadata...');
+    await upsertMetadata(client, specs, data);
+    return {
+      users: specs.map((s) => ({
+        email: s.email,
+        role: s.role,
+        id: s.id,
+        counts: data.countsByUser.get(s.id)!,
+      })),
+      rowsByTable,
+      ms: performance.now() - t0,
+    };
+  });
 }
 
 export function label(role: SeedRole): string {

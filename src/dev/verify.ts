@@ -3,14 +3,16 @@
  * content checksum; the test users on both sides with equal password hashes; the same migration
  * history. Returns a report; the CLI turns a difference into exit 1.
  */
-import type { Config } from '../config.js';
+import type { Config, DatabaseTarget } from '../config.js';
+import { requireCloud } from '../config.js';
 import type { TableInfo } from '../db/catalog.js';
 import { readTables } from '../db/catalog.js';
 import type { TableChecksum } from '../db/checksum.js';
 import { checksumTables } from '../db/checksum.js';
 import type { Client } from '../db/connect.js';
 import { withClient } from '../db/connect.js';
-import { ConfigError } from '../errors.js';
+import type { TableDiff } from '../db/row-diff.js';
+import { diffTable } from '../db/row-diff.js';
 import { readHistory } from '../migration/history.js';
 import { testUserPredicate } from './test-users-sql.js';
 
@@ -41,6 +43,15 @@ export interface VerifyReport {
   };
   readonly equal: boolean;
   readonly totalRows: { readonly local: number; readonly cloud: number };
+  /** With `diff`: the differing rows of each differing table, and the queries that took. */
+  readonly diff?: { readonly tables: readonly TableDiff[]; readonly queries: number };
+}
+
+export interface VerifyOptions {
+  /** Compare local with this database instead of the configured cloud. */
+  readonly cloud?: DatabaseTarget;
+  /** Name the differing rows by primary key, `limit` per table and kind. */
+  readonly diff?: { readonly limit: number };
 }
 
 /** Pairs per-table checksums by table name; a table on one side only is a difference. */
@@ -122,14 +133,33 @@ export async function verifyOpen(
   };
 }
 
-/** Connects to both sides and compares them; checksums are computed on both servers in parallel. */
-export async function verifyParity(config: Config): Promise<VerifyReport> {
-  const cloudTarget = config.cloud;
-  if (!cloudTarget) {
-    throw new ConfigError(
-      'No cloud database is configured: set DATABASE_URL_PRODUCTION or run `npm run stack:up` for the sandbox.',
+/** The rows that differ, for each table present on both sides whose checksums differ. */
+async function diffTables(
+  sides: readonly [Client, Client],
+  tables: readonly [readonly TableInfo[], readonly TableInfo[]],
+  report: VerifyReport,
+  columns: (mine: TableInfo, theirs: readonly TableInfo[]) => readonly string[],
+  limit: number,
+): Promise<NonNullable<VerifyReport['diff']>> {
+  const out: TableDiff[] = [];
+  for (const t of report.tables) {
+    if (t.equal || !t.local || !t.cloud) continue;
+    const [lt, ct] = tables.map((list) => list.find((x) => x.name === t.table)!) as [TableInfo, TableInfo];
+    out.push(
+      await diffTable(
+        { client: sides[0], table: lt, rows: t.local.rows },
+        { client: sides[1], table: ct, rows: t.cloud.rows },
+        columns(lt, tables[1]),
+        { limit },
+      ),
     );
   }
+  return { tables: out, queries: out.reduce((n, d) => n + d.queries, 0) };
+}
+
+/** Connects to both sides and compares them; checksums are computed on both servers in parallel. */
+export async function verifyParity(config: Config, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const cloudTarget = options.cloud ?? requireCloud(config);
   return withClient(
     config.local.url,
     (local) =>
@@ -153,7 +183,15 @@ export async function verifyParity(config: Config): Promise<VerifyReport> {
               checksumTables(local, lt, (t) => other(t, ct)),
               checksumTables(cloud, ct, (t) => other(t, lt)),
             ]);
-            return await verifyOpen(local, cloud, compareChecksums(l, c), config.testUsers.emailDomain);
+            const report = await verifyOpen(
+              local,
+              cloud,
+              compareChecksums(l, c),
+              config.testUsers.emailDomain,
+            );
+            if (!options.diff) return report;
+            const diff = await diffTables([local, cloud], [lt, ct], report, other, options.diff.limit);
+            return { ...report, diff };
           } finally {
             await Promise.all([local, cloud].map((c) => c.query('rollback').catch(() => undefined)));
           }

@@ -2,92 +2,124 @@
  * Migration backups: `pg_dump` of what the project owns, as a plain SQL file that restores in ONE
  * transaction as the schema owner (`crm-env restore`, or stock `psql -1 -v ON_ERROR_STOP=1 -f`).
  *
- * Scope (a decision, not an accident): the full backup holds the schemas the project owns, schema and
- * data — `public` and `supabase_migrations` (the history, so that a restore also restores which
- * migrations are applied). It leaves out `auth`, `storage`, `extensions` and the rest of Supabase's
- * schemas: on real Supabase `postgres` can neither drop nor re-create their objects, so a backup that
- * `--clean`s them could never be restored there (the test users' auth rows travel in sync backups).
+ * Kinds (in the file name, `<target>_<kind>_backup_<ts>.sql`):
+ * - `full` (`migrate backup`, deploy; in backups/migrations/): the schemas the project owns, schema
+ *   and data — `public` and `supabase_migrations` (the history, so that a restore also restores which
+ *   migrations are applied). It leaves out `auth`, `storage`, `extensions` and the rest of Supabase's
+ *   schemas: on real Supabase `postgres` can neither drop nor re-create their objects, so a backup
+ *   that `--clean`s them could never be restored there.
+ * - `reset` (backups/reset/) and `safety` (before a restore, backups/safety/): a full backup plus the
+ *   test users' auth rows (auth.users and auth.identities in TEST_EMAIL_DOMAIN; reset and restore
+ *   change those), so that restoring one puts back everything the command changed.
+ * - `data` (`--data-only`): the `public` tables' rows, preceded by one TRUNCATE of those tables, so
+ *   that restoring it replaces the data; no migration history (it describes the schema a data-only
+ *   restore keeps).
+ *
+ * Every file carries a manifest (src/db/backup-manifest.ts) whose row counts and checksums are read in
+ * the snapshot pg_dump dumps (`--snapshot`, exported by a REPEATABLE READ session), so they describe
+ * exactly what the file holds.
  *
  * pg_dump flags: `--no-owner --clean --if-exists` as the spec's backup.sh, but WITH privileges: the
  * migrations grant and revoke explicitly (anon gets nothing), and re-created tables would otherwise
  * get Supabase's default privileges (ALL to anon and authenticated). The output goes through
  * {@link dumpFilterStream}, which keeps schemas instead of dropping them; see there why.
- *
- * The data-only backup (`dataOnly`) holds the `public` tables' rows, preceded by one TRUNCATE of those
- * tables, so that restoring it replaces the data; it leaves out the migration history, which
- * describes the schema that a data-only restore keeps.
  */
-import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Config, DatabaseTarget } from '../config.js';
-import { commitBackupFile, discardBackupFile, reserveBackupFile } from '../db/backup-file.js';
+import type { BackupKind, ReservedBackupFile } from '../db/backup-file.js';
+import {
+  backupIoError,
+  commitBackupFile,
+  discardBackupFile,
+  pruneBackups,
+  reserveBackupFile,
+} from '../db/backup-file.js';
+import type { ManifestTable } from '../db/backup-manifest.js';
+import {
+  backupHeader,
+  COPY_SETTINGS_SQL,
+  manifestTrailer,
+  MANIFEST_FORMAT,
+  memorySink,
+  serverVersion,
+  tableManifest,
+  testUserAuthEntries,
+  toolVersion,
+  writeTestUserAuth,
+} from '../db/backup-manifest.js';
+import type { TableInfo } from '../db/catalog.js';
+import { readTables } from '../db/catalog.js';
+import { useCanonicalOutput } from '../db/checksum.js';
+import type { Client } from '../db/connect.js';
 import { withClient } from '../db/connect.js';
+import type { PgDumpBinary } from '../db/pg-dump.js';
 import { findPgDump, runPgDump, serverMajor } from '../db/pg-dump.js';
 import { dumpFilterStream } from '../db/pg-dump-filter.js';
-import { qualify } from '../db/sql.js';
-import { UsageError } from '../errors.js';
+import { testUserPredicate } from '../dev/test-users-sql.js';
+import { OperationError, UsageError } from '../errors.js';
+import { shownPath } from '../format.js';
+import { redactUrl } from '../redact.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 
+/** The kinds pg_dump writes (sync backups are written by the push itself). */
+export type DumpKind = Exclude<BackupKind, 'sync'>;
+
 export interface BackupOptions {
-  /** Data of the `public` tables only (smaller), with a TRUNCATE so that restoring replaces the data. */
+  /** Default `full` (`data` with {@link dataOnly}). */
+  readonly kind?: DumpKind;
+  /** The same as kind `data`. */
   readonly dataOnly?: boolean;
-  /** After writing, keep only the newest `keep` backups of this label in the folder. */
+  /** After writing, keep only the newest `keep` backups of this kind and target (default BACKUP_RETENTION). */
   readonly keep?: number;
-  /** File name prefix; default the target's label (local, cloud, custom). */
+  /** Target name in the file name; default the target's label (local, cloud, custom). */
   readonly label?: string;
-  /** Folder under config.backupDir; default 'migrations'. */
+  /** Folder under config.backupDir; default by kind: migrations (full, data), reset, safety. */
   readonly subdir?: string;
+  /** Stops the backup (Ctrl-C): pg_dump is killed, the partial file removed. */
+  readonly signal?: AbortSignal;
 }
 
 export interface BackupResult {
   /** Absolute path of the backup file. */
   readonly file: string;
+  readonly kind: DumpKind;
   readonly bytes: number;
   readonly ms: number;
   /** The pg_dump used and its version, e.g. "/usr/bin/pg_dump (15.18)". */
   readonly pgDump: string;
+  /** Rows the file holds (sum over its manifest). */
+  readonly rows: number;
+  /** Older backups of the same kind and target removed by retention or `keep`. */
+  readonly pruned: readonly string[];
 }
 
 /** The schemas a full backup holds (see the module comment for why only these). */
 export const BACKUP_SCHEMAS = ['public', 'supabase_migrations'] as const;
 
-export { backupTimestamp } from '../db/backup-file.js';
+const SUBDIRS: Readonly<Record<DumpKind, string>> = {
+  full: 'migrations',
+  data: 'migrations',
+  reset: 'reset',
+  safety: 'safety',
+};
 
-const NAME = /^(.+)_backup_(\d{8}_\d{6})(?:_(\d+))?\.sql$/;
+export { backupTimestamp, listBackups, pruneBackups } from '../db/backup-file.js';
 
-/** Backup files of `label` in `dir`, oldest first (by the timestamp in the name, then the counter). */
-export function listBackups(dir: string, label: string): string[] {
-  if (!existsSync(dir)) return [];
-  const key = (f: string): [string, number] => {
-    const m = NAME.exec(f)!;
-    return [m[2]!, Number(m[3] ?? 0)];
-  };
-  return readdirSync(dir)
-    .filter((f) => NAME.exec(f)?.[1] === label)
-    .sort((a, b) => {
-      const [ta, na] = key(a);
-      const [tb, nb] = key(b);
-      return ta === tb ? na - nb : ta < tb ? -1 : 1;
-    })
-    .map((f) => path.join(dir, f));
-}
-
-/** Deletes all but the newest `keep` backups of `label`; returns the deleted paths. */
-export function pruneBackups(dir: string, label: string, keep: number): string[] {
-  const files = listBackups(dir, label);
-  const doomed = files.slice(0, Math.max(0, files.length - keep));
-  for (const f of doomed) unlinkSync(f);
-  return doomed;
+/** What a backup of one database holds, read from its catalog in the backup's snapshot. */
+interface DumpPlan {
+  readonly schemas: readonly string[];
+  readonly entries: readonly { table: TableInfo; where?: string }[];
+  readonly auth: readonly { table: TableInfo; where: string }[];
 }
 
 /**
- * Writes a backup of `target` to `<backupDir>/<subdir>/<label>_backup_<YYYYMMDD_HHMMSS>.sql` (mode
- * 0600, folders 0700), through a `.partial` file that is fsynced and renamed, so a file with the final
- * name is always complete.
- * @throws ConfigError when the target is unreachable or no pg_dump fits its version; OperationError
- * when pg_dump fails (its stderr, redacted).
+ * Writes a backup of `target` to `<backupDir>/<subdir>/<label>_<kind>_backup_<YYYYMMDD_HHMMSS>.sql`
+ * (mode 0600, folders 0700), through a `.partial` file that is fsynced and renamed, so a file with the
+ * final name is always complete; then applies the retention.
+ * @throws ConfigError when the target is unreachable, no pg_dump fits its version or the folder is not
+ * writable; OperationError when pg_dump or a write fails (the partial file removed).
  */
 export async function createBackup(
   config: Config,
@@ -97,73 +129,186 @@ export async function createBackup(
 ): Promise<BackupResult> {
   const t0 = performance.now();
   const label = options.label ?? target.label;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(label))
-    throw new UsageError(`Invalid backup label ${JSON.stringify(label)}.`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(label))
+    throw new UsageError(
+      `Invalid backup label ${JSON.stringify(label)}: use letters, digits, dots and dashes.`,
+    );
   if (options.keep !== undefined && (!Number.isInteger(options.keep) || options.keep < 1)) {
     throw new UsageError(`--keep must be a whole number of at least 1 (got ${options.keep}).`);
   }
-  const dataOnly = options.dataOnly ?? false;
+  const kind: DumpKind = options.kind ?? (options.dataOnly ? 'data' : 'full');
+  const dir = path.join(config.backupDir, options.subdir ?? SUBDIRS[kind]);
 
-  const { major, truncate } = await withClient(
+  const written = await withClient(
     target.url,
-    async (client) => {
-      const major = await serverMajor(client);
-      if (!dataOnly) return { major, truncate: undefined };
-      const { rows } = await client.query<{ schema: string; name: string }>(
-        `select n.nspname as schema, c.relname as name
-           from pg_class c join pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition
-          order by 1, 2`,
-      );
-      const list = rows.map((r) => qualify(r.schema, r.name)).join(', ');
-      return { major, truncate: rows.length > 0 ? `TRUNCATE TABLE ${list};` : undefined };
+    async (snap) => {
+      const bin = await findPgDump(config, await serverMajor(snap));
+      // One snapshot for the manifest, the test users' auth rows and pg_dump (`--snapshot`).
+      await useCanonicalOutput(snap);
+      await snap.query('begin isolation level repeatable read read only');
+      const { rows } = await snap.query<{ id: string }>('select pg_export_snapshot() as id');
+      const plan = await planDump(snap, config, target, kind);
+      const reserved = await reserveBackupFile(dir, label, kind, config.projectDir);
+      for (const f of reserved.removedPartials)
+        reporter.info(`Removed an unfinished backup left by an interrupted run: ${path.basename(f)}`);
+      const abort = (): void => reserved.sink.fail(new Error('interrupted'));
+      options.signal?.addEventListener('abort', abort, { once: true });
+      try {
+        const ctx = { config, target, label, kind, plan, bin, snapshot: rows[0]!.id };
+        const out = await writeDump(snap, reserved, ctx);
+        return { ...out, file: await commitBackupFile(reserved), pgDump: `${bin.path} (${bin.version})` };
+      } catch (err) {
+        await discardBackupFile(reserved);
+        throw dumpError(err, reserved, config, options.signal);
+      } finally {
+        options.signal?.removeEventListener('abort', abort);
+      }
     },
     { label: target.label },
   );
-  const bin = await findPgDump(config, major);
 
-  const dir = path.join(config.backupDir, options.subdir ?? 'migrations');
-  const reserved = await reserveBackupFile(dir, label);
-  const { file, handle } = reserved;
-  const flags = dataOnly
-    ? ['--format=plain', '--data-only', '--no-owner', '--schema=public']
-    : [
-        '--format=plain',
-        '--no-owner',
-        '--clean',
-        '--if-exists',
-        ...BACKUP_SCHEMAS.map((s) => `--schema=${s}`),
-      ];
-  // Fail rather than wait forever behind a long-running migration's lock.
-  flags.push('--lock-wait-timeout=60s');
+  const keep = options.keep ?? config.backupRetention;
+  const pruned = keep > 0 ? pruneBackups(dir, label, kind, keep) : [];
+  if (pruned.length > 0) {
+    reporter.info(
+      `Removed ${pruned.length} older ${label} ${kind} backup(s): ${pruned.map((f) => path.basename(f)).join(', ')}`,
+    );
+  }
+  return { ...written, kind, ms: performance.now() - t0, pruned };
+}
 
-  try {
-    await runPgDump({
-      bin,
-      url: target.url,
-      flags,
-      output: handle.createWriteStream(),
-      transform: dumpFilterStream({ beforeData: truncate }),
-      secrets: config.secrets,
+/** The error a failed dump is reported as: the write error, the interruption, or pg_dump's. */
+function dumpError(
+  err: unknown,
+  reserved: ReservedBackupFile,
+  config: Config,
+  signal?: AbortSignal,
+): unknown {
+  if (signal?.aborted)
+    return new OperationError('Backup interrupted; the partial file was removed and nothing was changed.', {
+      cause: err,
     });
-    await commitBackupFile(reserved);
-  } catch (err) {
-    await discardBackupFile(reserved);
-    throw err;
-  }
+  if (reserved.sink.failure === null) return err;
+  return backupIoError(
+    reserved.sink.failure,
+    `Cannot write the backup ${shownPath(config.projectDir, reserved.file)}`,
+    'the partial file was removed and nothing was changed.',
+  );
+}
 
-  if (options.keep !== undefined) {
-    const removed = pruneBackups(dir, label, options.keep);
-    if (removed.length > 0) {
-      reporter.info(
-        `Removed ${removed.length} older ${label} backup(s): ${removed.map((f) => path.basename(f)).join(', ')}`,
-      );
-    }
+/** The schemas (those that exist), tables and test-user auth rows a backup of `kind` holds. */
+async function planDump(
+  snap: Client,
+  config: Config,
+  target: DatabaseTarget,
+  kind: DumpKind,
+): Promise<DumpPlan> {
+  const wanted: readonly string[] = kind === 'data' ? ['public'] : BACKUP_SCHEMAS;
+  const { rows } = await snap.query<{ nspname: string }>(
+    `select nspname from pg_namespace where nspname = any($1::text[])`,
+    [wanted],
+  );
+  const schemas = wanted.filter((s) => rows.some((r) => r.nspname === s));
+  if (schemas.length === 0) {
+    throw new OperationError(
+      `The ${target.label} database has no ${wanted.join(' or ')} schema: there is nothing to back up.`,
+    );
   }
-  return {
-    file,
-    bytes: statSync(file).size,
-    ms: performance.now() - t0,
-    pgDump: `${bin.path} (${bin.version})`,
-  };
+  const entries: { table: TableInfo; where?: string }[] = [];
+  for (const s of schemas) for (const table of await readTables(snap, s)) entries.push({ table });
+  let auth: { table: TableInfo; where: string }[] = [];
+  if (kind === 'reset' || kind === 'safety') {
+    const authTables = await readTables(snap, 'auth');
+    const users = authTables.find((t) => t.name === 'users');
+    const identities = authTables.find((t) => t.name === 'identities');
+    if (users && identities)
+      auth = testUserAuthEntries(users, identities, testUserPredicate(config.testUsers.emailDomain));
+  }
+  return { schemas, entries: [...entries, ...auth], auth };
+}
+
+interface DumpContext {
+  readonly config: Config;
+  readonly target: DatabaseTarget;
+  readonly label: string;
+  readonly kind: DumpKind;
+  readonly plan: DumpPlan;
+  readonly bin: PgDumpBinary;
+  readonly snapshot: string;
+}
+
+/** Header, pg_dump's filtered output (with the TRUNCATE or auth rows spliced in), manifest. */
+async function writeDump(
+  snap: Client,
+  reserved: ReservedBackupFile,
+  ctx: DumpContext,
+): Promise<{ bytes: number; rows: number }> {
+  const { config, target, kind, plan } = ctx;
+  const sink = reserved.sink;
+  const createdAt = new Date().toISOString();
+  const restoreTarget = target.label === 'custom' ? '<the database URL>' : target.label;
+  await sink.write(
+    backupHeader({ kind, target: ctx.label, createdAt }, [
+      `Database: ${redactUrl(target.url)}`,
+      `Restore: npx crm-env restore <this file> --target ${restoreTarget}   (or: psql -1 -v ON_ERROR_STOP=1 -f <this file> <database URL>)`,
+    ]),
+  );
+  const beforeData = [
+    kind === 'data' ? truncateSql(plan) : '',
+    plan.auth.length > 0 ? await testUserAuthSql(snap, plan) : '',
+  ].join('');
+  const dump = runPgDump({
+    bin: ctx.bin,
+    url: target.url,
+    flags: [...dumpFlags(kind, plan.schemas), `--snapshot=${ctx.snapshot}`],
+    output: sink.stream,
+    transform: dumpFilterStream({ beforeData: beforeData || undefined }),
+    secrets: config.secrets,
+  });
+  const sums: Promise<ManifestTable[]> = tableManifest(snap, plan.entries);
+  const [, tables, server] = await Promise.all([dump, sums, sums.then(() => serverVersion(snap))]);
+  const body = sink.endBody();
+  await sink.write(
+    manifestTrailer({
+      format: MANIFEST_FORMAT,
+      kind,
+      target: target.label,
+      database: redactUrl(target.url),
+      createdAt,
+      tool: toolVersion(),
+      server,
+      pgDump: ctx.bin.version,
+      tables,
+      bytes: body.bytes,
+      sha256: body.sha256,
+    }),
+  );
+  return { bytes: sink.bytes, rows: tables.reduce((a, t) => a + t.rows, 0) };
+}
+
+function dumpFlags(kind: DumpKind, schemas: readonly string[]): string[] {
+  const flags =
+    kind === 'data'
+      ? ['--format=plain', '--data-only', '--no-owner', '--schema=public']
+      : ['--format=plain', '--no-owner', '--clean', '--if-exists', ...schemas.map((s) => `--schema=${s}`)];
+  // Fail rather than wait forever behind a long-running migration's lock.
+  return [...flags, '--lock-wait-timeout=60s'];
+}
+
+/** The data backup's TRUNCATE of every public table (restoring replaces the data). */
+function truncateSql(plan: DumpPlan): string {
+  const tables = plan.entries.filter((e) => e.where === undefined).map((e) => e.table.qualified);
+  return tables.length > 0
+    ? `-- crm-env: empty the tables before loading them (a data-only backup replaces the data)\nTRUNCATE TABLE ${tables.join(', ')};\n\n`
+    : '';
+}
+
+/** The test users' auth rows, as statements spliced in before the first table's data. */
+async function testUserAuthSql(snap: Client, plan: DumpPlan): Promise<string> {
+  const mem = memorySink();
+  await mem.write(
+    `-- crm-env: the test users' auth rows (auth.users, auth.identities), replacing the target's test users\n${COPY_SETTINGS_SQL}`,
+  );
+  await writeTestUserAuth(snap, mem, plan.auth);
+  return mem.text();
 }

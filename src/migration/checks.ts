@@ -1,28 +1,29 @@
 /**
- * The static half of validation, shared by `migrate validate` and `migrate deploy`: file names, duplicate
- * versions, parsing with the real PostgreSQL parser, transaction hazards, the lint pass, and migrations edited
- * after they were applied. The only database access is {@link targetPublicTables}; everything else works
- * on what callers read from the target.
+ * The static half of validation, ONE code path for `migrate validate` and `migrate deploy`
+ * ({@link runStaticChecks}): file names, duplicate versions, parsing with the real PostgreSQL parser,
+ * transaction hazards, the lint pass, and migrations edited after they were applied. The only database access
+ * is {@link readTargetFacts} (catalog and history, read-only); everything else works on what it read.
  */
 import { readdir } from 'node:fs/promises';
 import type { Node } from 'libpg-query';
 import { loadModule, scanSync } from 'libpg-query';
+import { listTables } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
 import type { MigrationFile } from './files.js';
 import { MIGRATION_FILE, STRICT_MIGRATION_FILE } from './files.js';
 import type { HistoryRow } from './history.js';
+import { planMigrations, readHistory } from './history.js';
 import type { LintFinding, ParsedStatement } from './lint.js';
-import { lintMigration, MigrationParseError, parseMigration, tablesAfterMigration } from './lint.js';
+import { CrmEnvError } from '../errors.js';
+import { redactText } from '../redact.js';
+import type { ColumnType } from './column-types.js';
+import { typeFromCatalog } from './column-types.js';
+import { lintMigration, MigrationParseError, parseMigration, schemaAfterMigration } from './lint.js';
+import type { KnownSchema } from './lint-rules.js';
+import { outsideTransactionStatements } from './outside-transaction.js';
 
 /** A finding of any check; the lint's shape, with crm-env's own rule names for the non-lint checks. */
 export type Finding = LintFinding;
-
-/** A statement PostgreSQL refuses inside a transaction block, found in a migration file. */
-export interface OutsideStatement {
-  readonly line: number;
-  /** What it is, e.g. 'CREATE INDEX CONCURRENTLY'. */
-  readonly what: string;
-}
 
 function finding(
   file: string,
@@ -111,49 +112,12 @@ const TX_CONTROL: Record<string, string> = {
   TRANS_STMT_ROLLBACK_PREPARED: 'ROLLBACK PREPARED',
 };
 
-const hasOption = (params: Node[] | undefined, name: string): boolean =>
-  (params ?? []).some((p) => 'DefElem' in p && p.DefElem.defname === name);
-
-/** What a statement is when PostgreSQL refuses to run it inside a transaction block, else undefined. */
-export function outsideTransactionKind(node: Node): string | undefined {
-  if ('IndexStmt' in node && node.IndexStmt.concurrent) return 'CREATE INDEX CONCURRENTLY';
-  if ('DropStmt' in node && node.DropStmt.removeType === 'OBJECT_INDEX' && node.DropStmt.concurrent)
-    return 'DROP INDEX CONCURRENTLY';
-  if ('ReindexStmt' in node) {
-    const { kind, params } = node.ReindexStmt;
-    if (hasOption(params, 'concurrently')) return 'REINDEX CONCURRENTLY';
-    if (kind === 'REINDEX_OBJECT_SYSTEM' || kind === 'REINDEX_OBJECT_DATABASE')
-      return 'REINDEX SYSTEM/DATABASE';
-  }
-  if ('VacuumStmt' in node && node.VacuumStmt.is_vacuumcmd) return 'VACUUM';
-  if ('AlterSystemStmt' in node) return 'ALTER SYSTEM';
-  if ('CreatedbStmt' in node) return 'CREATE DATABASE';
-  if ('DropdbStmt' in node) return 'DROP DATABASE';
-  if ('CreateTableSpaceStmt' in node) return 'CREATE TABLESPACE';
-  if ('DropTableSpaceStmt' in node) return 'DROP TABLESPACE';
-  if ('ClusterStmt' in node && !node.ClusterStmt.relation) return 'CLUSTER (all tables)';
-  if ('AlterTableStmt' in node) {
-    for (const item of node.AlterTableStmt.cmds ?? []) {
-      const def = 'AlterTableCmd' in item ? item.AlterTableCmd.def : undefined;
-      if (def && 'PartitionCmd' in def && def.PartitionCmd.concurrent) return 'DETACH PARTITION CONCURRENTLY';
-    }
-  }
-  return undefined;
-}
-
-/** The statements of a file that cannot run inside a transaction; non-empty = deploy applies it on its own. */
-export function outsideTransactionStatements(statements: readonly ParsedStatement[]): OutsideStatement[] {
-  return statements.flatMap((s) => {
-    const what = outsideTransactionKind(s.ast as Node);
-    return what === undefined ? [] : [{ line: s.line, what }];
-  });
-}
-
 /**
  * Transaction hazards of one parsed file. BEGIN/COMMIT/ROLLBACK are errors: inside the deploy's single
  * transaction a COMMIT would commit the files before it and run the rest without a safety net (the Supabase
- * CLI has the same hole, supabase/cli#5047). Statements that must run outside a transaction are a warning
- * (the lint already warns about the CONCURRENTLY ones, so those are not repeated).
+ * CLI has the same hole, supabase/cli#5047). A statement that must run outside a transaction makes the whole
+ * file run on its own, statement by statement: correct when the file holds only such statements, a warning
+ * when it mixes in others (the lint's concurrently-in-transaction says so for the CONCURRENTLY ones).
  */
 export function checkTransactionUse(file: string, statements: readonly ParsedStatement[]): Finding[] {
   const out: Finding[] = [];
@@ -173,7 +137,9 @@ export function checkTransactionUse(file: string, statements: readonly ParsedSta
       );
     }
   }
-  for (const s of outsideTransactionStatements(statements)) {
+  const outside = outsideTransactionStatements(statements);
+  if (outside.length === statements.length) return out; // alone in its file: the correct shape
+  for (const s of outside) {
     if (s.what.includes('CONCURRENTLY')) continue; // the lint's concurrently-in-transaction says it already
     out.push(
       finding(
@@ -181,8 +147,8 @@ export function checkTransactionUse(file: string, statements: readonly ParsedSta
         s.line,
         'outside-transaction',
         'warning',
-        `${s.what} cannot run inside a transaction, so the deployer applies this file on its own, after the others.`,
-        'Keep it alone in its own migration file and make it safe to re-run.',
+        `${s.what} cannot run inside a transaction, so this file is applied on its own, statement by statement, and its other statements lose the all-or-nothing guarantee.`,
+        'Move it alone into its own migration file and make it safe to re-run.',
       ),
     );
   }
@@ -286,36 +252,117 @@ export async function checkChangedAfterApply(
 }
 
 /**
- * The lint pass over `files` in order, chaining the tables each file leaves behind into the next one's
- * `existingTables`. `targetTables` (the target's public tables) seed the files in `seeded` only: those are the
- * pending ones, which really run against the target's tables; files already applied are linted as from an
- * empty database, since their tables are in the target only because of them. Files that failed to parse are
- * skipped.
+ * The lint pass over `files` in order, chaining the tables (and column types) each file leaves behind into
+ * the next one's input. `target` (the target's public tables and columns) seeds the files in `seeded` only:
+ * those are the pending ones, which really run against the target's tables; files already applied are linted
+ * as from an empty database, since their tables are in the target only because of them. Files that failed to
+ * parse are skipped.
  */
 export async function lintFiles(
   files: readonly MigrationFile[],
   parsedOk: ReadonlySet<string>,
-  targetTables: ReadonlySet<string> = new Set(),
+  target: KnownSchema = { tables: new Set(), columns: new Map() },
   seeded: (f: MigrationFile) => boolean = () => true,
 ): Promise<Finding[]> {
-  let chain = new Set<string>();
+  let chain: KnownSchema = { tables: new Set(), columns: new Map() };
   const out: Finding[] = [];
   for (const f of files) {
     if (!parsedOk.has(f.fileName)) continue;
-    const existing = seeded(f) ? new Set([...chain, ...targetTables]) : chain;
-    out.push(...(await lintMigration(f.fileName, f.sql, existing)));
-    chain = await tablesAfterMigration(f.fileName, f.sql, chain);
+    const input = seeded(f)
+      ? {
+          tables: new Set([...target.tables, ...chain.tables]),
+          columns: new Map([...target.columns, ...chain.columns]),
+        }
+      : chain;
+    out.push(...(await lintMigration(f.fileName, f.sql, input.tables, input.columns)));
+    chain = await schemaAfterMigration(f.fileName, f.sql, chain);
   }
   return out;
 }
 
-/** The target's public tables as 'public.name', to seed the lint of pending files (catalog only: no table locks). */
-export async function targetPublicTables(client: Client): Promise<Set<string>> {
-  const { rows } = await client.query<{ name: string }>(
-    `select 'public.' || relname as name from pg_class
-      where relnamespace = 'public'::regnamespace and relkind in ('r', 'p')`,
+/**
+ * The target's public tables as 'public.name' with their column types, to seed the lint of pending files
+ * (catalog only: no table locks).
+ */
+export async function readTargetSchema(client: Client): Promise<KnownSchema> {
+  const tables = await listTables(client, 'public', { partitions: true });
+  const { rows } = await client.query<{ table: string; column: string; type: string }>(
+    `select c.relname as table, a.attname as column, format_type(a.atttypid, a.atttypmod) as type
+       from pg_attribute a join pg_class c on c.oid = a.attrelid
+      where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')
+        and a.attnum > 0 and not a.attisdropped`,
   );
-  return new Set(rows.map((r) => r.name));
+  const columns = new Map<string, Map<string, ColumnType>>();
+  for (const r of rows) {
+    const name = `public.${r.table}`;
+    columns.set(name, (columns.get(name) ?? new Map()).set(r.column, typeFromCatalog(r.type)));
+  }
+  return { tables: new Set(tables.map((t) => `public.${t.name}`)), columns };
+}
+
+/** What the static checks know about a target database: its history and its public schema. */
+export interface TargetFacts {
+  readonly history: readonly HistoryRow[];
+  readonly schema: KnownSchema;
+}
+
+/** Reads {@link TargetFacts} (catalog and history table only: read-only, no table locks). */
+export async function readTargetFacts(client: Client): Promise<TargetFacts> {
+  return { history: await readHistory(client), schema: await readTargetSchema(client) };
+}
+
+export interface StaticCheckResult {
+  readonly findings: readonly Finding[];
+  /** Files the parser accepted. */
+  readonly parsedOk: ReadonlySet<string>;
+  /** With a target: the versions it has applied, and the files pending there (in file order). */
+  readonly applied?: ReadonlySet<string>;
+  readonly pending?: readonly MigrationFile[];
+}
+
+/** The target's pending files, or a history-mismatch finding (and every unapplied file) when its history breaks the rules. */
+function pendingOn(
+  history: readonly HistoryRow[],
+  files: readonly MigrationFile[],
+  includeAll: boolean,
+): { pending: readonly MigrationFile[]; findings: Finding[] } {
+  try {
+    return { pending: planMigrations(history, files, includeAll).pending, findings: [] };
+  } catch (err) {
+    if (!(err instanceof CrmEnvError)) throw err;
+    const applied = new Set(history.map((h) => h.version));
+    const message = redactText(err.message);
+    return {
+      pending: files.filter((f) => !applied.has(f.version)),
+      findings: [finding('', 0, 'history-mismatch', 'error', message, 'See the message.')],
+    };
+  }
+}
+
+/**
+ * The static checks, ONE code path for `migrate validate` and `migrate deploy` (deploy refuses exactly what
+ * validate refuses): file names, duplicate versions, parsing and transaction hazards, then — with a target —
+ * files edited after they were applied and the Supabase CLI's pending-order rules, then the lint of every
+ * file (the pending ones seeded with the target's tables and column types).
+ */
+export async function runStaticChecks(
+  dir: string,
+  files: readonly MigrationFile[],
+  target?: TargetFacts,
+  options: { readonly includeAll?: boolean } = {},
+): Promise<StaticCheckResult> {
+  const findings: Finding[] = [...(await checkFileNames(dir)), ...checkDuplicateVersions(files)];
+  const { parsed, findings: parseFindings } = await parseFiles(files);
+  findings.push(...parseFindings);
+  const parsedOk = new Set(parsed.keys());
+  if (!target) return { findings: [...findings, ...(await lintFiles(files, parsedOk))], parsedOk };
+
+  findings.push(...(await checkChangedAfterApply(target.history, files)));
+  const { pending, findings: order } = pendingOn(target.history, files, options.includeAll ?? false);
+  findings.push(...order);
+  const applied = new Set(target.history.map((h) => h.version));
+  findings.push(...(await lintFiles(files, parsedOk, target.schema, (f) => !applied.has(f.version))));
+  return { findings, parsedOk, applied, pending };
 }
 
 /** One line for a finding: `file:line [rule] message`. */

@@ -3,6 +3,8 @@
  * (`apps/cli-go/pkg/migration/history.go`), so that `supabase migration list` and crm-env agree.
  */
 import type { Client } from '../db/connect.js';
+import { OperationError } from '../errors.js';
+import type { MigrationFile } from './files.js';
 
 export interface HistoryRow {
   readonly version: string;
@@ -49,4 +51,40 @@ export async function insertHistory(
     'insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)',
     [version, name, statements],
   );
+}
+
+export interface MigrationPlan {
+  readonly applied: readonly HistoryRow[];
+  readonly pending: readonly MigrationFile[];
+}
+
+/**
+ * Compares local files with the target's history, with the Supabase CLI's rules
+ * (`FindPendingMigrations`): a history version without a local file is an error; a pending file older
+ * than the newest applied version is an error unless `includeAll`.
+ */
+export function planMigrations(
+  history: readonly HistoryRow[],
+  files: readonly MigrationFile[],
+  includeAll: boolean,
+): MigrationPlan {
+  const local = new Set(files.map((f) => f.version));
+  const remoteOnly = history.filter((h) => !local.has(h.version)).map((h) => h.version);
+  if (remoteOnly.length > 0) {
+    throw new OperationError(
+      `The target's migration history has version ${remoteOnly.join(', ')} with no file in supabase/migrations; restore the file or run \`supabase migration repair --status reverted ${remoteOnly[0]}\`.`,
+    );
+  }
+  const appliedVersions = new Set(history.map((h) => h.version));
+  const pending = files.filter((f) => !appliedVersions.has(f.version));
+  const newest = history.at(-1)?.version;
+  if (!includeAll && newest !== undefined) {
+    const early = pending.filter((f) => f.version < newest);
+    if (early.length > 0) {
+      throw new OperationError(
+        `Pending migration ${early[0]!.fileName} is older than the newest applied one (${newest}); rename it to a newer timestamp or pass --include-all to apply it anyway.`,
+      );
+    }
+  }
+  return { applied: history, pending };
 }

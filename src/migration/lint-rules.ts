@@ -2,7 +2,19 @@
  * The rules of the migration linter: a catalogue (name → severity, message, safe alternative) and the
  * per-statement checks, which walk libpg-query's AST while tracking which tables exist before / are created in the file.
  */
-import type { ColumnDef, Constraint, Node, RangeVar } from 'libpg-query';
+import type {
+  AlterTableCmd,
+  AlterTableStmt,
+  ColumnDef,
+  Constraint,
+  DropStmt,
+  Node,
+  RangeVar,
+  RenameStmt,
+} from 'libpg-query';
+import type { ColumnType } from './column-types.js';
+import { showType, typeChangeKeepsTable, typeChangeLoss, typeFromAst, usingKind } from './column-types.js';
+import { outsideTransactionKind } from './outside-transaction.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -34,7 +46,7 @@ export const RULES = {
     'Creating index {0} without CONCURRENTLY on existing table {1} blocks writes to it while the index builds.',
     'Use CREATE INDEX CONCURRENTLY IF NOT EXISTS, in a migration file of its own.'],
   'concurrently-in-transaction': ['warning',
-    '{0} CONCURRENTLY cannot run inside a transaction, so the deployer applies this file on its own, after the others.',
+    '{0} CONCURRENTLY cannot run inside a transaction, so this file is applied on its own, statement by statement, after the others: {1}.',
     'Keep it alone in its own migration file and make it idempotent (IF [NOT] EXISTS): a failed build leaves an INVALID index.'],
   'ban-drop-column': ['error',
     'Dropping column {0} from {1} breaks deployed code that still uses it and loses its data.',
@@ -51,6 +63,21 @@ export const RULES = {
   'ban-truncate': ['error',
     'TRUNCATE {0} deletes every row irreversibly under an ACCESS EXCLUSIVE lock.',
     'Remove data with a reviewed one-off script or a bounded DELETE, not in a migration.'],
+  'ban-drop-schema': ['error',
+    'Dropping schema {0} removes every table, row, function and policy in it, including objects no migration names.',
+    'Drop the objects that must go by name (each with a reasoned suppression); never drop a schema in a migration.'],
+  'ban-drop-cascade': ['error',
+    'DROP {0} ... CASCADE also drops every object that depends on {1} (views, policies, foreign keys, triggers), unnamed and unseen.',
+    'Drop the dependent objects by name first, then drop {1} without CASCADE, so a forgotten dependency fails instead of vanishing.'],
+  'ban-delete-without-where': ['error',
+    'DELETE without WHERE removes every row of {0}.',
+    'Add a WHERE clause naming the rows to remove, or suppress with the reason why every row must go.'],
+  'ban-update-without-where': ['error',
+    'UPDATE without WHERE overwrites column(s) {1} in every row of {0}.',
+    'Add a WHERE clause naming the rows to change, or suppress with the reason why every row must change.'],
+  'lossy-column-type-change': ['error',
+    'Changing column {0} of {1} to {2} can lose data: {3}.',
+    'Add a new column of the new type, copy and check the values, move the app over, then drop the old column later; or suppress with the reason no value changes.'],
   'table-without-rls': ['error',
     'Table {0} is created in schema public without ENABLE ROW LEVEL SECURITY, so the Supabase API exposes all its rows.',
     'Add ALTER TABLE {0} ENABLE ROW LEVEL SECURITY (and its policies) in the same migration.'],
@@ -105,16 +132,27 @@ const CONSTRAINT_KINDS: Record<string, readonly [label: string, cost: 'scan' | '
 };
 const SERIAL_TYPES = new Set(['serial', 'serial2', 'serial4', 'serial8', 'smallserial', 'bigserial']);
 
-/** Tracks which tables exist while the file's statements are applied in order. Names are 'schema.table'. */
+/** Column types per 'schema.table'. */
+export type ColumnTypes = ReadonlyMap<string, ReadonlyMap<string, ColumnType>>;
+
+/** What a file sees before it runs: the tables that exist and, where known, their columns' types. */
+export interface KnownSchema {
+  readonly tables: ReadonlySet<string>;
+  readonly columns: ColumnTypes;
+}
+
+/** Tracks which tables (and columns) exist while the file's statements are applied in order. Names are 'schema.table'. */
 export class TableTracker {
   private readonly existing: Set<string>;
   private readonly created = new Set<string>();
   private readonly rlsEnabled = new Set<string>();
   /** Public tables created in this file → index of the creating statement (for table-without-rls). */
   private readonly needsRls = new Map<string, number>();
+  private readonly columns: Map<string, Map<string, ColumnType>>;
 
-  constructor(existingTables: ReadonlySet<string>) {
+  constructor(existingTables: ReadonlySet<string>, existingColumns: ColumnTypes = new Map()) {
     this.existing = new Set(existingTables);
+    this.columns = new Map([...existingColumns].map(([t, cols]) => [t, new Map(cols)]));
   }
 
   /** True if the table existed before this file (and may be big and busy). */
@@ -132,22 +170,34 @@ export class TableTracker {
     return new Set([...this.existing, ...this.created]);
   }
 
+  /** Tables and column types after the statements so far. */
+  schema(): KnownSchema {
+    return { tables: this.tables(), columns: new Map(this.columns) };
+  }
+
   /** Public tables created in this file that never got ENABLE ROW LEVEL SECURITY. */
   missingRls(): [name: string, statementIndex: number][] {
     return [...this.needsRls].filter(([name]) => !this.rlsEnabled.has(name));
   }
 
   /** Records a CREATE TABLE. Only public tables need RLS (the Supabase API exposes them), temp ones never. */
-  create(rel: RangeVar | undefined, ifNotExists: boolean, statementIndex: number): void {
+  create(
+    rel: RangeVar | undefined,
+    ifNotExists: boolean,
+    statementIndex: number,
+    cols: ColumnDef[] = [],
+  ): void {
     const name = qualify(rel);
     if (ifNotExists && (this.existing.has(name) || this.created.has(name))) return; // a no-op on the server
     this.existing.delete(name);
     this.created.add(name);
+    this.columns.set(name, new Map(cols.map((c) => [c.colname ?? '', typeFromAst(c.typeName)])));
     if (rel?.relpersistence !== 't' && name.startsWith('public.')) this.needsRls.set(name, statementIndex);
   }
 
   drop(name: string): void {
     for (const set of [this.existing, this.created, this.rlsEnabled]) set.delete(name);
+    this.columns.delete(name);
     this.needsRls.delete(name); // created and dropped here: never exposed
   }
 
@@ -155,6 +205,9 @@ export class TableTracker {
     for (const set of [this.existing, this.created, this.rlsEnabled]) {
       if (set.delete(from)) set.add(to);
     }
+    const cols = this.columns.get(from);
+    this.columns.delete(from);
+    if (cols) this.columns.set(to, cols);
     const index = this.needsRls.get(from);
     if (index !== undefined) {
       this.needsRls.delete(from);
@@ -164,6 +217,25 @@ export class TableTracker {
 
   enableRls(name: string): void {
     this.rlsEnabled.add(name);
+  }
+
+  /** The column's type when a CREATE TABLE, ADD COLUMN, ALTER TYPE or the target's catalog said it. */
+  columnType(table: string, column: string): ColumnType | undefined {
+    return this.columns.get(table)?.get(column);
+  }
+
+  /** Records a column's new type (undefined: dropped). Columns of tables never described stay unknown. */
+  setColumn(table: string, column: string, type: ColumnType | undefined): void {
+    const cols = this.columns.get(table) ?? new Map<string, ColumnType>();
+    if (type === undefined) cols.delete(column);
+    else cols.set(column, type);
+    this.columns.set(table, cols);
+  }
+
+  renameColumn(table: string, from: string, to: string): void {
+    const type = this.columnType(table, from);
+    this.setColumn(table, from, undefined);
+    if (type) this.setColumn(table, to, type);
   }
 }
 
@@ -244,74 +316,163 @@ function checkNewConstraint(table: string, c: Constraint, hits: RuleHit[], colum
   if (cost === 'index' && c.indexname === undefined) hits.push(hit('adding-unique-constraint', what, table));
 }
 
+/** ALTER COLUMN … TYPE: data loss on any table with rows, the rewrite on existing ones; then the new type. */
+function checkTypeChange(table: string, cmd: AlterTableCmd, tables: TableTracker, hits: RuleHit[]): void {
+  const column = cmd.name ?? '?';
+  const def = cmd.def && 'ColumnDef' in cmd.def ? cmd.def.ColumnDef : undefined;
+  const to = typeFromAst(def?.typeName);
+  const from = tables.columnType(table, column);
+  const using = usingKind(def?.raw_default);
+  if (!tables.createdHere(table)) {
+    const loss = typeChangeLoss(from, to, using);
+    if (loss !== undefined) hits.push(hit('lossy-column-type-change', column, table, showType(to), loss));
+  }
+  if (tables.isExisting(table) && !typeChangeKeepsTable(from, to, using)) {
+    hits.push(hit('changing-column-type', column, table));
+  }
+  tables.setColumn(table, column, to);
+}
+
+function checkAlterTable(stmt: AlterTableStmt, tables: TableTracker, hits: RuleHit[]): void {
+  const table = qualify(stmt.relation);
+  const existing = tables.isExisting(table);
+  for (const item of stmt.cmds ?? []) {
+    if (!('AlterTableCmd' in item)) continue;
+    const cmd = item.AlterTableCmd;
+    const { subtype, name: column = '?', def } = cmd;
+    if (subtype === 'AT_EnableRowSecurity') tables.enableRls(table);
+    if (subtype === 'AT_DropColumn') {
+      if (!tables.createdHere(table)) hits.push(hit('ban-drop-column', column, table));
+      tables.setColumn(table, column, undefined);
+    }
+    if (subtype === 'AT_AlterColumnType') checkTypeChange(table, cmd, tables, hits);
+    const added = subtype === 'AT_AddColumn' && def && 'ColumnDef' in def ? def.ColumnDef : undefined;
+    if (added) tables.setColumn(table, added.colname ?? '?', typeFromAst(added.typeName));
+    if (!existing) continue; // the remaining rules are about locking/rewriting big, live tables
+    if (added) checkAddColumn(table, added, hits);
+    if (subtype === 'AT_AddConstraint' && def && 'Constraint' in def) {
+      checkNewConstraint(table, def.Constraint, hits);
+    }
+    if (subtype === 'AT_SetNotNull') hits.push(hit('adding-not-null', column, table));
+  }
+}
+
+/** DROP: tables (data), schemas, and CASCADE on anything not created in this file. */
+function checkDrop(stmt: DropStmt, tables: TableTracker, hits: RuleHit[]): void {
+  const { removeType, objects, behavior } = stmt;
+  const names = (objects ?? []).map((o) =>
+    'List' in o ? qualifyNames(strings(o.List.items)) : 'String' in o ? (o.String.sval ?? '') : '?',
+  );
+  const kind = (removeType ?? 'OBJECT_').replace(/^OBJECT_/, '').replace(/_/g, ' ');
+  const live = removeType === 'OBJECT_TABLE' ? names.filter((n) => !tables.createdHere(n)) : names;
+  if (removeType === 'OBJECT_TABLE' && live.length > 0) hits.push(hit('ban-drop-table', live.join(', ')));
+  if (removeType === 'OBJECT_SCHEMA') hits.push(hit('ban-drop-schema', names.join(', ')));
+  if (behavior === 'DROP_CASCADE' && live.length > 0)
+    hits.push(hit('ban-drop-cascade', kind, live.join(', ')));
+  // A dropped schema is not followed: the tables the migrations created in it stay expected, so the
+  // post-migration checks fail unless they were dropped by name.
+  if (removeType === 'OBJECT_TABLE') for (const n of names) tables.drop(n);
+}
+
+/** DELETE / UPDATE without WHERE on a table that may hold rows. */
+function checkDml(node: Node, tables: TableTracker, hits: RuleHit[]): void {
+  if ('DeleteStmt' in node && node.DeleteStmt.whereClause === undefined) {
+    const table = qualify(node.DeleteStmt.relation);
+    if (!tables.createdHere(table)) hits.push(hit('ban-delete-without-where', table));
+  }
+  if ('UpdateStmt' in node && node.UpdateStmt.whereClause === undefined) {
+    const table = qualify(node.UpdateStmt.relation);
+    const columns = (node.UpdateStmt.targetList ?? []).map((t) =>
+      'ResTarget' in t ? t.ResTarget.name : '?',
+    );
+    if (!tables.createdHere(table)) hits.push(hit('ban-update-without-where', table, columns.join(', ')));
+  }
+}
+
+function checkRename(stmt: RenameStmt, tables: TableTracker, hits: RuleHit[]): void {
+  const { renameType, relationType, relation, subname = '?', newname = '?' } = stmt;
+  const table = qualify(relation);
+  const live = !tables.createdHere(table);
+  if (renameType === 'OBJECT_COLUMN' && relationType === 'OBJECT_TABLE') {
+    if (live) hits.push(hit('renaming-column', subname, table, newname));
+    tables.renameColumn(table, subname, newname);
+  }
+  if (renameType === 'OBJECT_TABLE') {
+    if (live) hits.push(hit('renaming-table', table, newname));
+    tables.rename(table, `${relation?.schemaname ?? 'public'}.${newname}`);
+  }
+}
+
 /**
  * Checks one statement against the rules, then applies its effect on the tracked tables (so later statements
- * see tables this one created, dropped or renamed).
+ * see tables this one created, dropped or renamed). The CONCURRENTLY rule needs the whole file: see
+ * {@link checkOutsideTransaction}.
  */
 export function checkStatement(node: Node, index: number, tables: TableTracker): RuleHit[] {
   const hits: RuleHit[] = [];
   if ('AlterTableStmt' in node && node.AlterTableStmt.objtype === 'OBJECT_TABLE') {
-    const table = qualify(node.AlterTableStmt.relation);
-    const existing = tables.isExisting(table);
-    for (const item of node.AlterTableStmt.cmds ?? []) {
-      if (!('AlterTableCmd' in item)) continue;
-      const { subtype, name: column = '?', def } = item.AlterTableCmd;
-      if (subtype === 'AT_EnableRowSecurity') tables.enableRls(table);
-      if (subtype === 'AT_DropColumn' && !tables.createdHere(table)) {
-        hits.push(hit('ban-drop-column', column, table));
-      }
-      if (subtype === 'AT_DetachPartition' && def && 'PartitionCmd' in def && def.PartitionCmd.concurrent) {
-        hits.push(hit('concurrently-in-transaction', 'DETACH PARTITION'));
-      }
-      if (!existing) continue; // the remaining rules are about locking/rewriting big, live tables
-      if (subtype === 'AT_AddColumn' && def && 'ColumnDef' in def) checkAddColumn(table, def.ColumnDef, hits);
-      if (subtype === 'AT_AddConstraint' && def && 'Constraint' in def) {
-        checkNewConstraint(table, def.Constraint, hits);
-      }
-      if (subtype === 'AT_AlterColumnType') hits.push(hit('changing-column-type', column, table));
-      if (subtype === 'AT_SetNotNull') hits.push(hit('adding-not-null', column, table));
-    }
+    checkAlterTable(node.AlterTableStmt, tables, hits);
   } else if ('IndexStmt' in node) {
     const { relation, concurrent, idxname = '(unnamed)' } = node.IndexStmt;
     const table = qualify(relation);
-    if (concurrent) hits.push(hit('concurrently-in-transaction', 'CREATE INDEX'));
-    else if (tables.isExisting(table)) hits.push(hit('require-concurrent-index-creation', idxname, table));
+    if (!concurrent && tables.isExisting(table)) {
+      hits.push(hit('require-concurrent-index-creation', idxname, table));
+    }
   } else if ('DropStmt' in node) {
-    const { removeType, objects, concurrent } = node.DropStmt;
-    if (removeType === 'OBJECT_INDEX' && concurrent)
-      hits.push(hit('concurrently-in-transaction', 'DROP INDEX'));
-    if (removeType === 'OBJECT_TABLE') {
-      const names = (objects ?? []).map((o) => qualifyNames('List' in o ? strings(o.List.items) : []));
-      const live = names.filter((n) => !tables.createdHere(n));
-      if (live.length > 0) hits.push(hit('ban-drop-table', live.join(', ')));
-      for (const n of names) tables.drop(n);
-    }
-  } else if ('ReindexStmt' in node) {
-    const params = node.ReindexStmt.params ?? [];
-    if (params.some((p) => 'DefElem' in p && p.DefElem.defname === 'concurrently')) {
-      hits.push(hit('concurrently-in-transaction', 'REINDEX'));
-    }
+    checkDrop(node.DropStmt, tables, hits);
   } else if ('RenameStmt' in node) {
-    const { renameType, relationType, relation, subname = '?', newname = '?' } = node.RenameStmt;
-    const table = qualify(relation);
-    const live = !tables.createdHere(table);
-    if (renameType === 'OBJECT_COLUMN' && relationType === 'OBJECT_TABLE' && live) {
-      hits.push(hit('renaming-column', subname, table, newname));
-    }
-    if (renameType === 'OBJECT_TABLE') {
-      if (live) hits.push(hit('renaming-table', table, newname));
-      tables.rename(table, `${relation?.schemaname ?? 'public'}.${newname}`);
-    }
+    checkRename(node.RenameStmt, tables, hits);
   } else if ('TruncateStmt' in node) {
     const live = (node.TruncateStmt.relations ?? [])
       .map((r) => ('RangeVar' in r ? qualify(r.RangeVar) : ''))
       .filter((n) => n !== '' && !tables.createdHere(n));
     if (live.length > 0) hits.push(hit('ban-truncate', live.join(', ')));
+  } else if ('DeleteStmt' in node || 'UpdateStmt' in node) {
+    checkDml(node, tables, hits);
   } else if ('CreateStmt' in node) {
-    tables.create(node.CreateStmt.relation, node.CreateStmt.if_not_exists === true, index);
+    const { relation, if_not_exists, tableElts } = node.CreateStmt;
+    const cols = (tableElts ?? []).flatMap((e) => ('ColumnDef' in e ? [e.ColumnDef] : []));
+    tables.create(relation, if_not_exists === true, index, cols);
   } else if ('CreateTableAsStmt' in node && node.CreateTableAsStmt.objtype === 'OBJECT_TABLE') {
     const { into, if_not_exists } = node.CreateTableAsStmt;
     tables.create(into?.rel, if_not_exists === true, index);
   }
   return hits;
+}
+
+/** What the statement is short for in the CONCURRENTLY message: 'CREATE INDEX', 'REINDEX'… */
+function concurrentlyWhat(kind: string): string {
+  return kind.replace(/ CONCURRENTLY$/, '');
+}
+
+/** Why a statement that must run outside a transaction is not re-runnable, or undefined. */
+function notIdempotent(node: Node): string | undefined {
+  if ('IndexStmt' in node && node.IndexStmt.if_not_exists !== true) {
+    return 'without IF NOT EXISTS, a re-run after a failed build stops at the index it left behind';
+  }
+  if ('DropStmt' in node && node.DropStmt.missing_ok !== true) {
+    return 'without IF EXISTS, a re-run fails once the index is gone';
+  }
+  return undefined;
+}
+
+/**
+ * The file-level rule for statements that cannot run in a transaction (CONCURRENTLY and the like): such a
+ * file is applied on its own, statement by statement. That is correct when the file holds only such
+ * statements and each can be re-run; it warns (concurrently-in-transaction, on each CONCURRENTLY statement)
+ * when the file mixes in other statements, which then lose the all-or-nothing guarantee, or when a
+ * CREATE/DROP INDEX CONCURRENTLY lacks IF [NOT] EXISTS. Returns hits per statement index.
+ */
+export function checkOutsideTransaction(statements: readonly Node[]): Map<number, RuleHit[]> {
+  const kinds = statements.map((s) => outsideTransactionKind(s));
+  const mixed = kinds.some((k) => k === undefined) && kinds.some((k) => k !== undefined);
+  const out = new Map<number, RuleHit[]>();
+  kinds.forEach((kind, index) => {
+    if (kind === undefined || !kind.endsWith('CONCURRENTLY')) return;
+    const why = mixed
+      ? 'the other statements in this file lose the all-or-nothing guarantee'
+      : notIdempotent(statements[index]!);
+    if (why !== undefined) out.set(index, [hit('concurrently-in-transaction', concurrentlyWhat(kind), why)]);
+  });
+  return out;
 }

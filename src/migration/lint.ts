@@ -5,7 +5,16 @@
  */
 import { OperationError } from '../errors.js';
 import { hasSqlDetails, loadModule, parseSync, scanSync, type Node } from 'libpg-query';
-import { checkStatement, hit, RULES, TableTracker, type RuleHit } from './lint-rules.js';
+import {
+  checkOutsideTransaction,
+  checkStatement,
+  hit,
+  RULES,
+  TableTracker,
+  type ColumnTypes,
+  type KnownSchema,
+  type RuleHit,
+} from './lint-rules.js';
 
 /** One rule violation in a migration file. */
 export interface LintFinding {
@@ -89,7 +98,8 @@ export async function parseMigration(file: string, sql: string): Promise<ParsedS
 /**
  * Lint one migration file. `existingTables` = set of 'schema.table' names that existed before this file (tables
  * created in EARLIER migration files, or present on the target), used by rules that only matter for existing
- * (possibly big) tables. Findings come sorted by line; suppressed ones are left out.
+ * (possibly big) tables; `existingColumns` = their column types where known (for lossy type changes).
+ * Findings come sorted by line; suppressed ones are left out.
  *
  * A finding is suppressed by `-- crm-env-lint-disable-next-statement <rule>[, <rule>]: <reason>` (or the same in
  * a block comment) on the statement's first line or in the comment lines directly above it (no blank line in
@@ -100,11 +110,14 @@ export async function lintMigration(
   file: string,
   sql: string,
   existingTables: ReadonlySet<string>,
+  existingColumns?: ColumnTypes,
 ): Promise<LintFinding[]> {
   const { statements, directives, commentOnlyLines } = await analyse(file, sql);
-  const tables = new TableTracker(existingTables);
+  const tables = new TableTracker(existingTables, existingColumns);
   const hits = statements.map((s, index) => checkStatement(s.ast, index, tables));
   for (const [table, index] of tables.missingRls()) hits[index]?.push(hit('table-without-rls', table));
+  for (const [index, found] of checkOutsideTransaction(statements.map((s) => s.ast)))
+    hits[index]?.push(...found);
 
   const attached = attachDirectives(statements, directives, commentOnlyLines);
   const used = new Set<string>(); // `${directive index}:${rule}`
@@ -152,10 +165,21 @@ export async function tablesAfterMigration(
   sql: string,
   existingTables: ReadonlySet<string>,
 ): Promise<Set<string>> {
+  return new Set(
+    (await schemaAfterMigration(file, sql, { tables: existingTables, columns: new Map() })).tables,
+  );
+}
+
+/** Like {@link tablesAfterMigration}, with the column types the file leaves behind too. */
+export async function schemaAfterMigration(
+  file: string,
+  sql: string,
+  before: KnownSchema,
+): Promise<KnownSchema> {
   const { statements } = await analyse(file, sql);
-  const tables = new TableTracker(existingTables);
+  const tables = new TableTracker(before.tables, before.columns);
   statements.forEach((s, index) => checkStatement(s.ast, index, tables));
-  return tables.tables();
+  return tables.schema();
 }
 
 /**

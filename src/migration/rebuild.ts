@@ -3,12 +3,18 @@
  * object the project owns in `public` is dropped, the history is cleared, and all migrations are applied
  * again — in ONE transaction, so a failing migration leaves the database exactly as it was.
  * Objects in `auth`, `storage` and `extensions` (Supabase's) are never touched.
+ *
+ * Files that cannot run in a transaction stay inside it too, as far as PostgreSQL allows: on the schema
+ * just emptied in this transaction no other session sees the tables, so CREATE/DROP INDEX CONCURRENTLY run
+ * without CONCURRENTLY (the same index) and REINDEX/VACUUM/CLUSTER are skipped (nothing to maintain). Only a
+ * file with a statement that has no in-transaction form at all (ALTER SYSTEM, CREATE DATABASE, tablespaces)
+ * is left for after the commit: `afterCommit`, for the caller to apply with applyOutsideFiles.
  */
 import type { Client } from '../db/connect.js';
 import { qualify } from '../db/sql.js';
 import type { MigrationFile } from './files.js';
-import type { AppliedMigration } from './runner.js';
-import { applyInOpenTransaction } from './runner.js';
+import type { FileOutcome } from './apply.js';
+import { applyInOpenTransaction } from './apply.js';
 
 /** Drops what the migrations created in `public`: views, tables, functions, sequences, types. */
 async function dropPublicObjects(client: Client): Promise<number> {
@@ -50,7 +56,10 @@ async function dropPublicObjects(client: Client): Promise<number> {
 
 export interface RebuildResult {
   readonly dropped: number;
-  readonly applied: readonly AppliedMigration[];
+  /** Files applied inside the transaction. */
+  readonly applied: readonly FileOutcome[];
+  /** Files to apply on their own once the caller has committed (none for CONCURRENTLY files). */
+  readonly afterCommit: readonly MigrationFile[];
 }
 
 /** Drops and re-applies inside the caller's open transaction. */
@@ -63,6 +72,6 @@ export async function rebuildPublicSchema(
     `select to_regclass('supabase_migrations.schema_migrations') is not null as ok`,
   );
   if (rows[0]!.ok) await client.query('delete from supabase_migrations.schema_migrations');
-  const applied = await applyInOpenTransaction(client, files);
-  return { dropped, applied };
+  const { files: applied, afterCommit } = await applyInOpenTransaction(client, files);
+  return { dropped, applied, afterCommit };
 }

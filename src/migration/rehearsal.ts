@@ -26,7 +26,7 @@ import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 import { applyBaseSchema, isRealSupabase } from '../stack/base-schema.js';
 import type { FileOutcome } from './apply.js';
-import { ApplyFailedError, applyMigrationSet } from './apply.js';
+import { ApplyFailedError, applyMigrations } from './apply.js';
 import type { MigrationFile } from './files.js';
 import type { PostCheckReport } from './post-checks.js';
 import { runPostChecks } from './post-checks.js';
@@ -119,7 +119,7 @@ export async function rehearse(
       async (client) => {
         let outcomes: readonly FileOutcome[];
         try {
-          outcomes = (await applyMigrationSet(client, files, { mode: 'commit', reporter })).files;
+          outcomes = (await applyMigrations(client, files, { mode: 'commit', reporter })).files;
         } catch (err) {
           if (!(err instanceof ApplyFailedError)) throw err;
           return done({

@@ -7,26 +7,15 @@
 import { performance } from 'node:perf_hooks';
 import type { Config, DatabaseTarget } from '../config.js';
 import { withClient } from '../db/connect.js';
-import { CrmEnvError } from '../errors.js';
-import { redactText } from '../redact.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 import type { FileOutcome } from './apply.js';
-import type { Finding } from './checks.js';
-import {
-  checkChangedAfterApply,
-  checkDuplicateVersions,
-  checkFileNames,
-  lintFiles,
-  parseFiles,
-  targetPublicTables,
-} from './checks.js';
+import type { Finding, TargetFacts } from './checks.js';
+import { readTargetFacts, runStaticChecks } from './checks.js';
 import type { MigrationFile } from './files.js';
 import { readMigrations } from './files.js';
-import { readHistory } from './history.js';
 import type { RehearsalResult } from './rehearsal.js';
 import { rehearse } from './rehearsal.js';
-import { planMigrations } from './runner.js';
 
 export interface ValidateOptions {
   /** Also compare with this database: history, edited-after-apply files, its tables for the lint. */
@@ -63,44 +52,78 @@ export function validateExitCode(report: ValidateReport, strict = false): 0 | 1 
   return report.errors > 0 || (strict && report.warnings > 0) ? 1 : 0;
 }
 
-interface TargetFacts {
-  readonly applied: Set<string>;
-  readonly pending: string[];
-  readonly tables: Set<string>;
-  readonly findings: Finding[];
+/**
+ * The rehearsal, unless turned off or pointless (files that do not parse, duplicate versions); `attempted`
+ * tells a skip by the server (a warning) from those.
+ */
+async function rehearsalStep(
+  config: Config,
+  files: readonly MigrationFile[],
+  findings: readonly Finding[],
+  options: ValidateOptions,
+  reporter: Reporter,
+): Promise<{ rehearsal: RehearsalResult; attempted: boolean }> {
+  const skipped = (reason: string) => ({
+    rehearsal: { status: 'skipped', reason, files: [], ms: 0 } as const,
+    attempted: false,
+  });
+  if (options.rehearsal === false) return skipped('turned off (--no-rehearsal)');
+  if (findings.some((f) => f.rule === 'parse-error' || f.rule === 'duplicate-version')) {
+    return skipped('the files do not parse or have duplicate versions; fix those errors first');
+  }
+  reporter.step('Rehearsing every migration from scratch on a throwaway database');
+  return { rehearsal: await rehearse(config, files, reporter), attempted: true };
 }
 
-async function readTarget(target: DatabaseTarget, files: readonly MigrationFile[]): Promise<TargetFacts> {
-  return withClient(
-    target.url,
-    async (client) => {
-      const history = await readHistory(client);
-      const findings = await checkChangedAfterApply(history, files);
-      let pending: string[] = [];
-      try {
-        pending = planMigrations(history, files, false).pending.map((f) => f.fileName);
-      } catch (err) {
-        if (!(err instanceof CrmEnvError)) throw err;
-        findings.push({
-          file: '',
-          line: 0,
-          rule: 'history-mismatch',
-          severity: 'error',
-          message: redactText(err.message),
-          fix: 'See the message.',
-        });
-        const applied = new Set(history.map((h) => h.version));
-        pending = files.filter((f) => !applied.has(f.version)).map((f) => f.fileName);
-      }
-      return {
-        applied: new Set(history.map((h) => h.version)),
-        pending,
-        tables: await targetPublicTables(client),
-        findings,
-      };
-    },
-    { label: target.label },
-  );
+/** The rehearsal's failure and failed post-checks, as findings. */
+function rehearsalFindings(rehearsal: RehearsalResult): Finding[] {
+  const out: Finding[] = [];
+  if (rehearsal.failure) {
+    const { file, line, message } = rehearsal.failure;
+    const fix =
+      'Fix the migration; the rehearsal applies every file from scratch, as a new environment would.';
+    out.push({ file, line, rule: 'rehearsal-failed', severity: 'error', message, fix });
+  }
+  for (const c of rehearsal.postChecks?.checks ?? []) {
+    if (!c.ok) {
+      const message = `After the rehearsal: ${c.detail}.`;
+      out.push({
+        file: '',
+        line: 0,
+        rule: `post-check:${c.name}`,
+        severity: 'error',
+        message,
+        fix: 'Fix it in a migration.',
+      });
+    }
+  }
+  return out;
+}
+
+/** One report per file (its findings, whether the target applied it, its rehearsal), and the rest. */
+function fileReports(
+  files: readonly MigrationFile[],
+  findings: readonly Finding[],
+  rehearsal: RehearsalResult,
+  applied: ReadonlySet<string> | undefined,
+): { files: FileReport[]; other: Finding[] } {
+  const byFile = new Map(files.map((f) => [f.fileName, [] as Finding[]]));
+  const other: Finding[] = [];
+  for (const f of findings) (byFile.get(f.file) ?? other).push(f);
+  const outcomes = new Map(rehearsal.files.map((o) => [o.fileName, o]));
+  const reports = files.map((f): FileReport => {
+    const own = byFile.get(f.fileName)!.sort((a, b) => a.line - b.line);
+    const status = own.some((x) => x.severity === 'error') ? 'error' : own.length > 0 ? 'warning' : 'ok';
+    return {
+      fileName: f.fileName,
+      version: f.version,
+      status,
+      ...(applied ? { applied: applied.has(f.version) } : {}),
+      findings: own,
+      ...(outcomes.has(f.fileName) ? { rehearsal: outcomes.get(f.fileName) } : {}),
+    };
+  });
+  return { files: reports, other };
 }
 
 /**
@@ -114,95 +137,33 @@ export async function validateMigrations(
 ): Promise<ValidateReport> {
   const t0 = performance.now();
   const { files } = await readMigrations(config.migrationsDir);
-  const findings: Finding[] = [
-    ...(await checkFileNames(config.migrationsDir)),
-    ...checkDuplicateVersions(files),
-  ];
-  const { parsed, findings: parseFindings } = await parseFiles(files);
-  findings.push(...parseFindings);
-
-  let target: TargetFacts | undefined;
+  let facts: TargetFacts | undefined;
   if (options.target) {
     reporter.step(`Comparing with the ${options.target.label} database's migration history`);
-    target = await readTarget(options.target, files);
-    findings.push(...target.findings);
+    facts = await withClient(options.target.url, readTargetFacts, { label: options.target.label });
   }
-  const applied = target?.applied;
-  findings.push(
-    ...(await lintFiles(files, new Set(parsed.keys()), target?.tables, (f) => !applied?.has(f.version))),
-  );
-
-  let rehearsal: RehearsalResult;
-  let rehearsalSkippedByServer = false;
-  const blocking = findings.filter((f) => f.rule === 'parse-error' || f.rule === 'duplicate-version');
-  if (options.rehearsal === false) {
-    rehearsal = { status: 'skipped', reason: 'turned off (--no-rehearsal)', files: [], ms: 0 };
-  } else if (blocking.length > 0) {
-    rehearsal = {
-      status: 'skipped',
-      reason: 'the files do not parse or have duplicate versions; fix those errors first',
-      files: [],
-      ms: 0,
-    };
-  } else {
-    reporter.step('Rehearsing every migration from scratch on a throwaway database');
-    rehearsal = await rehearse(config, files, reporter);
-    rehearsalSkippedByServer = rehearsal.status === 'skipped';
-  }
-  if (rehearsal.failure) {
-    const { file, line, message } = rehearsal.failure;
-    findings.push({
-      file,
-      line,
-      rule: 'rehearsal-failed',
-      severity: 'error',
-      message,
-      fix: 'Fix the migration; the rehearsal applies every file from scratch, as a new environment would.',
-    });
-  }
-  for (const c of rehearsal.postChecks?.checks ?? []) {
-    if (!c.ok)
-      findings.push({
-        file: '',
-        line: 0,
-        rule: `post-check:${c.name}`,
-        severity: 'error',
-        message: `After the rehearsal: ${c.detail}.`,
-        fix: 'Fix it in a migration.',
-      });
-  }
-
-  const byFile = new Map(files.map((f) => [f.fileName, [] as Finding[]]));
-  const other: Finding[] = [];
-  for (const f of findings) (byFile.get(f.file) ?? other).push(f);
-  const outcomes = new Map(rehearsal.files.map((o) => [o.fileName, o]));
-  const reports: FileReport[] = files.map((f) => {
-    const own = byFile.get(f.fileName)!.sort((a, b) => a.line - b.line);
-    const status = own.some((x) => x.severity === 'error') ? 'error' : own.length > 0 ? 'warning' : 'ok';
-    return {
-      fileName: f.fileName,
-      version: f.version,
-      status,
-      ...(applied ? { applied: applied.has(f.version) } : {}),
-      findings: own,
-      ...(outcomes.has(f.fileName) ? { rehearsal: outcomes.get(f.fileName) } : {}),
-    };
-  });
-  const errors = findings.filter((f) => f.severity === 'error').length;
+  const checked = await runStaticChecks(config.migrationsDir, files, facts);
+  const { rehearsal, attempted } = await rehearsalStep(config, files, checked.findings, options, reporter);
+  const findings = [...checked.findings, ...rehearsalFindings(rehearsal)];
+  const applied = checked.applied;
   // A rehearsal that could not run is a warning; one turned off on purpose (or pointless because of parse
   // errors, which are errors already) is not.
-  const warnings =
-    findings.filter((f) => f.severity === 'warning').length + (rehearsalSkippedByServer ? 1 : 0);
+  const skippedByServer = attempted && rehearsal.status === 'skipped';
   return {
     migrationsDir: config.migrationsDir,
-    files: reports,
-    other,
-    ...(options.target && target
-      ? { target: { label: options.target.label, applied: target.applied.size, pending: target.pending } }
+    ...fileReports(files, findings, rehearsal, applied),
+    ...(options.target && applied
+      ? {
+          target: {
+            label: options.target.label,
+            applied: applied.size,
+            pending: (checked.pending ?? []).map((f) => f.fileName),
+          },
+        }
       : {}),
     rehearsal,
-    errors,
-    warnings,
+    errors: findings.filter((f) => f.severity === 'error').length,
+    warnings: findings.filter((f) => f.severity === 'warning').length + (skippedByServer ? 1 : 0),
     ms: performance.now() - t0,
   };
 }

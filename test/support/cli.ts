@@ -3,7 +3,12 @@
  * dist/ is rebuilt from src/ once per run, in global setup, before any test starts.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
+import { vi } from 'vitest';
+import type { Dispatch } from '../../src/cli/program.js';
+import { main } from '../../src/cli/program.js';
+import { tempDir } from './tmp.js';
 
 const BIN = path.resolve('bin/crm-env.js');
 
@@ -29,4 +34,35 @@ export function runCli(
     timeout: 120_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * A fresh project folder: `supabase/` linked to this repository's (its migrations), or with an empty
+ * `supabase/migrations/` of its own when `ownMigrations` (for tests that write migration files).
+ */
+export function tempProject(options: { ownMigrations?: boolean } = {}): string {
+  const dir = tempDir('project');
+  if (options.ownMigrations) mkdirSync(path.join(dir, 'supabase', 'migrations'), { recursive: true });
+  else symlinkSync(path.resolve('supabase'), path.join(dir, 'supabase'));
+  return dir;
+}
+
+/** Runs the CLI in this process (no build needed), with its output captured. */
+export async function runMain(
+  args: readonly string[],
+  options: { cwd: string; env?: Record<string, string>; dispatch?: Dispatch },
+): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+  try {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...options.env };
+    for (const name of ['PG_BIN', 'PG_DUMP']) if (process.env[name]) env[name] ??= process.env[name];
+    const code = await main(args, { cwd: options.cwd, env, dispatch: options.dispatch });
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
 }

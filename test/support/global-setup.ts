@@ -17,6 +17,7 @@ import { withClient } from '../../src/db/connect.js';
 import { migrateUp } from '../../src/migration/runner.js';
 import { applyBaseSchema } from '../../src/stack/base-schema.js';
 import { findPgBinaries } from '../../src/stack/pg-binaries.js';
+import { configuredMajorVersion } from '../../src/stack/supabase-config.js';
 import type { ServerSpec } from '../../src/stack/server.js';
 import {
   initCluster,
@@ -81,7 +82,8 @@ async function startTestServer(spec: ServerSpec): Promise<void> {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const bins = findPgBinaries(process.env.PG_BIN ?? null, process.cwd());
+  // The project's major version (supabase/config.toml), as the embedded stack runs it.
+  const bins = findPgBinaries(process.env.PG_BIN ?? null, process.cwd(), configuredMajorVersion('supabase'));
   const root = mkdtempSync(path.join(os.tmpdir(), 'crm-env-test-'));
   // The servers run as the `postgres` OS user when we are root: it must be able to enter this folder.
   chmodSync(root, 0o755);

@@ -4,7 +4,7 @@
  * writes into the repository (it creates supabase/.temp/ in its working directory).
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../../src/config.js';
@@ -48,7 +48,24 @@ export function migrationProject(
   };
 }
 
-/** A project folder holding a copy of the repository's migrations (or only the first `count` of them). */
+/** The repository's migration file names, in order. */
+export function repoMigrationFiles(): string[] {
+  return readdirSync(path.resolve('supabase/migrations'))
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
+}
+
+/** A project with copies of the repository's migrations plus `extra` files (name → SQL) after them. */
+export function repoProjectWith(
+  urls: { local: string; cloud?: string },
+  extra: Readonly<Record<string, string>>,
+): MigrationProject {
+  const p = repoMigrationsProject(urls, repoMigrationFiles());
+  for (const [name, sql] of Object.entries(extra)) p.write(name, sql);
+  return p;
+}
+
+/** A project folder holding a copy of the repository's migrations (or only the named ones). */
 export function repoMigrationsProject(
   urls: { local: string; cloud?: string },
   names?: readonly string[],

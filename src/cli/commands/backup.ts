@@ -1,62 +1,45 @@
 /**
- * `crm-env migrate backup [target]` and `crm-env restore <file> --target <t>`.
+ * `crm-env migrate backup [target]`, `crm-env restore <file> --target <t>` and `crm-env backups list`.
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { input } from '@inquirer/prompts';
-import type { Config } from '../../config.js';
 import { describeTarget, resolveTarget } from '../../config.js';
+import { backupNameDate } from '../../db/backup-file.js';
+import { inspectBackupFile, manifestRows } from '../../db/backup-manifest.js';
 import { UsageError } from '../../errors.js';
 import { createBackup } from '../../migration/backup.js';
+import { listBackupFiles, shownBackupDir } from '../../migration/backup-list.js';
 import { restoreBackup } from '../../migration/restore.js';
 import { redactUrl } from '../../redact.js';
+import { formatBytes, formatSeconds, shownPath } from '../../format.js';
+import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
-  return `${(n / 1024 ** 3).toFixed(1)} GB`;
-}
-
-function shownPath(config: Config, file: string): string {
-  const rel = path.relative(config.projectDir, file);
-  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
-}
+import { terminalConfirmer } from '../prompt.js';
 
 /** `npm run migrate:backup -- [local|cloud|<url>]`: a full (or data-only) backup, as the spec's backup.sh. */
 export async function backupCommand(
-  target: string,
-  opts: { dataOnly?: boolean; keep?: string; json?: boolean },
+  session: CliSession,
+  opts: { target: string; dataOnly?: boolean; keep?: number },
 ): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
-  let keep: number | undefined;
-  if (opts.keep !== undefined) {
-    keep = Number(opts.keep);
-    if (!/^\d+$/.test(opts.keep) || keep < 1)
-      throw new UsageError(`--keep must be a whole number of at least 1 (got ${JSON.stringify(opts.keep)}).`);
-  }
-  const t = resolveTarget(config, target ?? 'cloud');
+  const { config, out } = commandContext(session);
+  const t = resolveTarget(config, opts.target);
   out.line(`📦 Creating ${opts.dataOnly ? 'data-only ' : ''}backup: ${t.label} database`);
   out.info(`Target: ${redactUrl(t.url)}`);
-  const r = await createBackup(config, t, { dataOnly: opts.dataOnly ?? false, keep }, out);
-  out.line(`✅ Backup complete: ${path.basename(r.file)} (${formatBytes(r.bytes)})`);
-  out.info(`Location: ${shownPath(config, path.dirname(r.file))}/`);
+  const r = await createBackup(config, t, { dataOnly: opts.dataOnly ?? false, keep: opts.keep }, out);
+  out.line(`✅ Backup complete: ${path.basename(r.file)} (${formatBytes(r.bytes)}, ${r.rows} rows)`);
+  out.info(`Location: ${shownPath(config.projectDir, path.dirname(r.file))}/`);
   out.json({
     target: t.label,
+    kind: r.kind,
     file: r.file,
     bytes: r.bytes,
-    ms: Math.round(r.ms),
+    rows: r.rows,
+    ms: r.ms,
     dataOnly: opts.dataOnly ?? false,
     pgDump: r.pgDump,
+    pruned: r.pruned,
   });
   return 0;
-}
-
-/** When the backup was taken: the timestamp in its name (UTC), else the file's modification time. */
-function backupDate(file: string, mtime: Date): Date {
-  const m = /_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})(?:_\d+)?\.sql$/.exec(file);
-  return m ? new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!)) : mtime;
 }
 
 /**
@@ -65,43 +48,43 @@ function backupDate(file: string, mtime: Date): Date {
  * `--yes` it refuses (exit 2) before connecting to anything.
  */
 export async function restoreCommand(
-  file: string,
-  opts: { target: string; yes?: boolean; json?: boolean },
+  session: CliSession,
+  opts: { file: string; target: string; yes?: boolean; legacy?: boolean },
 ): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+  const { config, out } = commandContext(session);
+  const file = path.resolve(session.cwd, opts.file);
   const t = resolveTarget(config, opts.target);
   let size: number;
-  let when: Date;
+  let mtime: Date;
   try {
     const st = statSync(file);
     if (!st.isFile()) throw new Error('not a file');
     size = st.size;
-    when = backupDate(file, st.mtime);
+    mtime = st.mtime;
   } catch {
-    throw new UsageError(`Backup file not found: ${file}`);
+    throw new UsageError(`Backup file not found: ${opts.file}. Nothing was changed.`);
   }
-  out.line(`♻️  Restore ${file}`);
-  out.info(`Backup taken: ${when.toISOString().replace('T', ' ').slice(0, 19)} UTC (${formatBytes(size)})`);
+  const found = await inspectBackupFile(file);
+  const taken =
+    found.manifest?.createdAt ?? found.header?.createdAt ?? (backupNameDate(file) ?? mtime).toISOString();
+  const what = found.manifest
+    ? `${found.manifest.kind} backup of ${found.manifest.target}, ${manifestRows(found.manifest)} rows, `
+    : '';
+  out.line(`♻️  Restore ${shownPath(config.projectDir, file)}`);
+  out.info(`Backup taken: ${taken.replace('T', ' ').slice(0, 19)} UTC (${what}${formatBytes(size)})`);
   out.info(`Into: ${describeTarget(t)}`);
   out.info(
     'What the backup holds replaces what the target has now (tables and rows); a backup of the target is taken first.',
   );
-  if (!opts.yes) {
-    if (!process.stdin.isTTY || out.jsonMode) {
-      throw new UsageError(
-        'Restore needs confirmation: run it in a terminal, or pass --yes. Nothing was changed.',
-      );
-    }
-    const answer = await input({ message: 'Type "restore" to replace the target with the backup:' });
-    if (answer.trim() !== 'restore') throw new UsageError('Restore cancelled; nothing was changed.');
-  }
-  const r = await restoreBackup(config, file, t, { confirmed: true }, out);
+  const confirm = terminalConfirmer({ yes: opts.yes, json: session.json });
+  const r = await restoreBackup(config, file, t, { confirm, legacy: opts.legacy }, out);
   out.line();
   out.line(
-    `✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${(r.ms / 1000).toFixed(1)} s`,
+    `✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${formatSeconds(r.ms)}${r.verified ? ', content verified against the manifest' : ''}`,
   );
   if (r.safetyBackup)
-    out.info(`Backup of the target before the restore: ${shownPath(config, r.safetyBackup.file)}`);
+    out.info(`Backup of the target before the restore: ${shownPath(config.projectDir, r.safetyBackup.file)}`);
+  if (r.undoCommand) out.info(`To undo this restore: ${r.undoCommand}`);
   out.line();
   out.line('Rows per table:');
   const width = Math.max(0, ...r.rowsPerTable.map((x) => x.table.length));
@@ -114,7 +97,45 @@ export async function restoreCommand(
     copiedRows: r.copiedRows,
     rowsPerTable: r.rowsPerTable,
     untouchedTables: r.untouchedTables,
-    ms: Math.round(r.ms),
+    verified: r.verified,
+    undoCommand: r.undoCommand,
+    ms: r.ms,
   });
+  return 0;
+}
+
+/** `crm-env backups list`: kind, target, time, size, rows and completeness of every backup file. */
+export async function backupsListCommand(session: CliSession): Promise<number> {
+  const { config, out } = commandContext(session);
+  const list = await listBackupFiles(config);
+  out.json({
+    dir: config.backupDir,
+    backups: list.map((b) => ({ ...b, file: shownPath(config.projectDir, b.file) })),
+  });
+  out.line(`📚 Backups in ${shownBackupDir(config)}/ (newest first)`);
+  if (list.length === 0) {
+    out.info('(none)');
+    return 0;
+  }
+  const rows = list.map((b) => [
+    b.kind ?? '?',
+    b.target ?? '?',
+    b.takenAt.replace('T', ' ').slice(0, 19),
+    formatBytes(b.bytes),
+    b.rows === null ? '-' : String(b.rows),
+    b.complete ? 'yes' : b.status === 'unfinished' ? 'unfinished' : b.status === 'legacy' ? 'unknown' : 'NO',
+    shownPath(config.projectDir, b.file),
+  ]);
+  const head = ['KIND', 'TARGET', 'TAKEN (UTC)', 'SIZE', 'ROWS', 'COMPLETE', 'FILE'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [head, ...rows])
+    out.info(
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
+  const bad = list.filter((b) => !b.complete && b.status !== 'unfinished');
+  for (const b of bad) out.warn(`${shownPath(config.projectDir, b.file)}: ${b.problem}.`);
   return 0;
 }

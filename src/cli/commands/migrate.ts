@@ -1,21 +1,22 @@
 import { resolveTarget, describeTarget } from '../../config.js';
-import { UsageError } from '../../errors.js';
 import type { FileOutcome } from '../../migration/apply.js';
 import type { DeployReport } from '../../migration/deploy.js';
+import { describeEffect } from '../../migration/effects.js';
 import { DeployError, deployMigrations } from '../../migration/deploy.js';
 import { migrateUp } from '../../migration/runner.js';
 import type { ValidateReport } from '../../migration/validate.js';
 import { validateExitCode, validateMigrations } from '../../migration/validate.js';
-import { redactText } from '../../redact.js';
+import { formatBytes, shownPath } from '../../format.js';
+import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
+import { terminalConfirmer } from '../prompt.js';
 import type { Output } from '../output.js';
 
-export async function migrateUpCommand(opts: {
-  target: string;
-  includeAll?: boolean;
-  json?: boolean;
-}): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+export async function migrateUpCommand(
+  session: CliSession,
+  opts: { target: string; includeAll?: boolean },
+): Promise<number> {
+  const { config, out } = commandContext(session);
   const target = resolveTarget(config, opts.target);
   out.line(`🗂️  Applying migrations to ${describeTarget(target)}`);
   const result = await migrateUp(
@@ -23,17 +24,25 @@ export async function migrateUpCommand(opts: {
     config.migrationsDir,
     {
       includeAll: opts.includeAll ?? false,
+      reporter: out,
       onFile: (f, i, n) => out.progress(f.fileName, i, n),
     },
     target.label,
   );
-  for (const m of result.applied) out.info(`✓ ${m.fileName} (${m.ms.toFixed(0)} ms)`);
+  for (const f of result.files) out.info(`✓ ${f.fileName}: ${describeOutcome(f)}`);
+  const alone = result.files.filter((f) => f.outsideTransaction).length;
   out.line(
-    result.applied.length === 0
+    result.files.length === 0
       ? `✅ Up to date (${result.alreadyApplied} migrations already applied).`
-      : `✅ Applied ${result.applied.length} migration(s) in one transaction.`,
+      : `✅ Applied ${result.files.length} migration(s): ${result.files.length - alone} in one transaction${alone > 0 ? `, ${alone} on their own (cannot run in a transaction)` : ''}.`,
   );
-  out.json({ target: target.label, applied: result.applied, alreadyApplied: result.alreadyApplied });
+  const applied = result.files.map((f) => ({
+    version: f.version,
+    fileName: f.fileName,
+    ms: f.ms,
+    ...(f.outsideTransaction ? { outsideTransaction: f.outsideTransaction } : {}),
+  }));
+  out.json({ target: target.label, applied, alreadyApplied: result.alreadyApplied });
   return 0;
 }
 
@@ -67,15 +76,13 @@ function printValidateReport(out: Output, r: ValidateReport): void {
 }
 
 /** `npm run migrate:validate [-- --target <t>] [--strict] [--no-rehearsal] [--json]`. */
-export async function validateCommand(opts: {
-  target?: string;
-  strict?: boolean;
-  rehearsal?: boolean;
-  json?: boolean;
-}): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+export async function validateCommand(
+  session: CliSession,
+  opts: { target?: string; strict?: boolean; rehearsal?: boolean },
+): Promise<number> {
+  const { config, out } = commandContext(session);
   const target = opts.target === undefined ? undefined : resolveTarget(config, opts.target);
-  out.line(`🔍 Validating ${config.migrationsDir}`);
+  out.line(`🔍 Validating ${shownPath(config.projectDir, config.migrationsDir)}`);
   const report = await validateMigrations(config, { target, rehearsal: opts.rehearsal !== false }, out);
   const code = validateExitCode(report, opts.strict ?? false);
   out.json({ ...report, strict: opts.strict ?? false, exitCode: code });
@@ -92,10 +99,11 @@ export async function validateCommand(opts: {
 function describeOutcome(f: FileOutcome): string {
   const time = f.ms === undefined ? '' : ` ${f.ms.toFixed(0)} ms`;
   const outside = f.outsideTransaction ? ' (outside the transaction)' : '';
-  return `${f.status}${time}${outside}${f.error ? ` — line ${f.line}: ${f.error}` : ''}`;
+  const effects = (f.effects ?? []).map((e) => `; ${describeEffect(e)}`).join('');
+  return `${f.status}${time}${outside}${f.error ? ` — line ${f.line}: ${f.error}` : ''}${effects}`;
 }
 
-function printDeploySummary(out: Output, r: DeployReport): void {
+function printDeploySummary(out: Output, r: DeployReport, projectDir: string): void {
   out.line();
   out.line('📋 Deploy summary');
   out.info(`Target: ${r.url} (${r.target})`);
@@ -103,28 +111,25 @@ function printDeploySummary(out: Output, r: DeployReport): void {
   const rows = r.files.length > 0 ? r.files : r.dryRunFiles;
   for (const f of rows) out.info(`${f.fileName}: ${describeOutcome(f)}`);
   if (r.attempts > 1) out.info(`Attempts (lock timeout retries): ${r.attempts}`);
-  if (r.backup) out.info(`Backup: ${r.backup.file} (${r.backup.bytes} bytes)`);
+  if (r.backup) out.info(`Backup: ${shownPath(projectDir, r.backup.file)} (${formatBytes(r.backup.bytes)})`);
   out.info(`Duration: ${(r.ms / 1000).toFixed(2)} s`);
 }
 
 /** `npm run migrate:deploy -- [local|cloud|<url>] [--dry-run] [--yes] [--lock-timeout 5s] [--retries 3] [--json]`. */
 export async function deployCommand(
-  target: string | undefined,
+  session: CliSession,
   opts: {
+    target: string;
     dryRun?: boolean;
     yes?: boolean;
     lockTimeout?: string;
     statementTimeout?: string;
-    retries?: string;
+    retries?: number;
     includeAll?: boolean;
-    json?: boolean;
   },
 ): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
-  const t = resolveTarget(config, target ?? 'cloud');
-  const retries = opts.retries === undefined ? undefined : Number(opts.retries);
-  if (opts.retries !== undefined && !/^\d+$/.test(opts.retries))
-    throw new UsageError(`--retries must be a whole number (got ${JSON.stringify(opts.retries)}).`);
+  const { config, out } = commandContext(session);
+  const t = resolveTarget(config, opts.target);
   out.line(`🚀 Safe migration deploy${opts.dryRun ? ' (dry run)' : ''} — ${describeTarget(t)}`);
   let report: DeployReport;
   try {
@@ -133,25 +138,23 @@ export async function deployCommand(
       t,
       {
         dryRun: opts.dryRun,
-        yes: opts.yes,
+        confirm: terminalConfirmer({ yes: opts.yes, json: session.json }),
         lockTimeout: opts.lockTimeout,
         statementTimeout: opts.statementTimeout,
-        retries,
+        retries: opts.retries,
         includeAll: opts.includeAll,
       },
       out,
     );
   } catch (err) {
     if (err instanceof DeployError) {
-      out.json({ ...err.report, ok: false });
-      printDeploySummary(out, err.report);
-    } else {
-      out.json({ ok: false, target: t.label, error: redactText((err as Error).message, config.secrets) });
-    }
+      out.json(err.report);
+      printDeploySummary(out, err.report, config.projectDir);
+    } else out.json({ target: t.label });
     throw err;
   }
-  out.json({ ...report, ok: true });
-  printDeploySummary(out, report);
+  out.json(report);
+  printDeploySummary(out, report, config.projectDir);
   out.line();
   switch (report.outcome) {
     case 'up-to-date':
@@ -161,9 +164,6 @@ export async function deployCommand(
       out.line(
         `✅ Dry run passed: ${report.pending.length} migration(s) would apply cleanly (rolled back; nothing changed).`,
       );
-      break;
-    case 'cancelled':
-      out.line('❌ Cancelled; nothing was changed.');
       break;
     default:
       out.line(`✅ Deployed ${report.pending.length} migration(s); post-migration checks passed.`);

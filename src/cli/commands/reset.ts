@@ -1,12 +1,15 @@
-import { UsageError } from '../../errors.js';
 import { resetEnvironment } from '../../dev/reset.js';
-import { displayPath } from '../../dev/sync.js';
+import { formatSeconds, shownPath } from '../../format.js';
 import { describeTarget } from '../../config.js';
+import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
-import { askToType } from '../prompt.js';
+import { terminalConfirmer } from '../prompt.js';
 
-export async function resetCommand(opts: { yes?: boolean; localOnly?: boolean }): Promise<number> {
-  const { config, out } = commandContext();
+export async function resetCommand(
+  session: CliSession,
+  opts: { yes?: boolean; localOnly?: boolean },
+): Promise<number> {
+  const { config, out } = commandContext(session);
   out.line('⚠️  ENVIRONMENT RESET');
   out.line(
     opts.localOnly
@@ -19,33 +22,38 @@ export async function resetCommand(opts: { yes?: boolean; localOnly?: boolean })
   out.line(`   Local: ${describeTarget(config.local)}`);
   if (!opts.localOnly && config.cloud) out.line(`   Cloud: ${describeTarget(config.cloud)}`);
   out.line();
-  let confirmed = opts.yes ?? false;
-  if (!confirmed) {
-    if (!process.stdin.isTTY) {
-      throw new UsageError(
-        'Reset needs confirmation: there is no terminal to type RESET, so pass --yes. Nothing was changed.',
-      );
-    }
-    confirmed = await askToType('RESET');
-    if (!confirmed) {
-      out.line('❌ Cancelled. Nothing was changed.');
-      return 2;
-    }
-  }
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
   try {
     const r = await resetEnvironment(
       config,
-      { confirmed, localOnly: opts.localOnly ?? false, signal: controller.signal },
+      {
+        confirm: terminalConfirmer({ yes: opts.yes, json: session.json }),
+        localOnly: opts.localOnly ?? false,
+        signal: controller.signal,
+      },
       out,
     );
+    out.json({
+      localOnly: r.sync === null,
+      backups: r.backups.map((b) => ({ file: b.file, bytes: b.bytes })),
+      migrationsApplied: r.migrationsApplied,
+      users: r.users.users,
+      sync: r.sync && {
+        backupFile: r.sync.backupFile,
+        totalRows: r.sync.totalRows,
+        testUsers: r.sync.testUsers,
+        verifyEqual: r.sync.verify.equal,
+      },
+      timings: r.timings,
+    });
     out.line();
-    out.line(`✅ Environment reset complete! (${(r.timings.totalMs / 1000).toFixed(2)} s)`);
+    out.line(`✅ Environment reset complete! (${formatSeconds(r.timings.totalMs)})`);
     out.line(r.sync ? '   Both local and cloud have fresh test data.' : '   Local has fresh test data.');
-    for (const b of r.backups) out.line(`   Backup: ${displayPath(config, b.file)}`);
-    if (r.sync) out.line(`   Cloud backup taken by the push: ${displayPath(config, r.sync.backupFile)}`);
+    for (const b of r.backups) out.line(`   Backup: ${shownPath(config.projectDir, b.file)}`);
+    if (r.sync)
+      out.line(`   Cloud backup taken by the push: ${shownPath(config.projectDir, r.sync.backupFile)}`);
     return 0;
   } finally {
     process.removeListener('SIGINT', onSigint);

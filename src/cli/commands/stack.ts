@@ -1,18 +1,25 @@
+import { formatSeconds } from '../../format.js';
 import { redactUrl } from '../../redact.js';
+import type { StackServerInfo } from '../../stack/stack.js';
 import { stackDown, stackStatus, stackUp } from '../../stack/stack.js';
+import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 
-export async function stackUpCommand(): Promise<number> {
-  const { config, out } = commandContext();
+const shown = (servers: readonly StackServerInfo[]) => servers.map((s) => ({ ...s, url: redactUrl(s.url) }));
+
+export async function stackUpCommand(session: CliSession): Promise<number> {
+  const { config, out } = commandContext(session, { stackUrls: false });
   out.line('🚀 Starting the embedded stack (local + sandbox cloud)...');
   const result = await stackUp(config, out);
+  out.json({ ...result, servers: shown(result.servers) });
   const [local, sandbox] = [
     result.servers.find((s) => s.name === 'local')!,
     result.servers.find((s) => s.name === 'sandbox')!,
   ];
   out.line();
   if (result.servers.every((s) => s.action === 'already running')) out.line('✅ Stack already running.');
-  else out.line(`✅ Stack is up (${(result.ms / 1000).toFixed(1)} s).`);
+  else out.line(`✅ Stack is up (${formatSeconds(result.ms)}).`);
+  out.line(`   PostgreSQL ${result.major} (${result.binDir})`);
   out.line(`   Local DB:         ${redactUrl(local.url)}`);
   out.line(`   Sandbox cloud DB: ${redactUrl(sandbox.url)}`);
   out.line(`   Migrations applied now: ${result.migrationsApplied}`);
@@ -26,9 +33,10 @@ export async function stackUpCommand(): Promise<number> {
   return 0;
 }
 
-export async function stackDownCommand(): Promise<number> {
-  const { config, out } = commandContext();
+export async function stackDownCommand(session: CliSession): Promise<number> {
+  const { config, out } = commandContext(session, { stackUrls: false });
   const servers = await stackDown(config);
+  out.json({ servers: shown(servers) });
   if (servers.length === 0) {
     out.line('No embedded stack here (nothing to stop).');
     return 0;
@@ -38,8 +46,8 @@ export async function stackDownCommand(): Promise<number> {
   return 0;
 }
 
-export async function stackStatusCommand(opts: { json?: boolean }): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+export async function stackStatusCommand(session: CliSession): Promise<number> {
+  const { config, out } = commandContext(session, { stackUrls: false });
   const servers = await stackStatus(config);
   if (servers === null) {
     out.json({ servers: [], up: false });
@@ -47,7 +55,7 @@ export async function stackStatusCommand(opts: { json?: boolean }): Promise<numb
     return 1;
   }
   const up = servers.every((s) => s.answers);
-  out.json({ up, servers: servers.map((s) => ({ ...s, url: redactUrl(s.url) })) });
+  out.json({ up, servers: shown(servers) });
   for (const s of servers) {
     out.line(
       `${s.answers ? '✅' : '❌'} ${s.name.padEnd(8)} port ${s.port}  ${s.answers ? 'answers' : s.running ? 'running but not answering' : 'stopped'}  ${redactUrl(s.url)}`,

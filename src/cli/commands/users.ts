@@ -1,8 +1,11 @@
+import type { Config } from '../../config.js';
 import { describeTarget, resolveTarget } from '../../config.js';
+import { formatSeconds } from '../../format.js';
 import type { UserSummary } from '../../dev/test-users.js';
 import { createTestUsers, label } from '../../dev/test-users.js';
 import type { Output } from '../output.js';
 import { checkTestUsers } from '../../dev/users-check.js';
+import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 
 const ROLE_TITLES: Readonly<Record<UserSummary['role'], string>> = {
@@ -11,26 +14,37 @@ const ROLE_TITLES: Readonly<Record<UserSummary['role'], string>> = {
   account_manager: 'Account Manager',
 };
 
-/** The spec's credentials block, with the password masked (it is never printed). */
-export function printCredentials(out: Output, users: readonly UserSummary[]): void {
-  out.line('🔑 Login credentials (the password is the value of TEST_USER_PASSWORD and is never printed):');
-  for (const u of users) out.line(`   ${`${ROLE_TITLES[u.role]}:`.padEnd(17)}${u.email} / ********`);
+/**
+ * The test password as it may be shown: the built-in default is a test password, not a secret, so it is
+ * shown; a TEST_USER_PASSWORD someone set is never printed (null).
+ */
+export function shownTestPassword(config: Config): string | null {
+  return config.testUsers.passwordIsDefault ? config.testUsers.password : null;
 }
 
-export async function createUsersCommand(
-  dbUrl: string | undefined,
-  opts: { target: string; json?: boolean },
-): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
-  const target = resolveTarget(config, dbUrl ?? opts.target);
+/** The spec's credentials block: the default test password shown, a configured one masked. */
+export function printCredentials(out: Output, users: readonly UserSummary[], password: string | null): void {
+  out.line(
+    password === null
+      ? '🔑 Login credentials (the password is the value of TEST_USER_PASSWORD and is never printed):'
+      : '🔑 Login credentials (the built-in test password; set TEST_USER_PASSWORD to use your own):',
+  );
+  for (const u of users)
+    out.line(`   ${`${ROLE_TITLES[u.role]}:`.padEnd(17)}${u.email} / ${password ?? '********'}`);
+}
+
+export async function createUsersCommand(session: CliSession, opts: { target: string }): Promise<number> {
+  const { config, out } = commandContext(session);
+  const target = resolveTarget(config, opts.target);
   out.line('👥 Creating test users with role-specific data...');
   out.line(`   Database: ${describeTarget(target)}`);
   const result = await createTestUsers(config, target, out);
-  out.json({ target: target.label, ...result });
+  const password = shownTestPassword(config);
+  out.json({ target: target.label, ...result, testPassword: password });
   out.line();
-  out.line(`✅ Test users created successfully! (${(result.ms / 1000).toFixed(2)} s)`);
+  out.line(`✅ Test users created successfully! (${formatSeconds(result.ms)})`);
   out.line();
-  printCredentials(out, result.users);
+  printCredentials(out, result.users, password);
   out.line();
   out.line('📊 Data summary:');
   for (const u of result.users) {
@@ -42,8 +56,8 @@ export async function createUsersCommand(
   return 0;
 }
 
-export async function checkUsersCommand(opts: { target: string; json?: boolean }): Promise<number> {
-  const { config, out } = commandContext({ json: opts.json });
+export async function checkUsersCommand(session: CliSession, opts: { target: string }): Promise<number> {
+  const { config, out } = commandContext(session);
   const target = resolveTarget(config, opts.target);
   out.line(`🔐 Checking test users on ${describeTarget(target)}`);
   const report = await checkTestUsers(config, target);

@@ -1,0 +1,28 @@
+/**
+ * How paths, sizes and durations are shown, in one place, so every command says them the same way.
+ */
+import path from 'node:path';
+
+/** A path as the user should type it: relative to the project when inside it, else absolute. */
+export function shownPath(projectDir: string, file: string): string {
+  const rel = path.relative(projectDir, path.resolve(projectDir, file));
+  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? path.resolve(projectDir, file) : rel;
+}
+
+/** 512 B, 1.5 KB, 12.3 MB, 1.2 GB (binary units). */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+/** Seconds with two decimals, for human lines ("1.23 s"). */
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** Durations in machine output: whole milliseconds. */
+export function wholeMs(ms: number): number {
+  return Math.round(ms);
+}
