@@ -15,7 +15,16 @@ import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import type { ConnInfo } from './db/conn-string.js';
+import {
+  ConnStringError,
+  connKey,
+  namesTransactionPooler,
+  parseConnString,
+  passwordSpellings,
+} from './db/conn-string.js';
 import { redactText, redactUrl } from './redact.js';
+import { MAX_SEED_VOLUME } from './seed/types.js';
 
 export const DEFAULT_LOCAL_URL = 'postgresql://postgres:postgres@127.0.0.1:54322/postgres';
 export const DEFAULT_PIPELINE_STAGES = [
@@ -131,7 +140,7 @@ const numberIn = (min: number, max: number, int = true) =>
       `must be ${int ? 'a whole number' : 'a number'} from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`,
     );
 const port = numberIn(1, 65535);
-const count = numberIn(0, 10_000_000);
+const count = numberIn(0, MAX_SEED_VOLUME);
 const oneOf = (values: readonly string[]) =>
   z.string().refine((v) => values.includes(v), `must be one of ${values.join(', ')}`);
 
@@ -191,33 +200,32 @@ const SEED_COUNTS: readonly [keyof Variables, SeedVolumeKey][] = [
   ['SEED_PRODUCT_COUNT', 'products'],
 ];
 
-/** Checks that `value` is a usable PostgreSQL URL; the error message never contains the password. */
-export function parseDatabaseUrl(name: string, value: string): URL {
-  let url: URL;
+/**
+ * Parses a PostgreSQL URL with the driver's parser (see src/db/conn-string.ts) and refuses Supabase's
+ * transaction pooler. The error names the variable and what is wrong, never the URL (it may hold a
+ * password).
+ */
+export function parseDatabaseUrl(name: string, value: string): ConnInfo {
+  let info: ConnInfo;
   try {
-    url = new URL(value);
-  } catch {
+    info = parseConnString(value);
+  } catch (err) {
+    if (!(err instanceof ConnStringError)) throw err;
     throw new ConfigError(
-      `${name} is not a valid URL (${redactText(value)}); expected postgresql://user:password@host:port/database.`,
+      `${name} is not a valid connection URL (not shown: it may hold a password): it ${err.message}.`,
     );
   }
-  if (url.protocol !== 'postgresql:' && url.protocol !== 'postgres:') {
-    throw new ConfigError(`${name} must start with postgresql:// (got ${redactUrl(value)}).`);
+  if (namesTransactionPooler(info)) {
+    throw new ConfigError(
+      `${name} points at Supabase's transaction pooler (${info.pgbouncer ? 'pgbouncer=true' : `port ${info.port}`}), which cannot keep the session locks and pg_dump sessions crm-env needs: use the session pooler (port 5432, user postgres.<project-ref>) or the direct host db.<project-ref>.supabase.co.`,
+    );
   }
-  if (!url.hostname) throw new ConfigError(`${name} has no host (${redactUrl(value)}).`);
-  if (url.port && !/^\d+$/.test(url.port))
-    throw new ConfigError(`${name} has an invalid port (${redactUrl(value)}).`);
-  return url;
+  return info;
 }
 
 /** A key naming the database a URL points at, for "same database" checks before connecting. */
 export function databaseKey(url: string): string {
-  const u = new URL(url);
-  const host =
-    u.hostname === 'localhost' || u.hostname === '::1' || u.hostname === '[::1]' ? '127.0.0.1' : u.hostname;
-  const db =
-    decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username) || 'postgres';
-  return `${host.toLowerCase()}:${u.port || '5432'}/${db}`;
+  return connKey(parseConnString(url));
 }
 
 /**
@@ -240,24 +248,44 @@ function readSources(
   projectDir: string,
   stackDir: string,
   env: Readonly<Record<string, string | undefined>>,
-): { merged: Record<string, string>; origin: Record<string, UrlSource> } {
+): { merged: Record<string, string>; origin: Record<string, UrlSource>; cut: Set<string> } {
   const merged: Record<string, string> = {};
   const origin: Record<string, UrlSource> = {};
+  const cut = new Set<string>();
   for (const source of [...FILES].reverse()) {
     const file = fileFor(projectDir, source, stackDir);
     if (!existsSync(file)) continue;
-    for (const [k, v] of Object.entries(parseDotenv(readFileSync(file)))) {
+    const text = readFileSync(file, 'utf8');
+    const cutHere = cutByComment(text);
+    for (const [k, v] of Object.entries(parseDotenv(text))) {
       merged[k] = v;
       origin[k] = source;
+      if (cutHere.has(k)) cut.add(k);
+      else cut.delete(k);
     }
   }
   for (const [k, v] of Object.entries(env)) {
     if (v !== undefined && v !== '') {
       merged[k] = v;
       origin[k] = 'environment';
+      cut.delete(k);
     }
   }
-  return { merged, origin };
+  return { merged, origin, cut };
+}
+
+/**
+ * Secret-holding variables (URLs, passwords) whose unquoted value has a `#` inside it: dotenv reads it
+ * as the start of a comment and keeps only what comes before, which is then neither the value meant
+ * nor safe to print.
+ */
+function cutByComment(text: string): Set<string> {
+  const keys = new Set<string>();
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*(?:export\s+)?([\w.-]+)\s*=\s*(.*)$/.exec(line);
+    if (m && /URL|PASSWORD/.test(m[1]!) && !/^['"`]/.test(m[2]!) && /[^\s]#/.test(m[2]!)) keys.add(m[1]!);
+  }
+  return keys;
 }
 
 /** Validates each variable on its own; every failure becomes one sentence in `problems`. */
@@ -283,8 +311,9 @@ function target(
   problems: string[],
 ): DatabaseTarget | null {
   if (url === undefined) return null;
+  const named = source.startsWith('.env') ? `${name} (in ${source})` : name;
   try {
-    parseDatabaseUrl(name, url);
+    parseDatabaseUrl(named, url);
     return { label, url, source };
   } catch (err) {
     problems.push((err as Error).message);
@@ -354,9 +383,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const projectDir = path.resolve(options.cwd ?? process.cwd());
   const env = options.env ?? {};
   const stackDir = path.resolve(projectDir, stackDirSetting(projectDir, env));
-  const { merged, origin } = readSources(projectDir, stackDir, env);
+  const { merged, origin, cut } = readSources(projectDir, stackDir, env);
 
   const problems: string[] = [];
+  for (const key of cut) {
+    problems.push(
+      `${key} in ${origin[key]} has a # inside its value, which .env files read as the start of a comment (the rest is lost): put the value in double quotes or, in a URL, write # as %23.`,
+    );
+    delete merged[key];
+  }
   const e = parseVariables(merged, problems);
   const local = target(
     'LOCAL_DATABASE_URL',
@@ -387,8 +422,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   const secrets = [local.url, cloud?.url]
     .filter((u): u is string => u !== undefined)
-    .map((u) => decodeURIComponent(new URL(u).password))
-    .filter(Boolean);
+    .flatMap(passwordSpellings);
 
   return {
     projectDir,

@@ -44,3 +44,9 @@ export class ReportedError extends CrmEnvError {
     this.exitCode = exitCode;
   }
 }
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM stopped a command before its next change. Exit 1; the message says what
+ * was done and what was not.
+ */
+export class InterruptedError extends OperationError {}

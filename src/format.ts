@@ -22,6 +22,15 @@ export function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
+/** Durations that may run long, for progress lines: 0.4 s, 45 s, 3 min 05 s, 2 h 07 min. */
+export function formatDuration(ms: number): string {
+  if (ms < 9950) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
 /** Durations in machine output: whole milliseconds. */
 export function wholeMs(ms: number): number {
   return Math.round(ms);

@@ -94,11 +94,12 @@ describe('dev:reset', () => {
     expect(await tableChecksums(cloud)).toEqual(cb);
   });
 
-  it('a failing step stops with exit 1 and names the backups taken', async () => {
+  it("a cloud that cannot take local's rows stops the reset before local commits: exit 1, both unchanged, backups named", async () => {
     const { local, cloud } = await createDatabasePair();
+    await insertCrmDataset(local, { tag: 'l', realUser: false });
     await insertCrmDataset(cloud, { tag: 'c' });
-    const before = await tableChecksums(cloud);
-    // Schema drift on the cloud: the push's preflight refuses, after local was reset.
+    const [localBefore, cloudBefore] = [await tableChecksums(local), await tableChecksums(cloud)];
+    // Schema drift on the cloud: found inside the local transaction, which then rolls back.
     const { exec } = await import('./support/fixtures.js');
     await exec(cloud, 'alter table public.tasks alter column title type varchar(500)');
     const config = testConfig({ local, cloud });
@@ -109,6 +110,7 @@ describe('dev:reset', () => {
     expect(taken.map((f) => f.split('_')[0]).sort()).toEqual(['cloud', 'local']);
     const details = (err as { details: string[] }).details.join('\n');
     for (const f of taken) expect(details).toContain(`backups/reset/${f}`);
-    expect(await tableChecksums(cloud)).toEqual(before);
+    expect(await tableChecksums(local)).toEqual(localBefore);
+    expect(await tableChecksums(cloud)).toEqual(cloudBefore);
   });
 });

@@ -1,21 +1,26 @@
-import { DEFAULT_PIPELINE_STAGES } from '../src/config.js';
+import { DEFAULT_PIPELINE_STAGES, loadConfig } from '../src/config.js';
 import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../src/errors.js';
 import {
   DEFAULT_BASE_TIME,
   DEFAULT_VOLUMES,
+  MAX_SEED_VOLUME,
   SEED_COLUMN_TYPES,
   SEED_ID_NAMESPACE,
   SEED_TABLES,
   SEGMENTS,
   TAGS,
   generateSeedData,
-  remapReferenceIds,
+  referenceIdRemapper,
   seedRowId,
+  streamSeedData,
   type SeedData,
   type SeedOptions,
   type SeedRow,
+  type SeedTableName,
   type SeedUser,
 } from '../src/seed/generate.js';
 import { DNS_NAMESPACE, uuidV5 } from './support/uuid.js';
@@ -384,34 +389,52 @@ describe('generateSeedData', () => {
     const dup = specUsers();
     expect(() => generateSeedData(options({ users: [dup[0]!, dup[0]!] }))).toThrow(ConfigError);
   });
+
+  it('takes volumes up to MAX_SEED_VOLUME, the same limit the SEED_*_COUNT settings have', () => {
+    const config = (n: number) =>
+      loadConfig({
+        cwd: path.join(os.tmpdir(), 'crm-env-no-project'),
+        env: { SEED_ACTIVITY_COUNT: String(n) },
+      });
+    expect(config(MAX_SEED_VOLUME).seed.volumeOverrides.activities).toBe(MAX_SEED_VOLUME);
+    expect(() => config(MAX_SEED_VOLUME + 1)).toThrow(ConfigError);
+    const over = options({ users: specUsers({ admin: { activities: MAX_SEED_VOLUME + 1 } }) });
+    expect(() => streamSeedData(over)).toThrow(ConfigError);
+    expect(() =>
+      streamSeedData(options({ users: specUsers({ admin: { activities: MAX_SEED_VOLUME } }) })),
+    ).not.toThrow();
+  });
 });
 
-describe('remapReferenceIds', () => {
+describe('referenceIdRemapper', () => {
   const data = generateSeedData(options());
   const segmentIds = new Map(SEGMENTS.map((s, i) => [s.name, String(100 + i)]));
   const tagIds = new Map(TAGS.map((t, i) => [t.name, 500 + i]));
 
   it('rewrites segment and tag ids by name and leaves everything else alone', () => {
-    const remapped = remapReferenceIds(data, segmentIds, tagIds);
-    expect(rowsOf(remapped, 'segments').map((r) => r.id)).toEqual(SEGMENTS.map((_s, i) => String(100 + i)));
-    expect(rowsOf(remapped, 'tags').map((r) => r.id)).toEqual(TAGS.map((_t, i) => 500 + i));
+    const remap = referenceIdRemapper(segmentIds, tagIds);
+    const remapped = (table: SeedTableName) => rowsOf(data, table).map((row) => remap(table, row));
+    expect(remapped('segments').map((r) => r.id)).toEqual(SEGMENTS.map((_s, i) => String(100 + i)));
+    expect(remapped('tags').map((r) => r.id)).toEqual(TAGS.map((_t, i) => 500 + i));
+    const orgs = remapped('organizations');
     rowsOf(data, 'organizations').forEach((org, i) => {
-      const after = rowsOf(remapped, 'organizations')[i]!;
+      const after = orgs[i]!;
       expect(after.segment_id).toBe(org.segment_id === null ? null : String(99 + (org.segment_id as number)));
       expect(after.tag_ids).toEqual((org.tag_ids as number[]).map((id) => 499 + id));
       expect({ ...after, segment_id: 0, tag_ids: 0 }).toEqual({ ...org, segment_id: 0, tag_ids: 0 });
     });
+    const contacts = remapped('contacts');
     rowsOf(data, 'contacts').forEach((c, i) => {
-      expect(rowsOf(remapped, 'contacts')[i]!.tag_ids).toEqual((c.tag_ids as number[]).map((id) => 499 + id));
+      expect(contacts[i]!.tag_ids).toEqual((c.tag_ids as number[]).map((id) => 499 + id));
     });
-    expect(remapped.tables.get('opportunities')).toBe(data.tables.get('opportunities'));
-    expect([...remapped.tables.keys()]).toEqual([...data.tables.keys()]);
+    const opp = rowsOf(data, 'opportunities')[0]!;
+    expect(remap('opportunities', opp)).toBe(opp);
     // The input is not modified.
     expect(digest(data)).toBe(digest(generateSeedData(options())));
   });
 
   it('throws when a catalogue name has no id', () => {
     const partial = new Map([...segmentIds].slice(1));
-    expect(() => remapReferenceIds(data, partial, tagIds)).toThrow(/Fine Dining/);
+    expect(() => referenceIdRemapper(partial, tagIds)).toThrow(/Fine Dining/);
   });
 });

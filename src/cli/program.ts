@@ -78,6 +78,11 @@ export function withJson(cmd: Command): Command {
   return cmd.option('--json', 'print the result as JSON (also on failure: ok, error, exitCode)');
 }
 
+/** `--delete-non-test-data`: the named choice to remove rows of users who are not test users. */
+export function withDeleteNonTestData(cmd: Command, what: string): Command {
+  return cmd.option('--delete-non-test-data', `${what} (refused without it; backed up first)`);
+}
+
 /** A whole number of at least `min`, for options such as `--keep <n>` (bad input: exit 2). */
 function wholeNumber(min: number): (value: string) => number {
   return (value) => {
@@ -121,14 +126,17 @@ function declareDevCommands(program: Command, leaf: (cmd: Command) => Command): 
   program.commandsGroup('Dev commands (test users, sync, verify, reset):');
   const users = program.command('users').description('Test users for the three CRM roles, with their data');
   leaf(
-    withTarget(
-      users
-        .command('create')
-        .description(
-          'Create the admin, sales director and account manager test users with deterministic CRM data',
-        )
-        .argument('[db-url]', 'database URL (same as --target <url>)'),
-      'local',
+    withDeleteNonTestData(
+      withTarget(
+        users
+          .command('create')
+          .description(
+            'Create the admin, sales director and account manager test users with deterministic CRM data',
+          )
+          .argument('[db-url]', 'database URL (same as --target <url>)'),
+        'local',
+      ),
+      'also delete or change rows of non-test users that hang off the test users’ rows',
     ),
   );
   leaf(
@@ -147,6 +155,7 @@ function declareDevCommands(program: Command, leaf: (cmd: Command) => Command): 
     .command('push')
     .description('Replace the cloud data with local data in one transaction, after a backup; then verify');
   withYes(push, 'that the target’s data will be overwritten');
+  withDeleteNonTestData(push, 'also delete cloud rows of users who are not test users');
   leaf(push.option('--force', 'same as --yes (the spec’s name)'));
 
   const verify = program
@@ -165,6 +174,7 @@ function declareDevCommands(program: Command, leaf: (cmd: Command) => Command): 
     .command('reset')
     .description('Back up, then reset local (and cloud) to fresh test users and data');
   withYes(reset, 'the reset');
+  withDeleteNonTestData(reset, 'also delete the rows of users who are not test users');
   leaf(reset.option('--local-only', 'reset the local database only'));
 }
 
@@ -235,6 +245,7 @@ function declareMigrationCommands(program: Command, leaf: (cmd: Command) => Comm
   withTarget(backup, 'cloud');
   backup
     .option('--data-only', 'data only (smaller; what sync uses)')
+    .option('--schema-only', 'schema and migration history, no table rows (a shadow copy for CI rehearsals)')
     .addOption(
       new Option('--keep <n>', 'keep only the newest n backups of this target').argParser(wholeNumber(1)),
     );

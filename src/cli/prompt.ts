@@ -4,9 +4,15 @@ import { approved } from '../confirm.js';
 
 async function ask(request: ConfirmRequest): Promise<boolean> {
   const { confirm, input } = await import('@inquirer/prompts');
-  if (request.word === undefined) return confirm({ message: request.message, default: false });
-  const answer = await input({ message: `${request.message}\n  Type '${request.word}' to confirm:` });
-  return answer.trim() === request.word;
+  try {
+    if (request.word === undefined) return await confirm({ message: request.message, default: false });
+    const answer = await input({ message: `${request.message}\n  Type '${request.word}' to confirm:` });
+    return answer.trim() === request.word;
+  } catch (err) {
+    // Ctrl-C at the prompt is a "no", not a crash.
+    if ((err as Error).name === 'ExitPromptError') return false;
+    throw err;
+  }
 }
 
 /**

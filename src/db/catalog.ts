@@ -174,3 +174,32 @@ export function sortByForeignKeys(tables: readonly TableInfo[]): TableInfo[] {
   for (const key of [...byKey.keys()].sort()) visit(key, []);
   return out;
 }
+
+/** A foreign key, column by column: `columns` of `table` reference `refColumns` of `refSchema.refTable`. */
+export interface ForeignKey {
+  readonly table: string;
+  readonly columns: readonly string[];
+  readonly refSchema: string;
+  readonly refTable: string;
+  readonly refColumns: readonly string[];
+}
+
+/** Every foreign key of the tables of `schema` (to any schema), with its columns in key order. */
+export async function readForeignKeys(client: Client, schema = 'public'): Promise<ForeignKey[]> {
+  const cols = (rel: string, keys: string): string =>
+    `array(select a.attname::text from unnest(${keys}) with ordinality u(num, ord)
+             join pg_attribute a on a.attrelid = ${rel} and a.attnum = u.num order by u.ord)`;
+  const { rows } = await client.query<ForeignKey>(
+    `select c.relname as "table", ${cols('k.conrelid', 'k.conkey')} as columns,
+            pn.nspname as "refSchema", p.relname as "refTable", ${cols('k.confrelid', 'k.confkey')} as "refColumns"
+       from pg_constraint k
+       join pg_class c on c.oid = k.conrelid
+       join pg_namespace n on n.oid = c.relnamespace
+       join pg_class p on p.oid = k.confrelid
+       join pg_namespace pn on pn.oid = p.relnamespace
+      where k.contype = 'f' and n.nspname = $1
+      order by 1, k.conname`,
+    [schema],
+  );
+  return rows;
+}

@@ -2,9 +2,13 @@
  * The only door to the database: scoped clients, transactions and advisory locks. Every function
  * releases what it takes in `finally`; there is no module-level pool.
  */
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
 import pg from 'pg';
 import { ConfigError, CrmEnvError, OperationError } from '../errors.js';
 import { redactText, redactUrl } from '../redact.js';
+import type { ConnInfo, SslAttempt } from './conn-string.js';
+import { ConnStringError, effectiveSslMode, parseConnString, sslAttempts } from './conn-string.js';
 
 export type Client = pg.Client;
 
@@ -12,24 +16,81 @@ export interface ConnectOptions {
   /** Human label used in error messages ("local", "cloud"). */
   readonly label?: string;
   readonly connectTimeoutMs?: number;
+  /** Refuse a transaction pooler (see {@link assertOwnSession}); the locked helpers always do. */
+  readonly ownSession?: boolean;
 }
 
-/** Opens a client. Connection failures become one clear sentence without the password (exit 2). */
+/** Where each open client came from, so that {@link assertOwnSession} can open a second one. */
+const origins = new WeakMap<pg.Client, { url: string; label: string | undefined }>();
+
+function clientConfig(info: ConnInfo, ssl: SslAttempt, options: ConnectOptions): pg.ClientConfig {
+  return {
+    host: info.host,
+    port: info.port,
+    user: info.user ?? undefined,
+    password: info.password || undefined,
+    database: info.database ?? info.user ?? undefined,
+    ssl,
+    options: info.options ?? undefined,
+    application_name: info.applicationName ?? 'crm-env',
+    connectionTimeoutMillis:
+      options.connectTimeoutMs ?? (info.connectTimeout ? info.connectTimeout * 1000 : 10_000),
+  };
+}
+
+/** True when a TLS attempt failed in a way libpq's `prefer` answers by trying without TLS. */
+function tlsRefused(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException;
+  return (
+    /does not support SSL|establishing an SSL connection/i.test(e?.message ?? '') ||
+    /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO|SELF_SIGNED|DEPTH_ZERO|EPROTO)/.test(e?.code ?? '')
+  );
+}
+
+/**
+ * Opens a client with libpq's sslmode semantics (see {@link sslAttempts}). Connection failures become
+ * one clear sentence without the password (exit 2).
+ */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<pg.Client> {
-  const client = new pg.Client({
-    connectionString: url,
-    application_name: 'crm-env',
-    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
-  });
-  // An idle client whose server goes away emits 'error'; without a listener Node would crash.
-  client.on('error', () => undefined);
+  let info: ConnInfo;
   try {
-    await client.connect();
+    info = parseConnString(url);
   } catch (err) {
-    await client.end().catch(() => undefined);
-    throw connectionError(err, url, options.label);
+    if (!(err instanceof ConnStringError)) throw err;
+    throw new ConfigError(`The ${options.label ?? 'database'} URL is not valid: it ${err.message}.`);
+  }
+  const client = await open(info, url, options);
+  origins.set(client, { url, label: options.label });
+  if (options.ownSession) {
+    try {
+      await assertOwnSession(client);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
   }
   return client;
+}
+
+async function open(info: ConnInfo, url: string, options: ConnectOptions): Promise<pg.Client> {
+  const attempts = sslAttempts(info);
+  let failure: unknown;
+  for (const [i, ssl] of attempts.entries()) {
+    const client = new pg.Client(clientConfig(info, ssl, options));
+    // An idle client whose server goes away emits 'error'; without a listener Node would crash.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      failure = err;
+      // prefer: TLS refused → plain; allow: plain refused by pg_hba (hostssl only) → TLS.
+      const retry = ssl === false ? pgFields(err).code === '28000' : tlsRefused(err);
+      if (attempts[i + 1] === undefined || !retry) break;
+    }
+  }
+  throw await connectFailure(failure, info, url, options.label);
 }
 
 /** Runs `fn` with a connected client and always closes it. */
@@ -82,8 +143,33 @@ export const LOCK_NAMESPACE = 0x43524d45;
 export const LOCKS = { sync: 1, migrate: 2, restore: 3, reset: 4, seed: 5 } as const;
 
 /**
+ * Refuses a connection through a transaction pooler (pgbouncer or Supavisor in transaction mode),
+ * where session advisory locks, session settings and pg_dump do not work: each transaction may run on
+ * another server session. Detected by behaviour, whatever the port: a second connection opened now
+ * must not be handed the server session this client is using — a pooler in session mode, like a
+ * direct connection, never does; one in transaction mode hands out the session just released.
+ * Inconclusive (second connection refused or slow) counts as not pooled.
+ * @throws ConfigError (exit 2) naming the session pooler and the direct host.
+ */
+export async function assertOwnSession(client: pg.Client): Promise<void> {
+  const origin = origins.get(client);
+  if (origin === undefined) return;
+  const pid = async (c: pg.Client): Promise<number> =>
+    (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  const mine = await pid(client);
+  const other = await withClient(origin.url, pid, { label: origin.label, connectTimeoutMs: 10_000 }).catch(
+    () => null,
+  );
+  if (other !== mine) return;
+  throw new ConfigError(
+    `The ${origin.label ?? 'database'} database ${redactUrl(origin.url)} is behind a transaction pooler (a second connection shared this one's server session), where session locks and pg_dump cannot work: use Supabase's session pooler (port 5432, user postgres.<project-ref>) or the direct host db.<project-ref>.supabase.co.`,
+  );
+}
+
+/**
  * Holds a session-level advisory lock around `fn`. Fails fast (exit 1) when another crm-env run holds
- * it, rather than queueing behind it.
+ * it, rather than queueing behind it; refuses a transaction pooler first ({@link assertOwnSession}),
+ * where the lock would protect nothing.
  */
 export async function withAdvisoryLock<T>(
   client: pg.Client,
@@ -91,6 +177,7 @@ export async function withAdvisoryLock<T>(
   fn: () => Promise<T>,
   busyMessage: string,
 ): Promise<T> {
+  await assertOwnSession(client);
   const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [
     LOCK_NAMESPACE,
     LOCKS[lock],
@@ -149,19 +236,88 @@ export function pgFields(err: unknown): PgErrorFields {
   return typeof err === 'object' && err !== null ? (err as PgErrorFields) : {};
 }
 
+const UNREACHABLE = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL', 'ETIMEDOUT']);
+
+/** Error codes of `err` and, for a failed multi-address connect (AggregateError), of each attempt. */
+function errorCodes(err: unknown): string[] {
+  const e = err as { code?: unknown; errors?: unknown[] } | undefined;
+  return [
+    e?.code,
+    ...(Array.isArray(e?.errors) ? e.errors.map((x) => (x as { code?: unknown }).code) : []),
+  ].filter((c): c is string => typeof c === 'string');
+}
+
+/** True when `host` has IPv6 addresses only (an IPv6 literal, or a name without any A record). */
+export async function onlyIPv6(host: string): Promise<boolean> {
+  if (net.isIP(host) !== 0) return net.isIP(host) === 6;
+  try {
+    const addresses = await lookup(host, { all: true });
+    return addresses.length > 0 && addresses.every((a) => a.family === 6);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * {@link connectionError}, plus the one case that needs a DNS lookup: a network error towards a host
+ * that has only IPv6 addresses (Supabase's direct host db.<ref>.supabase.co, from an IPv4-only network
+ * such as GitHub's runners).
+ */
+async function connectFailure(
+  err: unknown,
+  info: ConnInfo,
+  url: string,
+  label = 'database',
+): Promise<CrmEnvError> {
+  const network =
+    errorCodes(err).some((c) => UNREACHABLE.has(c)) || /timeout/i.test((err as Error)?.message ?? '');
+  if (network && !info.host.startsWith('/') && (await onlyIPv6(info.host))) {
+    return new ConfigError(
+      `Cannot reach the ${label} database ${redactUrl(url)}: its host has only IPv6 addresses and this network cannot reach them; use Supabase's session pooler instead (Dashboard → Connect → Session pooler: port 5432, user postgres.<project-ref>), which has IPv4.`,
+      { cause: err },
+    );
+  }
+  return connectionError(err, url, label, effectiveSslMode(info));
+}
+
 /** Turns a failure to connect into a one-sentence {@link ConfigError} that never shows a password. */
-export function connectionError(err: unknown, url: string, label = 'database'): CrmEnvError {
+export function connectionError(
+  err: unknown,
+  url: string,
+  label = 'database',
+  sslmode?: string,
+): CrmEnvError {
   if (err instanceof CrmEnvError) return err;
   const shown = redactUrl(url);
-  const code = pgFields(err).code ?? (err as NodeJS.ErrnoException | undefined)?.code;
+  const codes = errorCodes(err);
+  const code = pgFields(err).code ?? codes[0];
   const raw = err instanceof Error ? err.message : String(err);
   const msg = redactText(raw);
+  if (/does not support SSL/i.test(raw)) {
+    return new ConfigError(
+      `The ${label} database ${shown} does not accept SSL connections, which sslmode=${sslmode ?? 'require'} asks for: turn SSL on at the server, or use sslmode=prefer.`,
+      { cause: err },
+    );
+  }
+  if (code !== undefined && /^(ERR_TLS_CERT|CERT_|UNABLE_TO|SELF_SIGNED|DEPTH_ZERO)/.test(code)) {
+    const what =
+      code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+        ? 'its certificate does not name this host (sslmode=verify-full checks the name; verify-ca does not)'
+        : 'its certificate is not signed by the CA in sslrootcert';
+    return new ConfigError(
+      `Cannot connect to the ${label} database ${shown}: ${what} (${code}); for Supabase, sslrootcert must be the CA file from Dashboard → Database settings → SSL Configuration.`,
+      { cause: err },
+    );
+  }
   switch (code) {
     case '28P01':
     case '28000':
-      return new ConfigError(`Cannot sign in to the ${label} database ${shown}: wrong user or password.`, {
-        cause: err,
-      });
+      return new ConfigError(
+        `Cannot sign in to the ${label} database ${shown}: ${code === '28000' && /no encryption|SSL off/i.test(raw) ? 'the server only accepts SSL connections (remove sslmode=disable)' : 'wrong user or password'}.`,
+        {
+          cause: err,
+        },
+      );
     case '3D000':
       return new ConfigError(`The ${label} database ${shown} does not exist.`, { cause: err });
     case 'ECONNREFUSED':
@@ -172,6 +328,13 @@ export function connectionError(err: unknown, url: string, label = 'database'): 
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new ConfigError(`Cannot reach the ${label} database ${shown}: unknown host.`, { cause: err });
+    case 'ENETUNREACH':
+    case 'EHOSTUNREACH':
+    case 'EADDRNOTAVAIL':
+      return new ConfigError(
+        `Cannot reach the ${label} database ${shown}: the network cannot reach its host (${code}).`,
+        { cause: err },
+      );
     default:
       if (/timeout/i.test(raw)) {
         return new ConfigError(`Cannot reach the ${label} database ${shown}: connection timed out.`, {

@@ -48,10 +48,16 @@ function arrayElementType(columnType: string | undefined): string | undefined {
   return undefined;
 }
 
+// The last date written: rows often repeat one (created_at = updated_at), and toISOString is slow.
+let lastDate = { ms: NaN, text: '' };
+
 function dateText(value: Date): string {
+  const ms = value.getTime();
+  if (ms === lastDate.ms) return lastDate.text;
   // toISOString throws a RangeError on an invalid Date with an unhelpful message.
-  if (Number.isNaN(value.getTime())) throw new TypeError('Cannot encode an invalid Date for COPY');
-  return value.toISOString();
+  if (Number.isNaN(ms)) throw new TypeError('Cannot encode an invalid Date for COPY');
+  lastDate = { ms, text: value.toISOString() };
+  return lastDate.text;
 }
 
 function numberText(value: number): string {
@@ -148,6 +154,26 @@ export function encodeCopyRow(values: readonly unknown[], columnTypes?: readonly
   return `${line}\n`;
 }
 
+/** One row given as an object, as a COPY text line with the fields in the order of `columns`. */
+function encodeCopyObject(
+  row: Readonly<Record<string, unknown>>,
+  columns: readonly string[],
+  columnTypes: readonly string[] | undefined,
+): string {
+  let line = '';
+  for (let i = 0; i < columns.length; i++) {
+    if (i > 0) line += '\t';
+    line += encodeCopyField(row[columns[i] as string], columnTypes?.[i]);
+  }
+  return `${line}\n`;
+}
+
+function checkColumnTypes(caller: string, columns: readonly string[], columnTypes?: readonly string[]): void {
+  if (columnTypes !== undefined && columnTypes.length !== columns.length) {
+    throw new RangeError(`${caller}: ${columns.length} columns but ${columnTypes.length} column types`);
+  }
+}
+
 /**
  * Many rows, given as objects, in COPY text format (the concatenated lines), with the fields in
  * the order of `columns` — the column list of the `COPY t (columns) FROM STDIN` statement.
@@ -158,17 +184,29 @@ export function encodeCopyRows(
   columns: readonly string[],
   columnTypes?: readonly string[],
 ): string {
-  if (columnTypes !== undefined && columnTypes.length !== columns.length) {
-    throw new RangeError(`encodeCopyRows: ${columns.length} columns but ${columnTypes.length} column types`);
-  }
-  const parts: string[] = [];
+  checkColumnTypes('encodeCopyRows', columns, columnTypes);
+  return rows.map((row) => encodeCopyObject(row, columns, columnTypes)).join('');
+}
+
+/**
+ * {@link encodeCopyRows} for rows that are produced while they are read (a generator): the same
+ * text, in chunks of about `chunkChars` characters, each encoded only when the consumer asks for
+ * it, so a stream fed from it holds one chunk at a time.
+ */
+export function* encodeCopyChunks(
+  rows: Iterable<Readonly<Record<string, unknown>>>,
+  columns: readonly string[],
+  columnTypes?: readonly string[],
+  chunkChars = 64 * 1024,
+): Generator<string> {
+  checkColumnTypes('encodeCopyChunks', columns, columnTypes);
+  let chunk = '';
   for (const row of rows) {
-    let line = '';
-    for (let i = 0; i < columns.length; i++) {
-      if (i > 0) line += '\t';
-      line += encodeCopyField(row[columns[i] as string], columnTypes?.[i]);
+    chunk += encodeCopyObject(row, columns, columnTypes);
+    if (chunk.length >= chunkChars) {
+      yield chunk;
+      chunk = '';
     }
-    parts.push(`${line}\n`);
   }
-  return parts.join('');
+  if (chunk !== '') yield chunk;
 }

@@ -2,9 +2,11 @@
  * Finding and running `pg_dump`.
  *
  * pg_dump refuses to dump a server newer than itself, so the binary must be at least the server's
- * major version. The password never appears on its command line (any local user can read a process's
- * arguments from /proc or `ps`): the connection goes as a URL without the password, and the password
- * through PGPASSWORD in the child's environment, which only the same user can read.
+ * major version. Nothing about the connection appears on its command line (any local user can read a
+ * process's arguments from /proc or `ps`): it goes as `PG*` variables built from the parsed URL
+ * ({@link libpqEnv}: host, port, user, password, database, sslmode, sslrootcert, options…) in an
+ * environment that inherits only PATH, HOME, locale and the like (see {@link childEnv}); only the same
+ * user can read a process's environment.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { promisify } from 'node:util';
 import type { Config } from '../config.js';
 import { ConfigError, OperationError } from '../errors.js';
 import { redactText } from '../redact.js';
+import { childEnv, libpqEnv, parseConnString } from './conn-string.js';
 import type { Client } from './connect.js';
 
 const run = promisify(execFile);
@@ -51,7 +54,8 @@ const probed = new Map<string, Promise<{ version: string; major: number } | null
 function probe(bin: string): Promise<{ version: string; major: number } | null> {
   let result = probed.get(bin);
   if (result === undefined) {
-    result = run(bin, ['--version'], { timeout: 10_000 }).then(
+    // Not even `--version` gets our DATABASE_URL_* variables (see childEnv).
+    result = run(bin, ['--version'], { timeout: 10_000, env: childEnv(process.env, {}) }).then(
       ({ stdout }) => parsePgDumpVersion(stdout),
       () => null,
     );
@@ -153,22 +157,15 @@ export async function requirePgDump(config: Config, client: Client): Promise<PgD
 }
 
 export interface PgDumpInvocation {
+  /** pg_dump's flags only: no connection setting, no password. */
   readonly args: readonly string[];
-  /** Variables to add to the child's environment (PGPASSWORD when the URL has a password). */
+  /** The libpq variables that say where and how to connect (PGPASSWORD when the URL has a password). */
   readonly env: Readonly<Record<string, string>>;
 }
 
-/**
- * The arguments and environment for dumping the database at `url`: the URL goes as `--dbname`
- * WITHOUT its password (other query parameters such as sslmode are kept), the password as PGPASSWORD.
- */
+/** The arguments and `PG*` environment for dumping the database at `url` with `flags`. */
 export function pgDumpInvocation(url: string, flags: readonly string[]): PgDumpInvocation {
-  const u = new URL(url);
-  const password = decodeURIComponent(u.password);
-  u.password = '';
-  const env: Record<string, string> = { PGAPPNAME: 'crm-env backup', PGCONNECT_TIMEOUT: '10' };
-  if (password) env.PGPASSWORD = password;
-  return { args: [...flags, `--dbname=${u.toString()}`], env };
+  return { args: [...flags], env: libpqEnv(parseConnString(url), 'crm-env backup') };
 }
 
 export interface RunPgDumpOptions {
@@ -190,9 +187,9 @@ export interface RunPgDumpOptions {
 export async function runPgDump(options: RunPgDumpOptions): Promise<void> {
   const inv = pgDumpInvocation(options.url, options.flags);
   const secrets = [...(options.secrets ?? []), ...(inv.env.PGPASSWORD ? [inv.env.PGPASSWORD] : [])];
-  // The child inherits PATH, HOME (~/.pgpass), PGSSL* etc. like node-postgres does; ours win.
+  // PATH, HOME (~/.pgpass), locale… are inherited; no PG* variable and no DATABASE_URL_* is.
   const child = spawn(options.bin.path, [...inv.args], {
-    env: { ...process.env, ...inv.env },
+    env: childEnv(process.env, inv.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

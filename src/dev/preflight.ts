@@ -1,34 +1,14 @@
 /**
- * Read-only checks before a push touches anything. Each failure is one sentence and changes nothing.
+ * The push's own read-only checks, after the common preflight (src/preflight/preflight.ts: server
+ * identity, role capabilities, backup folder, test-user ids): both databases are Supabase databases,
+ * the cloud schema can take local's rows, and every local row's owner exists on the cloud. Each
+ * failure is one sentence and changes nothing.
  */
 import type { ColumnInfo, TableInfo } from '../db/catalog.js';
 import { readTables } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
 import { ConfigError, OperationError } from '../errors.js';
 import { testUserPredicate } from './test-users-sql.js';
-
-export interface ServerIdentity {
-  readonly systemId: string;
-  readonly database: string;
-}
-
-/**
- * Identifies the server and database, and whether the connected role bypasses RLS, in one round trip.
- * The postmaster's start time, the database oid and the port tell two servers apart without
- * pg_control_system(), which only superusers may call (Supabase's `postgres` is not one).
- */
-export async function serverIdentity(
-  client: Client,
-): Promise<ServerIdentity & { role: string; bypassesRls: boolean }> {
-  const { rows } = await client.query<{ id: string; db: string; role: string; ok: boolean }>(
-    `select pg_postmaster_start_time()::text || '/' || coalesce(inet_server_port(), 0)::text || '/' ||
-              (select oid from pg_database where datname = current_database())::text as id,
-            current_database() as db, current_user as role,
-            (select rolsuper or rolbypassrls from pg_roles where rolname = current_user) as ok`,
-  );
-  const r = rows[0]!;
-  return { systemId: r.id, database: r.db, role: r.role, bypassesRls: r.ok };
-}
 
 export interface SchemaDifference {
   readonly table: string;
@@ -83,27 +63,28 @@ export interface PreflightResult {
   readonly cloudOnlyTables: readonly string[];
 }
 
+/** Ids of local's test users (the ones a push carries); none when local has no auth.users. */
+export async function localTestUserIds(local: Client, testDomain: string): Promise<string[]> {
+  const { rows: ok } = await local.query<{ ok: boolean }>(
+    `select to_regclass('auth.users') is not null as ok`,
+  );
+  if (!ok[0]!.ok) return [];
+  const { rows } = await local.query<{ id: string }>(
+    `select id::text from auth.users where ${testUserPredicate(testDomain)} order by 1`,
+  );
+  return rows.map((r) => r.id);
+}
+
 /**
- * Runs every check of the push's preflight on two open clients (read-only queries only).
- * @throws ConfigError for same database / roles without RLS bypass; OperationError for drift.
+ * The push's own checks on two open clients (read-only queries only).
+ * @throws ConfigError when a side is not a Supabase database; OperationError for schema drift or
+ * local rows whose owner the cloud lacks.
  */
-export async function preflight(local: Client, cloud: Client, testDomain: string): Promise<PreflightResult> {
-  const [li, ci] = await Promise.all([serverIdentity(local), serverIdentity(cloud)]);
-  if (li.systemId === ci.systemId && li.database === ci.database) {
-    throw new ConfigError(
-      `Local and cloud are the same database (${li.database} on one server); nothing was changed.`,
-    );
-  }
-  for (const [label, r] of [
-    ['local', li],
-    ['cloud', ci],
-  ] as const) {
-    if (!r.bypassesRls) {
-      throw new ConfigError(
-        `The ${label} role ${r.role} is subject to row-level security (not superuser, no BYPASSRLS), so COPY would silently see only some rows; connect as postgres.`,
-      );
-    }
-  }
+export async function checkPushable(
+  local: Client,
+  cloud: Client,
+  testDomain: string,
+): Promise<PreflightResult> {
   const [localTables, cloudTables, localAuth, cloudAuth] = await Promise.all([
     readTables(local, 'public'),
     readTables(cloud, 'public'),
@@ -152,21 +133,6 @@ export async function preflight(local: Client, cloud: Client, testDomain: string
           { details: missing.slice(1, 6).map((m) => `also: ${m.email}`) },
         );
       }
-    }
-  }
-  if (users.length > 0) {
-    // A cloud user with the same test email but another id is itself a test user: the push removes
-    // the cloud's test users that local does not have before inserting local's, so it cannot clash.
-    // The push upserts test users by id: a cloud user with such an id who is not a test user (say,
-    // a test account whose email was changed to a real one) would be overwritten. Refuse instead.
-    const { rows: taken } = await cloud.query<{ email: string | null }>(
-      `select email::text from auth.users where id = any($1::uuid[]) and not coalesce(${pred}, false)`,
-      [users.map((u) => u.id)],
-    );
-    if (taken.length > 0) {
-      throw new OperationError(
-        `The cloud user ${taken[0]!.email ?? '(no email)'} is not a @${testDomain} test user but has the id of a local test user; a push would overwrite it, so nothing was changed.`,
-      );
     }
   }
   const localNames = new Set(localTables.map((t) => t.name));

@@ -1,27 +1,41 @@
 /**
  * `dev:sync:push`: replace the cloud's data with local data, all or nothing.
  *
- * One cloud transaction does everything: lock the tables, write the backup, empty the tables, upsert
- * the test users, stream every table with COPY, move the sequences, and compare content checksums
- * with local (read from one consistent snapshot). It commits only when every table matches; any error,
- * lost connection or Ctrl-C rolls the cloud back to exactly what it was.
+ * Steps, each a function below: open the sessions → preflight (read-only, both sides: the common
+ * checks, the push's schema checks, and the non-test users' rows it would remove) → take the local
+ * snapshot → plan → lock the cloud tables → re-check non-test rows under the lock → back up → load →
+ * verify → commit. One cloud transaction does everything from the lock on; it commits only when every
+ * table's content checksum matches local, and any error, lost connection or Ctrl-C rolls the cloud
+ * back to exactly what it was.
  */
 import { performance } from 'node:perf_hooks';
 import type { Config, DatabaseTarget } from '../config.js';
 import { describeTarget, requireCloud } from '../config.js';
 import { formatBytes, shownPath } from '../format.js';
+import type { TableInfo } from '../db/catalog.js';
 import type { TableChecksum } from '../db/checksum.js';
 import { CANONICAL_OUTPUT_SQL, checksumTables, useCanonicalOutput } from '../db/checksum.js';
 import type { Client } from '../db/connect.js';
 import { connect, withAdvisoryLock } from '../db/connect.js';
 import { quoteLiteral } from '../db/sql.js';
-import { ConfigError, CrmEnvError, MismatchError, OperationError } from '../errors.js';
+import { ConfigError, CrmEnvError, InterruptedError, MismatchError, OperationError } from '../errors.js';
+import { endOnAbort, interruptible, stopIfInterrupted } from '../interrupt.js';
+import { runPreflight } from '../preflight/preflight.js';
 import { redactText, redactUrl } from '../redact.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
-import { preflight } from './preflight.js';
+import type { NonTestDataReport } from './non-test-data.js';
+import {
+  describeNonTestData,
+  NonTestDataError,
+  nonTestRowsPushWouldRemove,
+  refuseNonTestData,
+} from './non-test-data.js';
+import type { PreflightResult } from './preflight.js';
+import { checkPushable, localTestUserIds } from './preflight.js';
+import type { SyncBackupResult } from './sync-backup.js';
 import { syncBackupPath, writeSyncBackup } from './sync-backup.js';
-import type { AuthPair } from './sync-load.js';
+import type { AuthPair, LoadContext, LoadPlan } from './sync-load.js';
 import { fillStage, loadTables, planLoad, sequenceMoves, STAGING_TABLE_SQL } from './sync-load.js';
 import { testUserPredicate } from './test-users-sql.js';
 import type { VerifyReport } from './verify.js';
@@ -30,10 +44,15 @@ import { compareChecksums, verifyOpen } from './verify.js';
 export interface SyncOptions {
   /** The user confirmed that the cloud is overwritten (`--force`). */
   readonly force: boolean;
-  /** Aborts the push (Ctrl-C); the transaction rolls back. */
+  /** Aborts the push (Ctrl-C): connections end, the transaction rolls back. */
   readonly signal?: AbortSignal;
   /** How long to wait for table locks on the cloud before giving up. */
   readonly lockTimeout?: string;
+  /**
+   * The user chose to let the push remove the cloud rows of non-test users that local does not hold
+   * (`--delete-non-test-data`). Without it such rows make the push refuse, changing nothing.
+   */
+  readonly deleteNonTestData?: boolean;
 }
 
 export interface TableSyncResult {
@@ -51,6 +70,8 @@ export interface SyncResult {
   readonly totalRows: number;
   readonly testUsers: number;
   readonly sequences: number;
+  /** Rows of non-test users the push removed (only with `deleteNonTestData`; else always empty). */
+  readonly nonTestData: NonTestDataReport;
   readonly verify: VerifyReport;
   readonly timings: {
     readonly preflightMs: number;
@@ -72,9 +93,36 @@ export function confirmationMessage(cloud: DatabaseTarget): string[] {
   ];
 }
 
+/** The three sessions of a push: local (transfer), cloud (the transaction), local (checksums). */
+interface Sessions {
+  readonly local: Client;
+  readonly cloud: Client;
+  readonly snapshotReader: Client;
+}
+
+/** Everything the steps after the preflight share. */
+interface PushContext extends Sessions {
+  readonly config: Config;
+  readonly cloudTarget: DatabaseTarget;
+  readonly options: SyncOptions;
+  readonly reporter: Reporter;
+  readonly pre: PreflightResult;
+  readonly nonTestData: NonTestDataReport;
+  readonly t0: number;
+  readonly preflightMs: number;
+}
+
+/** What the cloud transaction works from: table pairs, the load plan, sequence moves, auth columns. */
+interface TransferPlan {
+  readonly cloudTables: readonly TableInfo[];
+  readonly load: LoadContext;
+  readonly moves: { readonly sql: readonly string[]; readonly count: number };
+}
+
 /**
- * Pushes local to cloud. Throws UsageError-like ConfigError without `force` (nothing touched),
- * OperationError/MismatchError (exit 1) after a rollback, naming the backup.
+ * Pushes local to cloud. Throws ConfigError without `force` (nothing touched); the preflight's errors
+ * (exit 2 or 1, nothing touched); InterruptedError on Ctrl-C; OperationError/MismatchError (exit 1)
+ * after a rollback, naming the backup.
  */
 export async function syncPush(
   config: Config,
@@ -82,82 +130,172 @@ export async function syncPush(
   reporter: Reporter = silentReporter,
 ): Promise<SyncResult> {
   const cloudTarget = requireCloud(config);
-  if (!options.force) {
-    const [first, ...rest] = confirmationMessage(cloudTarget);
-    throw new ConfigError(first!, { details: rest });
-  }
+  refuseWithoutForce(options, cloudTarget);
   const t0 = performance.now();
-  const local = await connect(config.local.url, { label: 'local' });
-  const clients: Client[] = [local];
+  stopIfInterrupted(options.signal, 'Push interrupted before it started; nothing was changed.');
+  const sessions = await openSessions(config, cloudTarget);
+  const stopEnding = endOnAbort(options.signal, [sessions.local, sessions.cloud, sessions.snapshotReader]);
   try {
-    const cloud = await connect(cloudTarget.url, { label: 'cloud' });
-    clients.push(cloud);
-    const snapshotReader = await connect(config.local.url, { label: 'local' });
-    clients.push(snapshotReader);
-    const abort = (): void => {
-      // Ending the sockets makes both servers roll back at once.
-      for (const c of clients) void c.end().catch(() => undefined);
-    };
-    options.signal?.addEventListener('abort', abort, { once: true });
-
-    reporter.step('🔎 Preflight checks (read-only)...');
-    const pre = await preflight(local, cloud, config.testUsers.emailDomain);
-    reporter.info(
-      `✓ ${pre.localTables.length} tables match on both sides; ${pre.testUserIds.length} test users to carry`,
+    const { pre, nonTestData } = await interruptible(
+      options.signal,
+      'Push interrupted during its read-only checks; nothing was changed.',
+      () => preflightPush(config, cloudTarget, sessions, options, reporter),
     );
-    for (const t of pre.cloudOnlyTables) reporter.warn(`Cloud-only table ${t} is left untouched.`);
-    const preflightMs = performance.now() - t0;
-
+    const ctx: PushContext = {
+      ...sessions,
+      config,
+      cloudTarget,
+      options,
+      reporter,
+      pre,
+      nonTestData,
+      t0,
+      preflightMs: performance.now() - t0,
+    };
     return await withAdvisoryLock(
-      cloud,
+      sessions.cloud,
       'sync',
-      () =>
-        transfer({
-          config,
-          cloudTarget,
-          local,
-          cloud,
-          snapshotReader,
-          pre,
-          options,
-          reporter,
-          t0,
-          preflightMs,
-        }),
+      () => replaceCloudData(ctx),
       'Another crm-env push (or reset) is running against the cloud; wait for it to finish and try again.',
     );
   } catch (err) {
-    if (options.signal?.aborted && !(err instanceof CrmEnvError)) {
-      throw new OperationError(
-        'Push interrupted; the cloud transaction was rolled back and nothing changed.',
-        { cause: err },
-      );
-    }
-    throw err;
+    throw asInterrupted(err, options.signal);
   } finally {
-    await Promise.allSettled(clients.map((c) => c.end()));
+    stopEnding();
+    await Promise.allSettled([sessions.local, sessions.cloud, sessions.snapshotReader].map((c) => c.end()));
   }
 }
 
-interface TransferContext {
-  readonly config: Config;
-  readonly cloudTarget: DatabaseTarget;
-  readonly local: Client;
-  readonly cloud: Client;
-  readonly snapshotReader: Client;
-  readonly pre: Awaited<ReturnType<typeof preflight>>;
-  readonly options: SyncOptions;
-  readonly reporter: Reporter;
-  readonly t0: number;
-  readonly preflightMs: number;
+function refuseWithoutForce(options: SyncOptions, cloud: DatabaseTarget): void {
+  if (options.force) return;
+  const [first, ...rest] = confirmationMessage(cloud);
+  throw new ConfigError(first!, { details: rest });
 }
 
-async function transfer(ctx: TransferContext): Promise<SyncResult> {
-  const { config, local, cloud, snapshotReader, pre, options, reporter } = ctx;
+/** An error after Ctrl-C, said as what it is: the cloud was rolled back, nothing changed. */
+function asInterrupted(err: unknown, signal: AbortSignal | undefined): unknown {
+  if (!signal?.aborted || err instanceof InterruptedError) return err;
+  return new InterruptedError(
+    'Push interrupted; the cloud transaction was rolled back and nothing changed.',
+    {
+      cause: err,
+      details: err instanceof CrmEnvError ? err.details : [],
+    },
+  );
+}
+
+async function openSessions(config: Config, cloudTarget: DatabaseTarget): Promise<Sessions> {
+  const opened: Client[] = [];
+  try {
+    opened.push(await connect(config.local.url, { label: 'local' }));
+    opened.push(await connect(cloudTarget.url, { label: 'cloud' }));
+    opened.push(await connect(config.local.url, { label: 'local' }));
+  } catch (err) {
+    await Promise.allSettled(opened.map((c) => c.end()));
+    throw err;
+  }
+  const [local, cloud, snapshotReader] = opened as [Client, Client, Client];
+  return { local, cloud, snapshotReader };
+}
+
+/**
+ * Every read-only check, on both sides, before the first change: the common preflight, the push's
+ * schema checks, and the non-test users' rows the push would remove (refused unless chosen).
+ */
+async function preflightPush(
+  config: Config,
+  cloudTarget: DatabaseTarget,
+  s: Sessions,
+  options: SyncOptions,
+  reporter: Reporter,
+): Promise<{ pre: PreflightResult; nonTestData: NonTestDataReport }> {
+  reporter.step('🔎 Preflight checks (read-only)...');
   const domain = config.testUsers.emailDomain;
-  const pred = testUserPredicate(domain);
+  await runPreflight(config, {
+    command: 'sync push',
+    signal: options.signal,
+    databases: [
+      { target: config.local, client: s.local, needs: ['bypass-rls', 'read-data'] },
+      {
+        target: cloudTarget,
+        client: s.cloud,
+        needs: ['bypass-rls', 'replace-data', 'write-auth'],
+        backups: ['sync'],
+        testUserIds: await localTestUserIds(s.local, domain),
+      },
+    ],
+  });
+  const pre = await checkPushable(s.local, s.cloud, domain);
+  const nonTestData = await nonTestRowsPushWouldRemove(s.local, s.cloud, domain, pre.localTables);
+  refuseNonTestData([nonTestData], options.deleteNonTestData ?? false, 'The push would delete or overwrite');
+  reporter.info(
+    `✓ ${pre.localTables.length} tables match on both sides; ${pre.testUserIds.length} test users to carry`,
+  );
+  for (const line of describeNonTestData([nonTestData]))
+    reporter.warn(`Removing as asked (--delete-non-test-data): ${line}`);
+  for (const t of pre.cloudOnlyTables) reporter.warn(`Cloud-only table ${t} is left untouched.`);
+  return { pre, nonTestData };
+}
+
+/** Under the advisory lock: snapshot, plan, lock, then the one cloud transaction. */
+async function replaceCloudData(ctx: PushContext): Promise<SyncResult> {
+  const localChecksums = await openLocalSnapshot(ctx);
+  const plan = await planTransfer(ctx);
+  await lockCloudTables(ctx, plan);
+  let backupFile = syncBackupPath(ctx.config.backupDir);
+  try {
+    await recheckNonTestRows(ctx);
+    const backup = await backUpCloud(ctx, plan);
+    backupFile = backup.file;
+    const load = await loadIntoCloud(ctx, plan);
+    const verify = await verifyBeforeCommit(ctx, plan, localChecksums.sums);
+    await ctx.cloud.query('commit');
+    await ctx.local.query('commit');
+    return {
+      cloud: redactUrl(ctx.cloudTarget.url),
+      backupFile,
+      backupBytes: backup.bytes,
+      tables: load.results,
+      totalRows: load.totalRows,
+      testUsers: plan.load.plan.testUsers,
+      sequences: plan.moves.count,
+      nonTestData: ctx.nonTestData,
+      verify: verify.report,
+      timings: {
+        preflightMs: ctx.preflightMs,
+        backupMs: backup.ms,
+        transferMs: load.ms,
+        verifyMs: verify.ms,
+        totalMs: performance.now() - ctx.t0,
+      },
+    };
+  } catch (err) {
+    await ctx.cloud.query('rollback').catch(() => undefined);
+    throw explainFailure(err, ctx.config, backupFile);
+  }
+}
+
+/**
+ * Local: one snapshot for the transfer and, in parallel on a second session, for the checksums.
+ * Returns the checksums' promise (they are awaited at verification).
+ */
+async function openLocalSnapshot(ctx: PushContext): Promise<{ sums: Promise<TableChecksum[]> }> {
+  const { local, snapshotReader, pre } = ctx;
+  await useCanonicalOutput(local);
+  await local.query('begin isolation level repeatable read read only');
+  const { rows: snap } = await local.query<{ id: string }>('select pg_export_snapshot() as id');
+  await snapshotReader.query('begin isolation level repeatable read read only');
+  await snapshotReader.query(`set transaction snapshot ${quoteLiteral(snap[0]!.id)}`);
+  const sums = checksumTables(snapshotReader, pre.localTables, (t) => t.columns.map((c) => c.name));
+  sums.catch(() => undefined);
+  return { sums };
+}
+
+/** Pairs local and cloud tables and auth columns, counts local rows, plans the sequence moves. */
+async function planTransfer(ctx: PushContext): Promise<TransferPlan> {
+  const { local, cloud, pre, config, options } = ctx;
+  const pred = testUserPredicate(config.testUsers.emailDomain);
   const cloudByName = new Map(pre.cloudTables.map((t) => [t.name, t]));
-  const tables = pre.localTables;
   const authPair = (name: string): AuthPair => {
     const l = pre.localAuth.find((t) => t.name === name)!;
     const c = pre.cloudAuth.find((t) => t.name === name)!;
@@ -167,137 +305,137 @@ async function transfer(ctx: TransferContext): Promise<SyncResult> {
   };
   const users = authPair('users');
   const identities = authPair('identities');
-  let backupFile = syncBackupPath(config.backupDir);
-
-  // Local: one snapshot for the transfer and, in parallel on a second session, for the checksums.
-  await useCanonicalOutput(local);
-  await local.query('begin isolation level repeatable read read only');
-  const { rows: snap } = await local.query<{ id: string }>('select pg_export_snapshot() as id');
-  await snapshotReader.query('begin isolation level repeatable read read only');
-  await snapshotReader.query(`set transaction snapshot '${snap[0]!.id.replace(/'/g, "''")}'`);
-  const localChecksums: Promise<TableChecksum[]> = checksumTables(snapshotReader, tables, (t) =>
-    t.columns.map((c) => c.name),
-  );
-  localChecksums.catch(() => undefined);
-
-  const pairs = tables.map((t) => ({ local: t, cloud: cloudByName.get(t.name)! }));
-  const plan = await planLoad(local, pairs, users, pred);
+  const pairs = pre.localTables.map((t) => ({ local: t, cloud: cloudByName.get(t.name)! }));
+  const plan: LoadPlan = await planLoad(local, pairs, users, pred);
   const moves = await sequenceMoves(local, pairs);
+  const load = { local, cloud, plan, users, identities, pred, signal: options.signal };
+  return { cloudTables: pairs.map((p) => p.cloud), load, moves };
+}
 
-  // One round trip: canonical output, BEGIN, lock timeout, the table locks and the staging tables.
-  // Writers wait (or time out) from here on, so the backup is exactly what gets replaced.
-  const lockList = tables.map((t) => cloudByName.get(t.name)!.qualified).join(', ');
-  await cloud.query(
+/**
+ * One round trip: canonical output, BEGIN, lock timeout, the table locks and the staging table.
+ * Writers wait (or time out) from here on, so the backup is exactly what gets replaced.
+ */
+async function lockCloudTables(ctx: PushContext, plan: TransferPlan): Promise<void> {
+  await ctx.cloud.query(
     [
       CANONICAL_OUTPUT_SQL,
       'begin',
-      `select set_config('lock_timeout', ${quoteLiteral(options.lockTimeout ?? '10s')}, true)`,
-      `lock table ${lockList} in exclusive mode`,
+      `select set_config('lock_timeout', ${quoteLiteral(ctx.options.lockTimeout ?? '10s')}, true)`,
+      `lock table ${plan.cloudTables.map((t) => t.qualified).join(', ')} in exclusive mode`,
       STAGING_TABLE_SQL,
     ].join(';\n'),
   );
-  try {
-    reporter.step('💾 Backing up cloud database...');
-    const tb = performance.now();
-    const backup = await writeSyncBackup(
-      cloud,
-      config,
-      tables.map((t) => cloudByName.get(t.name)!),
-      users.cloud,
-      identities.cloud,
-      domain,
-      [
-        'crm-env sync backup: the cloud data a push replaced.',
-        `Cloud: ${redactUrl(ctx.cloudTarget.url)}`,
-        `Taken: ${new Date().toISOString()}`,
-        'Restore: crm-env restore <this file> --target cloud   (or: psql -1 -v ON_ERROR_STOP=1 -f <this file> "$DATABASE_URL_PRODUCTION")',
-      ],
-    );
-    backupFile = backup.file;
-    const backupMs = performance.now() - tb;
-    reporter.info(
-      `✓ Backup created: ${shownPath(config.projectDir, backup.file)} (${backup.rows} rows, ${backup.testUsers} test users, ${formatBytes(backup.bytes)})`,
-    );
-
-    reporter.step('📥 Replacing cloud data with local data (inside the transaction)...');
-    const tt = performance.now();
-    const load = { local, cloud, plan, users, identities, pred, signal: options.signal };
-    await fillStage(load);
-    const results = await loadTables(load, moves.sql, (name, i, n) =>
-      reporter.progress(`loading ${name}`, i, n),
-    );
-    reporter.progress('loading', tables.length, tables.length);
-    const totalRows = results.reduce((a, r) => a + r.rows, 0);
-    const testUsers = plan.testUsers;
-    const sequences = moves.count;
-    reporter.info(
-      `✓ Truncated ${tables.length} tables and imported ${totalRows.toLocaleString('en-US')} rows`,
-    );
-    reporter.info(`✓ Synced ${testUsers} test users (passwords kept; other users untouched)`);
-    const transferMs = performance.now() - tt;
-
-    reporter.step('🔍 Verifying before commit (row counts and content checksums)...');
-    const tv = performance.now();
-    // The cloud side hashes local's columns: a cloud-only column (allowed by preflight when it is
-    // nullable or has a default) is not something the push copies, so it must not make it fail.
-    const localColumns = new Map(tables.map((t) => [t.name, t.columns.map((c) => c.name)]));
-    const cloudSums = await checksumTables(
-      cloud,
-      tables.map((t) => cloudByName.get(t.name)!),
-      (t) => localColumns.get(t.name)!,
-    );
-    const localSums = await localChecksums;
-    const verify = await verifyOpen(local, cloud, compareChecksums(localSums, cloudSums), domain);
-    const verifyMs = performance.now() - tv;
-    if (!verify.tablesEqual || !verify.usersEqual) {
-      throw new MismatchError(
-        'The cloud data did not match local after the copy; the push was rolled back.',
-        {
-          details: verify.tables
-            .filter((t) => !t.equal)
-            .map((t) =>
-              t.local && t.cloud && t.local.rows === t.cloud.rows
-                ? `${t.table}: ${t.local.rows} rows on both sides, but the content checksums differ (a trigger or rule on the cloud changed rows?)`
-                : `${t.table}: local ${t.local?.rows ?? 'missing'} rows, cloud ${t.cloud?.rows ?? 'missing'}`,
-            ),
-        },
-      );
-    }
-    await cloud.query('commit');
-    await local.query('commit');
-    return {
-      cloud: redactUrl(ctx.cloudTarget.url),
-      backupFile,
-      backupBytes: backup.bytes,
-      tables: results,
-      totalRows,
-      testUsers,
-      sequences,
-      verify,
-      timings: {
-        preflightMs: ctx.preflightMs,
-        backupMs,
-        transferMs,
-        verifyMs,
-        totalMs: performance.now() - ctx.t0,
-      },
-    };
-  } catch (err) {
-    await cloud.query('rollback').catch(() => undefined);
-    if (err instanceof CrmEnvError) {
-      throw new (err.constructor as new (m: string, o: object) => CrmEnvError)(err.message, {
-        cause: err,
-        details: [...err.details, ...rollbackNote(config, backupFile)],
-      });
-    }
-    const where = (err as { table?: string }).table;
-    throw new OperationError(
-      `Push failed${where ? ` at table ${where}` : ''}: ${redactText((err as Error).message, config.secrets)}; the cloud transaction was rolled back and nothing changed.`,
-      { cause: err, details: rollbackNote(config, backupFile) },
-    );
-  }
 }
 
-function rollbackNote(config: Config, backupFile: string): string[] {
-  return [`Backup of the cloud as it was: ${shownPath(config.projectDir, backupFile)} (if it was written)`];
+/**
+ * The preflight looked before the lock; a non-test user may have written since. Under the lock
+ * nothing changes any more: look again, and refuse the same way.
+ */
+async function recheckNonTestRows(ctx: PushContext): Promise<void> {
+  if (ctx.options.deleteNonTestData) return;
+  const now = await nonTestRowsPushWouldRemove(
+    ctx.local,
+    ctx.cloud,
+    ctx.config.testUsers.emailDomain,
+    ctx.pre.localTables,
+  );
+  refuseNonTestData([now], false, 'The push would delete or overwrite');
+}
+
+async function backUpCloud(ctx: PushContext, plan: TransferPlan): Promise<SyncBackupResult & { ms: number }> {
+  const { config, reporter } = ctx;
+  reporter.step('💾 Backing up cloud database...');
+  const t = performance.now();
+  const backup = await writeSyncBackup(
+    ctx.cloud,
+    config,
+    plan.cloudTables,
+    plan.load.users.cloud,
+    plan.load.identities.cloud,
+    config.testUsers.emailDomain,
+    [
+      'crm-env sync backup: the cloud data a push replaced.',
+      `Cloud: ${redactUrl(ctx.cloudTarget.url)}`,
+      `Taken: ${new Date().toISOString()}`,
+      'Restore: crm-env restore <this file> --target cloud   (or: psql -1 -v ON_ERROR_STOP=1 -f <this file> "$DATABASE_URL_PRODUCTION")',
+    ],
+  );
+  reporter.info(
+    `✓ Backup created: ${shownPath(config.projectDir, backup.file)} (${backup.rows} rows, ${backup.testUsers} test users, ${formatBytes(backup.bytes)})`,
+  );
+  return { ...backup, ms: performance.now() - t };
+}
+
+async function loadIntoCloud(
+  ctx: PushContext,
+  plan: TransferPlan,
+): Promise<{ results: TableSyncResult[]; totalRows: number; ms: number }> {
+  const { reporter } = ctx;
+  reporter.step('📥 Replacing cloud data with local data (inside the transaction)...');
+  const t = performance.now();
+  const n = plan.cloudTables.length;
+  await fillStage(plan.load);
+  const results = await loadTables(plan.load, plan.moves.sql, (name, i) =>
+    reporter.progress({ label: `loading ${name}`, done: i, total: n, unit: 'tables' }),
+  );
+  reporter.progress({ label: 'loading', done: n, total: n, unit: 'tables' });
+  const totalRows = results.reduce((a, r) => a + r.rows, 0);
+  reporter.info(`✓ Truncated ${n} tables and imported ${totalRows.toLocaleString('en-US')} rows`);
+  const removed = ctx.nonTestData.rows;
+  reporter.info(
+    `✓ Synced ${plan.load.plan.testUsers} test users (passwords kept; other auth users kept as they were${removed > 0 ? `; ${removed} rows of non-test users removed as asked` : ''})`,
+  );
+  return { results, totalRows, ms: performance.now() - t };
+}
+
+async function verifyBeforeCommit(
+  ctx: PushContext,
+  plan: TransferPlan,
+  localChecksums: Promise<TableChecksum[]>,
+): Promise<{ report: VerifyReport; ms: number }> {
+  ctx.reporter.step('🔍 Verifying before commit (row counts and content checksums)...');
+  const t = performance.now();
+  // The cloud side hashes local's columns: a cloud-only column (allowed by preflight when it is
+  // nullable or has a default) is not something the push copies, so it must not make it fail.
+  const localColumns = new Map(ctx.pre.localTables.map((lt) => [lt.name, lt.columns.map((c) => c.name)]));
+  const cloudSums = await checksumTables(ctx.cloud, plan.cloudTables, (ct) => localColumns.get(ct.name)!);
+  const report = await verifyOpen(
+    ctx.local,
+    ctx.cloud,
+    compareChecksums(await localChecksums, cloudSums),
+    ctx.config.testUsers.emailDomain,
+  );
+  if (!report.tablesEqual || !report.usersEqual) {
+    throw new MismatchError('The cloud data did not match local after the copy; the push was rolled back.', {
+      details: report.tables
+        .filter((x) => !x.equal)
+        .map((x) =>
+          x.local && x.cloud && x.local.rows === x.cloud.rows
+            ? `${x.table}: ${x.local.rows} rows on both sides, but the content checksums differ (a trigger or rule on the cloud changed rows?)`
+            : `${x.table}: local ${x.local?.rows ?? 'missing'} rows, cloud ${x.cloud?.rows ?? 'missing'}`,
+        ),
+    });
+  }
+  return { report, ms: performance.now() - t };
+}
+
+/** A failure inside the transaction (already rolled back), said as one sentence naming the backup. */
+function explainFailure(err: unknown, config: Config, backupFile: string): CrmEnvError {
+  const note = [
+    `Backup of the cloud as it was: ${shownPath(config.projectDir, backupFile)} (if it was written)`,
+  ];
+  // Refused under the lock: nothing was written yet, and the refusal carries its report.
+  if (err instanceof NonTestDataError) return err;
+  if (err instanceof CrmEnvError) {
+    return new (err.constructor as new (m: string, o: object) => CrmEnvError)(err.message, {
+      cause: err,
+      details: [...err.details, ...note],
+    });
+  }
+  const where = (err as { table?: string }).table;
+  return new OperationError(
+    `Push failed${where ? ` at table ${where}` : ''}: ${redactText((err as Error).message, config.secrets)}; the cloud transaction was rolled back and nothing changed.`,
+    { cause: err, details: note },
+  );
 }

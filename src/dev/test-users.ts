@@ -4,25 +4,41 @@
  * (same ids, same content) and touches no other user or their data.
  */
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { v5 as uuidv5 } from 'uuid';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Config, DatabaseTarget } from '../config.js';
 import type { TableInfo } from '../db/catalog.js';
 import { readTables } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
-import { pgFields, withLockedTransaction } from '../db/connect.js';
-import { encodeCopyRows } from '../db/copy-text.js';
+import { pgFields, withLockedClient, withTransaction } from '../db/connect.js';
+import { encodeCopyChunks } from '../db/copy-text.js';
 import { columnList, quoteIdent } from '../db/sql.js';
-import { OperationError } from '../errors.js';
+import { CrmEnvError, OperationError } from '../errors.js';
+import { endOnAbort, interruptible } from '../interrupt.js';
+import { runPreflight } from '../preflight/preflight.js';
+import { redactText } from '../redact.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
-import type { SeedData, SeedRole, SeedUser, SeedVolumes } from '../seed/generate.js';
+import { findNonTestRows, refuseNonTestData } from './non-test-data.js';
+import type {
+  ReferenceId,
+  SeedRole,
+  SeedRow,
+  SeedStream,
+  SeedTable,
+  SeedTableName,
+  SeedUser,
+  SeedVolumes,
+} from '../seed/generate.js';
 import {
   DEFAULT_BASE_TIME,
   DEFAULT_VOLUMES,
-  generateSeedData,
-  remapReferenceIds,
+  referenceIdRemapper,
+  SEED_COLUMN_TYPES,
   SEED_TABLES,
+  streamSeedData,
 } from '../seed/generate.js';
 
 /** The all-zero instance id GoTrue looks users up by. */
@@ -82,15 +98,18 @@ export interface CreateUsersResult {
   readonly ms: number;
 }
 
-/** Generates the data set for the configured users (pure; no database). */
-export function generateForConfig(config: Config, specs: readonly TestUserSpec[]): SeedData {
+/**
+ * The data set for the configured users, as a stream that generates each table while it is read
+ * (pure; no database). Throws a ConfigError at once when the settings are invalid.
+ */
+export function seedStreamForConfig(config: Config, specs: readonly TestUserSpec[]): SeedStream {
   const users: SeedUser[] = specs.map((s) => ({
     id: s.id,
     email: s.email,
     role: s.role,
     volumes: volumesFor(config, s.role),
   }));
-  return generateSeedData({
+  return streamSeedData({
     seed: config.seed.seed,
     users,
     opportunity: config.opportunity,
@@ -98,50 +117,130 @@ export function generateForConfig(config: Config, specs: readonly TestUserSpec[]
   });
 }
 
+export interface CreateUsersOptions {
+  /** Stops the run (Ctrl-C): the connection ends and the transaction rolls back. */
+  readonly signal?: AbortSignal;
+  /**
+   * The user chose to let the run delete or change rows of non-test users that reference the test
+   * users' rows it replaces (`--delete-non-test-data`); without it such rows make it refuse.
+   */
+  readonly deleteNonTestData?: boolean;
+}
+
 /**
- * Creates or refreshes the test users and their data on `target`, all in one transaction.
+ * Creates or refreshes the test users and their data on `target`, all in one transaction, after the
+ * preflight (server identity, role capabilities, no non-test account holding a test user's id, no
+ * non-test rows hanging off the rows it replaces).
  */
 export async function createTestUsers(
   config: Config,
   target: DatabaseTarget,
   reporter: Reporter = silentReporter,
+  options: CreateUsersOptions = {},
 ): Promise<CreateUsersResult> {
-  const t0 = performance.now();
-  const specs = testUserSpecs(config);
-  const data = generateForConfig(config, specs);
+  // Invalid settings fail here, before anything connects.
+  const data = seedStreamForConfig(config, testUserSpecs(config));
   const lock = {
     label: target.label,
     lock: 'seed',
     busyMessage:
       'Another crm-env run is creating test users on this database; try again when it has finished.',
   } as const;
-  return withLockedTransaction(target.url, lock, async (client) => {
-    reporter.step('1️⃣  Creating auth.users...');
-    await upsertAuthUsers(client, specs, config.testUsers.password);
-    reporter.step('2️⃣  Creating public.sales records...');
-    await upsertSales(client, specs);
-    reporter.step('3️⃣  Generating test data...');
-    const tables = new Map((await readTables(client, 'public')).map((t) => [t.name, t]));
-    const rowsByTable = await loadSeedData(client, tables, data, specs);
-    for (const s of specs) {
-      const c = data.countsByUser.get(s.id)!;
-      reporter.info(
-        `→ ${label(s.role)} data: ${c.contacts} contacts, ${c.organizations} orgs, ${c.opportunities} opportunities`,
-      );
-    }
-    reporter.step('4️⃣  Recording test user metadata...');
-    await upsertMetadata(client, specs, data);
-    return {
-      users: specs.map((s) => ({
-        email: s.email,
-        role: s.role,
-        id: s.id,
-        counts: data.countsByUser.get(s.id)!,
-      })),
-      rowsByTable,
-      ms: performance.now() - t0,
-    };
+  const interrupted = 'users create interrupted; its transaction was rolled back and nothing was changed.';
+  return interruptible(options.signal, interrupted, () =>
+    withLockedClient(target.url, lock, async (client) => {
+      const stop = endOnAbort(options.signal, [client]);
+      try {
+        await preflightTestUsers(config, target, client, options);
+        return await withTransaction(client, () => writeTestUsers(client, config, reporter, data)).catch(
+          (err: unknown) => {
+            throw asWriteFailure(err, target, config);
+          },
+        );
+      } finally {
+        stop();
+      }
+    }),
+  );
+}
+
+/** The read-only checks of users create, on its locked connection. */
+async function preflightTestUsers(
+  config: Config,
+  target: DatabaseTarget,
+  client: Client,
+  options: CreateUsersOptions,
+): Promise<void> {
+  await runPreflight(config, {
+    command: 'users create',
+    signal: options.signal,
+    databases: [
+      {
+        target,
+        client,
+        needs: ['bypass-rls', 'write-data', 'write-auth'],
+        testUserIds: testUserSpecs(config).map((s) => s.id),
+        upsertsIdentities: true,
+      },
+    ],
   });
+  const hanging = await findNonTestRows(client, config.testUsers.emailDomain, target.label, {
+    scope: 'referencing-test-rows',
+  });
+  refuseNonTestData(
+    [hanging],
+    options.deleteNonTestData ?? false,
+    "Replacing the test users' rows would delete or change",
+  );
+}
+
+/** A server error inside the transaction (already rolled back), as one sentence. */
+function asWriteFailure(err: unknown, target: DatabaseTarget, config: Config): unknown {
+  if (err instanceof CrmEnvError || !(err instanceof Error)) return err;
+  const { detail } = pgFields(err);
+  return new OperationError(
+    `users create failed on the ${target.label} database: ${redactText(err.message, config.secrets)}; its transaction was rolled back and nothing was changed.`,
+    { cause: err, details: detail ? [redactText(detail, config.secrets)] : [] },
+  );
+}
+
+/**
+ * Writes the test users and their data through `client`, inside the caller's open transaction (reset
+ * uses it in the same transaction as its rebuild).
+ */
+export async function writeTestUsers(
+  client: Client,
+  config: Config,
+  reporter: Reporter = silentReporter,
+  data: SeedStream = seedStreamForConfig(config, testUserSpecs(config)),
+): Promise<CreateUsersResult> {
+  const t0 = performance.now();
+  const specs = testUserSpecs(config);
+  reporter.step('1️⃣  Creating auth.users...');
+  await upsertAuthUsers(client, specs, config.testUsers.password);
+  reporter.step('2️⃣  Creating public.sales records...');
+  await upsertSales(client, specs);
+  reporter.step('3️⃣  Generating test data...');
+  const tables = new Map((await readTables(client, 'public')).map((t) => [t.name, t]));
+  const rowsByTable = await loadSeedData(client, tables, data, specs, reporter);
+  for (const s of specs) {
+    const c = data.countsByUser.get(s.id)!;
+    reporter.info(
+      `→ ${label(s.role)} data: ${c.contacts} contacts, ${c.organizations} orgs, ${c.opportunities} opportunities`,
+    );
+  }
+  reporter.step('4️⃣  Recording test user metadata...');
+  await upsertMetadata(client, specs, data);
+  return {
+    users: specs.map((s) => ({
+      email: s.email,
+      role: s.role,
+      id: s.id,
+      counts: data.countsByUser.get(s.id)!,
+    })),
+    rowsByTable,
+    ms: performance.now() - t0,
+  };
 }
 
 export function label(role: SeedRole): string {
@@ -221,18 +320,45 @@ async function upsertSales(client: Client, specs: readonly TestUserSpec[]): Prom
 }
 
 /**
- * Replaces the test users' own rows with the generated ones (bulk COPY, one statement per table) and
- * upserts the shared segments and tags by name.
+ * Replaces the test users' own rows with the generated ones (bulk COPY, one statement per table,
+ * streamed as the rows are generated) and upserts the shared segments and tags by name.
  */
 async function loadSeedData(
   client: Client,
   tables: ReadonlyMap<string, TableInfo>,
-  generated: SeedData,
+  stream: SeedStream,
   specs: readonly TestUserSpec[],
+  reporter: Reporter,
 ): Promise<Record<string, number>> {
-  const ids = specs.map((s) => s.id);
-  // Children first, so no cascade has to chase them.
-  for (const name of [...SEED_TABLES].reverse()) {
+  await deleteOwnedRows(client, tables, specs, reporter);
+  const referenceIds = new Map<string, Map<string, ReferenceId>>();
+  let remap: ((table: SeedTableName, row: SeedRow) => SeedRow) | undefined;
+  const counts: Record<string, number> = {};
+  // Segments and tags come first in the stream; every later table may point at them.
+  for (const table of stream.tables) {
+    if (table.name === 'segments' || table.name === 'tags') {
+      referenceIds.set(table.name, await upsertReference(client, table.name, Array.from(table.rows)));
+      continue;
+    }
+    remap ??= referenceIdRemapper(referenceIds.get('segments')!, referenceIds.get('tags')!);
+    const loaded = await copySeedTable(client, tables.get(table.name), table, remap, reporter);
+    if (loaded > 0) counts[table.name] = loaded;
+  }
+  return counts;
+}
+
+/** Deletes the test users' rows, children first so no cascade has to chase them. */
+async function deleteOwnedRows(
+  client: Client,
+  tables: ReadonlyMap<string, TableInfo>,
+  specs: readonly TestUserSpec[],
+  reporter: Reporter,
+): Promise<void> {
+  const children = [...SEED_TABLES].reverse();
+  const progress = (label: string, done: number) =>
+    reporter.progress({ label, done, total: children.length, unit: 'tables' });
+  for (const [i, name] of children.entries()) {
+    progress(`removing previous ${name}`, i);
     const t = tables.get(name);
     const owner = t?.columns.some((c) => c.name === 'sales_id')
       ? 'sales_id'
@@ -240,56 +366,75 @@ async function loadSeedData(
         ? 'created_by'
         : null;
     if (t && owner)
-      await client.query(`delete from ${t.qualified} where ${quoteIdent(owner)} = any($1::uuid[])`, [ids]);
+      await client.query(`delete from ${t.qualified} where ${quoteIdent(owner)} = any($1::uuid[])`, [
+        specs.map((s) => s.id),
+      ]);
   }
-  const segmentIds = await upsertReference(client, 'segments', generated, [
-    'name',
-    'description',
-    'created_at',
-    'updated_at',
-  ]);
-  const tagIds = await upsertReference(client, 'tags', generated, [
-    'name',
-    'color',
-    'created_at',
-    'updated_at',
-  ]);
-  const data = remapReferenceIds(generated, segmentIds, tagIds);
-  const counts: Record<string, number> = {};
-  for (const [name, rows] of data.tables) {
-    if (name === 'segments' || name === 'tags' || rows.length === 0) continue;
-    const t = tables.get(name);
-    if (!t)
-      throw new OperationError(
-        `Table public.${name} is missing: apply the migrations first (\`npm run migrate:up\`).`,
-      );
-    const columns = Object.keys(rows[0]!);
-    const types = columns.map((c) => t.columns.find((col) => col.name === c)?.type ?? 'text');
-    const stream = client.query(copyFrom(`copy ${t.qualified} (${columnList(columns)}) from stdin`));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        stream.on('finish', resolve);
-        stream.on('error', reject);
-        stream.end(encodeCopyRows(rows, columns, types));
-      });
-    } catch (err) {
-      throw new OperationError(`Loading test data into ${name} failed: ${(err as Error).message}`, {
-        cause: err,
-        details: [pgFields(err).detail ?? ''],
-      });
+  progress('removed previous test data', children.length);
+}
+
+/**
+ * Streams one generated table into the database with COPY: rows are generated only as fast as the
+ * server takes them (pipeline back-pressure), so memory stays bounded whatever the volume.
+ * Returns the rows loaded (0, and no COPY, for an empty table).
+ */
+async function copySeedTable(
+  client: Client,
+  info: TableInfo | undefined,
+  table: SeedTable,
+  remap: (table: SeedTableName, row: SeedRow) => SeedRow,
+  reporter: Reporter,
+): Promise<number> {
+  const rows = table.rows[Symbol.iterator]();
+  const first = rows.next();
+  if (first.done) return 0;
+  if (!info)
+    throw new OperationError(
+      `Table public.${table.name} is missing: apply the migrations first (\`npm run migrate:up\`).`,
+    );
+  const columns = Object.keys(SEED_COLUMN_TYPES[table.name]);
+  const types = columns.map((c) => info.columns.find((col) => col.name === c)?.type ?? 'text');
+  const progress = { label: table.name, total: table.total, done: 0, bytes: 0 };
+  function* remapped(): Generator<SeedRow> {
+    yield remap(table.name, first.value!);
+    progress.done++;
+    for (let next = rows.next(); !next.done; next = rows.next()) {
+      yield remap(table.name, next.value);
+      progress.done++;
     }
-    counts[name] = rows.length;
   }
-  return counts;
+  function* chunks(): Generator<Buffer> {
+    for (const text of encodeCopyChunks(remapped(), columns, types)) {
+      const chunk = Buffer.from(text);
+      progress.bytes += chunk.length;
+      reporter.progress(progress);
+      yield chunk;
+    }
+    // The server checks the foreign keys of all rows at the end of the COPY: minutes for millions.
+    reporter.progress({ ...progress, note: 'all rows sent; the server is checking them' });
+  }
+  reporter.progress(progress);
+  try {
+    await pipeline(
+      Readable.from(chunks()),
+      client.query(copyFrom(`copy ${info.qualified} (${columnList(columns)}) from stdin`)),
+    );
+  } catch (err) {
+    throw new OperationError(`Loading test data into ${table.name} failed: ${(err as Error).message}`, {
+      cause: err,
+      details: [pgFields(err).detail ?? ''],
+    });
+  }
+  reporter.progress({ ...progress, final: true });
+  return progress.done;
 }
 
 async function upsertReference(
   client: Client,
   table: 'segments' | 'tags',
-  data: SeedData,
-  columns: readonly string[],
-): Promise<Map<string, string | number>> {
-  const rows = data.tables.get(table) ?? [];
+  rows: readonly SeedRow[],
+): Promise<Map<string, ReferenceId>> {
+  const columns = Object.keys(SEED_COLUMN_TYPES[table]).filter((c) => c !== 'id');
   const arrays = columns.map((c) => rows.map((r) => r[c] ?? null));
   const casts = columns.map((c) => (c.endsWith('_at') ? 'timestamptz[]' : 'text[]'));
   await client.query(
@@ -305,7 +450,11 @@ async function upsertReference(
   return new Map(found.map((r) => [r.name, Number(r.id)]));
 }
 
-async function upsertMetadata(client: Client, specs: readonly TestUserSpec[], data: SeedData): Promise<void> {
+async function upsertMetadata(
+  client: Client,
+  specs: readonly TestUserSpec[],
+  data: SeedStream,
+): Promise<void> {
   for (const s of specs) {
     await client.query(
       `insert into public.test_user_metadata (id, user_id, role, created_by, created_at, test_data_counts)

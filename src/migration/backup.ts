@@ -11,6 +11,9 @@
  * - `reset` (backups/reset/) and `safety` (before a restore, backups/safety/): a full backup plus the
  *   test users' auth rows (auth.users and auth.identities in TEST_EMAIL_DOMAIN; reset and restore
  *   change those), so that restoring one puts back everything the command changed.
+ * - `full` with `schemaOnly` (`--schema-only`; target `<label>-schema`, so that it is never taken for
+ *   a full backup): the same schemas without the `public` tables' rows — the schema and the migration
+ *   history, for rehearsing migrations on a copy of production's schema (CI's "shadow").
  * - `data` (`--data-only`): the `public` tables' rows, preceded by one TRUNCATE of those tables, so
  *   that restoring it replaces the data; no migration history (it describes the schema a data-only
  *   restore keeps).
@@ -59,6 +62,7 @@ import { dumpFilterStream } from '../db/pg-dump-filter.js';
 import { testUserPredicate } from '../dev/test-users-sql.js';
 import { OperationError, UsageError } from '../errors.js';
 import { shownPath } from '../format.js';
+import { endOnAbort } from '../interrupt.js';
 import { redactUrl } from '../redact.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
@@ -71,6 +75,8 @@ export interface BackupOptions {
   readonly kind?: DumpKind;
   /** The same as kind `data`. */
   readonly dataOnly?: boolean;
+  /** Kind `full` without the `public` tables' rows (see the module comment); target `<label>-schema`. */
+  readonly schemaOnly?: boolean;
   /** After writing, keep only the newest `keep` backups of this kind and target (default BACKUP_RETENTION). */
   readonly keep?: number;
   /** Target name in the file name; default the target's label (local, cloud, custom). */
@@ -112,6 +118,7 @@ interface DumpPlan {
   readonly schemas: readonly string[];
   readonly entries: readonly { table: TableInfo; where?: string }[];
   readonly auth: readonly { table: TableInfo; where: string }[];
+  readonly schemaOnly: boolean;
 }
 
 /**
@@ -128,7 +135,8 @@ export async function createBackup(
   reporter: Reporter = silentReporter,
 ): Promise<BackupResult> {
   const t0 = performance.now();
-  const label = options.label ?? target.label;
+  const schemaOnly = options.schemaOnly ?? false;
+  const label = options.label ?? (schemaOnly ? `${target.label}-schema` : target.label);
   if (!/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(label))
     throw new UsageError(
       `Invalid backup label ${JSON.stringify(label)}: use letters, digits, dots and dashes.`,
@@ -137,6 +145,8 @@ export async function createBackup(
     throw new UsageError(`--keep must be a whole number of at least 1 (got ${options.keep}).`);
   }
   const kind: DumpKind = options.kind ?? (options.dataOnly ? 'data' : 'full');
+  if (schemaOnly && kind !== 'full')
+    throw new UsageError('--schema-only cannot be combined with --data-only.');
   const dir = path.join(config.backupDir, options.subdir ?? SUBDIRS[kind]);
 
   const written = await withClient(
@@ -147,12 +157,14 @@ export async function createBackup(
       await useCanonicalOutput(snap);
       await snap.query('begin isolation level repeatable read read only');
       const { rows } = await snap.query<{ id: string }>('select pg_export_snapshot() as id');
-      const plan = await planDump(snap, config, target, kind);
+      const plan = await planDump(snap, config, target, kind, schemaOnly);
       const reserved = await reserveBackupFile(dir, label, kind, config.projectDir);
       for (const f of reserved.removedPartials)
         reporter.info(`Removed an unfinished backup left by an interrupted run: ${path.basename(f)}`);
       const abort = (): void => reserved.sink.fail(new Error('interrupted'));
       options.signal?.addEventListener('abort', abort, { once: true });
+      // The snapshot session may wait on a lock (its checksums): cancel it too.
+      const stopSnap = endOnAbort(options.signal, [snap]);
       try {
         const ctx = { config, target, label, kind, plan, bin, snapshot: rows[0]!.id };
         const out = await writeDump(snap, reserved, ctx);
@@ -161,10 +173,12 @@ export async function createBackup(
         await discardBackupFile(reserved);
         throw dumpError(err, reserved, config, options.signal);
       } finally {
+        stopSnap();
         options.signal?.removeEventListener('abort', abort);
       }
     },
-    { label: target.label },
+    // pg_dump needs a session of its own: refuse a transaction pooler before starting it.
+    { label: target.label, ownSession: true },
   );
 
   const keep = options.keep ?? config.backupRetention;
@@ -202,6 +216,7 @@ async function planDump(
   config: Config,
   target: DatabaseTarget,
   kind: DumpKind,
+  schemaOnly: boolean,
 ): Promise<DumpPlan> {
   const wanted: readonly string[] = kind === 'data' ? ['public'] : BACKUP_SCHEMAS;
   const { rows } = await snap.query<{ nspname: string }>(
@@ -215,7 +230,9 @@ async function planDump(
     );
   }
   const entries: { table: TableInfo; where?: string }[] = [];
-  for (const s of schemas) for (const table of await readTables(snap, s)) entries.push({ table });
+  // A schema-only backup holds no public rows: its manifest lists only the tables whose rows it has.
+  const withRows = schemaOnly ? schemas.filter((s) => s !== 'public') : schemas;
+  for (const s of withRows) for (const table of await readTables(snap, s)) entries.push({ table });
   let auth: { table: TableInfo; where: string }[] = [];
   if (kind === 'reset' || kind === 'safety') {
     const authTables = await readTables(snap, 'auth');
@@ -224,7 +241,7 @@ async function planDump(
     if (users && identities)
       auth = testUserAuthEntries(users, identities, testUserPredicate(config.testUsers.emailDomain));
   }
-  return { schemas, entries: [...entries, ...auth], auth };
+  return { schemas, entries: [...entries, ...auth], auth, schemaOnly };
 }
 
 interface DumpContext {
@@ -260,7 +277,7 @@ async function writeDump(
   const dump = runPgDump({
     bin: ctx.bin,
     url: target.url,
-    flags: [...dumpFlags(kind, plan.schemas), `--snapshot=${ctx.snapshot}`],
+    flags: [...dumpFlags(kind, plan), `--snapshot=${ctx.snapshot}`],
     output: sink.stream,
     transform: dumpFilterStream({ beforeData: beforeData || undefined }),
     secrets: config.secrets,
@@ -286,11 +303,18 @@ async function writeDump(
   return { bytes: sink.bytes, rows: tables.reduce((a, t) => a + t.rows, 0) };
 }
 
-function dumpFlags(kind: DumpKind, schemas: readonly string[]): string[] {
+function dumpFlags(kind: DumpKind, plan: DumpPlan): string[] {
   const flags =
     kind === 'data'
       ? ['--format=plain', '--data-only', '--no-owner', '--schema=public']
-      : ['--format=plain', '--no-owner', '--clean', '--if-exists', ...schemas.map((s) => `--schema=${s}`)];
+      : [
+          '--format=plain',
+          '--no-owner',
+          '--clean',
+          '--if-exists',
+          ...plan.schemas.map((s) => `--schema=${s}`),
+        ];
+  if (plan.schemaOnly) flags.push('--exclude-table-data=public.*');
   // Fail rather than wait forever behind a long-running migration's lock.
   return [...flags, '--lock-wait-timeout=60s'];
 }

@@ -24,6 +24,9 @@ import { silentReporter } from '../reporter.js';
 import type { ApplyOptions, FileOutcome } from './apply.js';
 import { ApplyFailedError, applyMigrations } from './apply.js';
 import { createBackup } from './backup.js';
+import { endOnAbort, interruptible } from '../interrupt.js';
+import { runPreflight } from '../preflight/preflight.js';
+import { deployPreflightPlan } from '../preflight/migration-needs.js';
 import type { Finding } from './checks.js';
 import { formatFinding, readTargetFacts, runStaticChecks } from './checks.js';
 import { describeEffect } from './effects.js';
@@ -46,6 +49,8 @@ export interface DeployOptions {
   readonly includeAll?: boolean;
   /** Asked before a non-local database is changed (default: nobody can confirm, so it is refused). */
   readonly confirm?: Confirmer;
+  /** Stops the deploy (Ctrl-C): pg_dump is killed, the connection ends, the transaction rolls back. */
+  readonly signal?: AbortSignal;
 }
 
 export interface DeployReport {
@@ -283,7 +288,7 @@ async function confirmDeploy(run: DeployRun): Promise<void> {
 /** Step 4: a full backup of the target. */
 async function backupTarget(run: DeployRun): Promise<string> {
   run.reporter.step(`📦 Backing up the ${run.target.label} database`);
-  const b = await createBackup(run.config, run.target, {}, run.reporter);
+  const b = await createBackup(run.config, run.target, { signal: run.options.signal }, run.reporter);
   update(run, { backup: { file: b.file, bytes: b.bytes, ms: b.ms } });
   run.reporter.info(`Backup: ${shown(run.config, b.file)}`);
   return b.file;
@@ -378,6 +383,14 @@ export async function deployMigrations(
   checkOptions(options);
   const run = startRun(config, target, options, reporter);
   if (needsConfirmation(run)) assertCanConfirm(options.confirm ?? noConfirmation, what(run));
+  // Read-only checks of the target before anything changes (src/preflight/preflight.ts).
+  const { signal } = options;
+  const planOptions = { dryRun: options.dryRun ?? false, includeAll: options.includeAll ?? false, signal };
+  await interruptible(
+    signal,
+    'Deploy interrupted during its read-only checks; nothing was changed.',
+    async () => runPreflight(config, await deployPreflightPlan(config, target, planOptions)),
+  );
   const { files } = await readMigrations(config.migrationsDir);
   const deploy = async (client: Client): Promise<DeployReport> => {
     const pending = await readOnlyChecks(run, client, files);
@@ -394,14 +407,24 @@ export async function deployMigrations(
     reportChecks(run);
     return update(run, { outcome: 'applied' });
   };
-  return withLockedClient(
-    target.url,
-    {
-      label: target.label,
-      lock: 'migrate',
-      busyMessage: `Another crm-env migration or deploy is running on the ${target.label} database; wait for it to finish and try again. Nothing was changed.`,
-    },
-    deploy,
+  const interrupted = `Deploy interrupted; the ${target.label} database was rolled back and is unchanged.`;
+  return interruptible(signal, interrupted, () =>
+    withLockedClient(
+      target.url,
+      {
+        label: target.label,
+        lock: 'migrate',
+        busyMessage: `Another crm-env migration or deploy is running on the ${target.label} database; wait for it to finish and try again. Nothing was changed.`,
+      },
+      async (client) => {
+        const stop = endOnAbort(signal, [client]);
+        try {
+          return await deploy(client);
+        } finally {
+          stop();
+        }
+      },
+    ),
   );
 }
 

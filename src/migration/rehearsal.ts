@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
+import { withConn } from '../db/conn-string.js';
 import { withClient } from '../db/connect.js';
 import { quoteIdent } from '../db/sql.js';
 import { CrmEnvError } from '../errors.js';
@@ -43,22 +44,14 @@ export interface RehearsalResult {
   readonly ms: number;
 }
 
-/** The same server and credentials as `url`, another database. */
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${encodeURIComponent(database)}`;
-  return u.toString();
-}
-
 /**
  * Applies the base schema as the local role when it is a superuser, else as `supabase_admin` with the same
  * password (the embedded stack's setup). Returns why not when that fails.
  */
 async function applyBase(url: string, isSuperuser: boolean): Promise<string | undefined> {
-  const admin = new URL(url);
-  if (!isSuperuser) admin.username = 'supabase_admin';
+  const admin = isSuperuser ? url : withConn(url, { user: 'supabase_admin' });
   try {
-    await applyBaseSchema(admin.toString());
+    await applyBaseSchema(admin);
     return undefined;
   } catch (err) {
     const why = redactText((err as Error).message);
@@ -101,7 +94,7 @@ export async function rehearse(
   }
 
   const database = `crm_env_rehearsal_${randomBytes(6).toString('hex')}`;
-  const url = withDatabase(adminUrl, database);
+  const url = withConn(adminUrl, { database });
   try {
     await withClient(adminUrl, (c) => c.query(`create database ${quoteIdent(database)} template template0`), {
       label: 'local',

@@ -31,6 +31,9 @@ import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 import type { BackupResult } from './backup.js';
 import { createBackup } from './backup.js';
+import { endOnAbort, interruptible } from '../interrupt.js';
+import { runPreflight } from '../preflight/preflight.js';
+import { restorePreflightPlan } from '../preflight/restore-needs.js';
 
 export interface RestoreOptions {
   /** Asked (type `restore`) before anything is touched; default: nobody can confirm, so it is refused. */
@@ -39,6 +42,8 @@ export interface RestoreOptions {
   readonly backupFirst?: boolean;
   /** Accept a file without a crm-env manifest (written before backups carried one), unverified. */
   readonly legacy?: boolean;
+  /** Stops the restore (Ctrl-C): pg_dump is killed, the connection ends, the transaction rolls back. */
+  readonly signal?: AbortSignal;
 }
 
 export interface RestoreResult {
@@ -145,19 +150,34 @@ export async function restoreBackup(
   const manifest = await checkBackupFile(file, shown, options.legacy);
   if (manifest === null)
     reporter.warn(`${shown} has no crm-env manifest: restoring it without a completeness check (--legacy).`);
+  // Read-only checks of the target before anything changes (src/preflight/preflight.ts).
+  await runPreflight(
+    config,
+    await restorePreflightPlan(file, target, options.backupFirst ?? true, options.signal),
+  );
   await confirmOrStop(confirmer, 'Restore', {
     message: `Replace what ${redactUrl(target.url)} holds with the backup ${shown}?`,
     word: 'restore',
   });
-  const result = await withLockedClient(
-    target.url,
-    {
-      label: target.label,
-      lock: 'restore',
-      busyMessage:
-        'Another crm-env restore is running on this database; wait for it to finish and try again.',
-    },
-    (client) => restoreLocked(client, { config, file, shown, target, manifest, options }, reporter),
+  const interrupted = `Restore interrupted; the ${target.label} database was rolled back and is unchanged.`;
+  const result = await interruptible(options.signal, interrupted, () =>
+    withLockedClient(
+      target.url,
+      {
+        label: target.label,
+        lock: 'restore',
+        busyMessage:
+          'Another crm-env restore is running on this database; wait for it to finish and try again.',
+      },
+      async (client) => {
+        const stop = endOnAbort(options.signal, [client]);
+        try {
+          return await restoreLocked(client, { config, file, shown, target, manifest, options }, reporter);
+        } finally {
+          stop();
+        }
+      },
+    ),
   );
   return { ...result, ms: performance.now() - t0 };
 }
@@ -181,7 +201,7 @@ async function restoreLocked(
   let safetyBackup: BackupResult | null = null;
   if (options.backupFirst ?? true) {
     reporter.step(`Backing up the ${target.label} database first...`);
-    safetyBackup = await createBackup(config, target, { kind: 'safety' }, reporter);
+    safetyBackup = await createBackup(config, target, { kind: 'safety', signal: options.signal }, reporter);
     reporter.info(`✓ Safety backup: ${shownPath(config.projectDir, safetyBackup.file)}`);
   }
   const details = safetyBackup
@@ -201,7 +221,10 @@ async function restoreLocked(
           if (copy) copied.push(copy[1]!);
           const create = CREATE_TABLE.exec(sql);
           if (create) created.push(create[1]!);
-          if (copy) reporter.progress('tables loaded', copied.length, copied.length + 1);
+          if (copy) {
+            const done = copied.length;
+            reporter.progress({ label: 'tables loaded', done, total: done + 1, unit: 'tables' });
+          }
         },
       });
       if (manifest) await assertMatchesManifest(client, manifest, target);

@@ -9,6 +9,12 @@ import { withLockedClient } from '../db/connect.js';
 import type { ApplyOptions, ApplyResult } from './apply.js';
 import { applyMigrations } from './apply.js';
 import { readMigrations } from './files.js';
+import { endOnAbort } from '../interrupt.js';
+
+export interface MigrateUpOptions extends Omit<ApplyOptions, 'mode'> {
+  /** Stops the run (Ctrl-C): the connection ends and the transaction rolls back. */
+  readonly signal?: AbortSignal;
+}
 
 /**
  * Applies the pending migrations of `dir` to the database at `url`, holding the crm-env migration advisory
@@ -17,7 +23,7 @@ import { readMigrations } from './files.js';
 export async function migrateUp(
   url: string,
   dir: string,
-  options: Omit<ApplyOptions, 'mode'> = {},
+  options: MigrateUpOptions = {},
   label = 'target',
 ): Promise<ApplyResult> {
   const { files } = await readMigrations(dir);
@@ -29,6 +35,13 @@ export async function migrateUp(
       busyMessage:
         'Another crm-env migration is running on this database; wait for it to finish and try again.',
     },
-    (client) => applyMigrations(client, files, { ...options, mode: 'commit' }),
+    async (client) => {
+      const stop = endOnAbort(options.signal, [client]);
+      try {
+        return await applyMigrations(client, files, { ...options, mode: 'commit' });
+      } finally {
+        stop();
+      }
+    },
   );
 }

@@ -20,28 +20,10 @@ import {
   fillTemplate,
   type City,
 } from './catalog.js';
-import { amountBetween, asciiSlug, between, daysBefore, type TableContext } from './context.js';
+import { amountBetween, asciiSlug, between, daysBefore, pickIndex, type TableContext } from './context.js';
+import type { ContactFacts, OrgFacts } from './facts.js';
 import { ORG_DESCRIPTIONS } from './texts.js';
 import type { SeedRow } from './types.js';
-
-/** What later tables need to know about an organization. */
-export interface OrgInfo {
-  readonly id: string;
-  readonly name: string;
-  /** Index into TITLES_BY_KIND: a segment index, or SEGMENTS.length (+1) for distributors (principals). */
-  readonly kind: number;
-  readonly domain: string;
-  readonly city: City;
-  readonly createdAt: Date;
-}
-
-/** What later tables need to know about a contact. */
-export interface ContactInfo {
-  readonly id: string;
-  readonly organizationId: string | null;
-  readonly firstName: string;
-  readonly createdAt: Date;
-}
 
 const DISTRIBUTOR_KIND = SEGMENTS.length;
 const PRINCIPAL_KIND = SEGMENTS.length + 1;
@@ -59,8 +41,12 @@ const DOMAIN_STOPWORDS = new Set([
   'food',
 ]);
 
-/** A plausible domain: the first three distinctive words ("Detroit Regional Hospital Food Services" → detroitregionalhospital). */
-function domainFor(name: string, institutional: boolean): string {
+/**
+ * A plausible domain for an organization of `kind`: the first three distinctive words of its name
+ * ("Detroit Regional Hospital Food Services" → detroitregionalhospital.org).
+ */
+function domainFor(name: string, kind: number): string {
+  const institutional = kind === 3 || kind === 4;
   const parts = asciiSlug(name, ' ')
     .split(' ')
     .filter((w) => w !== '' && !DOMAIN_STOPWORDS.has(w));
@@ -105,17 +91,16 @@ function fillNumbers(ctx: TableContext, template: string, extra: Record<string, 
   });
 }
 
-/** Generates `count` organizations for the context's user. */
-export function generateOrganizations(
+/** Generates `count` organizations for the context's user, recording what later tables need in `facts`. */
+export function* generateOrganizations(
   ctx: TableContext,
   count: number,
-): { rows: SeedRow[]; infos: OrgInfo[] } {
+  facts: OrgFacts,
+): Generator<SeedRow> {
   const { faker, baseTime, user } = ctx;
-  const rows: SeedRow[] = [];
-  const infos: OrgInfo[] = [];
   const usedNames = new Set<string>();
   for (let i = 0; i < count; i++) {
-    const id = ctx.id(i);
+    const id = facts.ids.record(ctx, i);
     const kind = faker.helpers.weightedArrayElement([
       { weight: 86, value: -1 },
       { weight: 8, value: DISTRIBUTOR_KIND },
@@ -129,8 +114,7 @@ export function generateOrganizations(
     if (usedNames.has(name)) name = `${name} – ${city}`;
     if (usedNames.has(name)) name = `${name} #${i + 1}`;
     usedNames.add(name);
-    const institutional = realKind === 3 || realKind === 4;
-    const domain = domainFor(name, institutional);
+    const domain = domainFor(name, realKind);
     const size = ORG_SIZE[Math.min(realKind, ORG_SIZE.length - 1)] ?? [1e6, 1e7, 10, 100];
     const direction = faker.helpers.arrayElement(['', '', '', 'N ', 'S ', 'E ', 'W ']);
     const street = `${faker.number.int({ min: 100, max: 9899 })} ${direction}${faker.helpers.arrayElement(STREETS)} ${faker.helpers.arrayElement(STREET_SUFFIXES)}`;
@@ -155,7 +139,8 @@ export function generateOrganizations(
         : descriptionRoll < 25
           ? null
           : fillNumbers(ctx, faker.helpers.arrayElement(ORG_DESCRIPTIONS));
-    rows.push({
+    facts.add(i, { name, kind: realKind, city: place, createdAt });
+    yield {
       id,
       name,
       segment_id: realKind < SEGMENTS.length ? realKind + 1 : null,
@@ -182,10 +167,8 @@ export function generateOrganizations(
       sales_id: user.id,
       created_at: createdAt,
       updated_at: between(faker, createdAt, baseTime),
-    });
-    infos.push({ id, name, kind: realKind, domain, city: place, createdAt });
+    };
   }
-  return { rows, infos };
 }
 
 /** A random name, except fixed slots that guarantee UTF-8 and apostrophes in every data set with enough contacts. */
@@ -201,44 +184,52 @@ function contactName(ctx: TableContext, i: number): readonly [first: string, las
  * A direct line in the organization's area code, some with an extension. Contact #12 (of every 25)
  * has an empty phone: '' means "known to have none", NULL "unknown", and sync must keep them apart.
  */
-function contactPhone(ctx: TableContext, i: number, org: OrgInfo | undefined): string | null {
+function contactPhone(ctx: TableContext, i: number, city: City | undefined): string | null {
   const roll = ctx.faker.number.int({ min: 0, max: 99 });
   if (i % 25 === 11) return '';
   if (roll < 10) return null;
-  const phone = fictionalPhone(ctx, org?.city ?? ctx.faker.helpers.arrayElement(CITIES));
+  const phone = fictionalPhone(ctx, city ?? ctx.faker.helpers.arrayElement(CITIES));
   return roll >= 85 ? `${phone} x${ctx.faker.number.int({ min: 100, max: 499 })}` : phone;
 }
 
 /** Generates `count` contacts, spread so that every organization gets one before any gets two. */
-export function generateContacts(
+export function* generateContacts(
   ctx: TableContext,
   count: number,
-  orgs: readonly OrgInfo[],
-): { rows: SeedRow[]; infos: ContactInfo[] } {
+  orgs: OrgFacts,
+  facts: ContactFacts,
+): Generator<SeedRow> {
   const { faker, baseTime, user } = ctx;
-  const rows: SeedRow[] = [];
-  const infos: ContactInfo[] = [];
   const usedEmails = new Set<string>();
   for (let i = 0; i < count; i++) {
-    const id = ctx.id(i);
-    const org = orgs.length === 0 ? undefined : i < orgs.length ? orgs[i] : faker.helpers.arrayElement(orgs);
+    const id = facts.ids.record(ctx, i);
+    const org = orgs.length === 0 ? -1 : i < orgs.length ? i : pickIndex(faker, orgs.length);
+    const orgId = org < 0 ? null : orgs.ids.get(org);
     const [firstName, lastName] = contactName(ctx, i);
-    const domain = org?.domain ?? faker.helpers.arrayElement(['gmail.com', 'outlook.com', 'yahoo.com']);
+    // Derived again from the name rather than kept: a million domains would cost ~100 MB.
+    const domain =
+      org < 0
+        ? faker.helpers.arrayElement(['gmail.com', 'outlook.com', 'yahoo.com'])
+        : domainFor(orgs.names.get(org), orgs.kinds[org]!);
     let local = `${asciiSlug(firstName)}.${asciiSlug(lastName)}`;
     for (let n = 2; usedEmails.has(`${local}@${domain}`); n++)
       local = `${asciiSlug(firstName)}.${asciiSlug(lastName)}${n}`;
     usedEmails.add(`${local}@${domain}`);
-    const titles = TITLES_BY_KIND[org?.kind ?? 1] ?? [];
-    const firstSeen = between(faker, org?.createdAt ?? daysBefore(baseTime, 730), daysBefore(baseTime, 1));
+    const titles = TITLES_BY_KIND[org < 0 ? 1 : orgs.kinds[org]!] ?? [];
+    const orgCreated = org < 0 ? daysBefore(baseTime, 730) : new Date(orgs.createdAt[org]!);
+    const firstSeen = between(faker, orgCreated, daysBefore(baseTime, 1));
     const lastSeen = between(faker, firstSeen, baseTime);
-    rows.push({
+    facts.orgs[i] = org;
+    facts.firstNames[i] = firstName;
+    facts.createdAt[i] = firstSeen.getTime();
+    yield {
       id,
       first_name: firstName,
       last_name: lastName,
       title: faker.datatype.boolean(0.95) ? faker.helpers.arrayElement(titles) : null,
-      organization_id: org?.id ?? null,
+      organization_id: orgId,
       email: faker.datatype.boolean(0.95) ? `${local}@${domain}` : null,
-      phone: contactPhone(ctx, i, org),
+      phone: contactPhone(ctx, i, org < 0 ? undefined : orgs.city(org)),
       linkedin_url: faker.datatype.boolean(0.5)
         ? `https://www.linkedin.com/in/${asciiSlug(`${firstName} ${lastName}`, '-')}-${faker.string.alphanumeric({ length: 6, casing: 'lower' })}`
         : null,
@@ -248,8 +239,6 @@ export function generateContacts(
       sales_id: user.id,
       created_at: firstSeen,
       updated_at: between(faker, firstSeen, baseTime),
-    });
-    infos.push({ id, organizationId: org?.id ?? null, firstName, createdAt: firstSeen });
+    };
   }
-  return { rows, infos };
 }

@@ -25,6 +25,18 @@ export function seedRowId(seed: string, email: string, table: string, index: num
   return uuidv5(`${seed}:${email}:${table}:${index}`, NAMESPACE_BYTES);
 }
 
+/** {@link seedRowId} as 16 bytes written into `into` at `offset`. */
+function seedRowIdInto(
+  seed: string,
+  email: string,
+  table: string,
+  index: number,
+  into: Uint8Array,
+  offset: number,
+): void {
+  uuidv5(`${seed}:${email}:${table}:${index}`, NAMESPACE_BYTES, into, offset);
+}
+
 /** A 128-bit numeric seed for faker's Mersenne Twister, from any string. */
 export function numericSeed(text: string): number[] {
   const digest = createHash('sha256').update(text).digest();
@@ -48,6 +60,8 @@ export interface TableContext {
   readonly table: string;
   /** Id of this table's `index`-th row for this user. */
   id(index: number): string;
+  /** The same id as 16 bytes, written into `into` at `offset`. */
+  idInto(index: number, into: Uint8Array, offset: number): void;
 }
 
 /**
@@ -64,7 +78,23 @@ export function tableContext(
 ): TableContext {
   // NUL separators: "a"+"bc" and "ab"+"c" must not share a stream.
   faker.seed(numericSeed(`${seed}\u0000${user.email}\u0000${table}`));
-  return { faker, seed, user, baseTime, table, id: (index) => seedRowId(seed, user.email, table, index) };
+  return {
+    faker,
+    seed,
+    user,
+    baseTime,
+    table,
+    id: (index) => seedRowId(seed, user.email, table, index),
+    idInto: (index, into, offset) => seedRowIdInto(seed, user.email, table, index, into, offset),
+  };
+}
+
+/**
+ * The index `faker.helpers.arrayElement` picks from an array of `length` elements, with the same
+ * draws (none for one element), so a generator can pick from a list it keeps only as indexes.
+ */
+export function pickIndex(faker: Faker, length: number): number {
+  return length > 1 ? faker.number.int({ max: length - 1 }) : 0;
 }
 
 /** `days` days (fractional allowed) before `time`. */

@@ -3,10 +3,9 @@
  * the pipeline. Every reference points at the same user's rows.
  */
 import type { Faker } from '@faker-js/faker';
-import type { ContactInfo, OrgInfo } from './accounts.js';
 import { fillTemplate } from './catalog.js';
-import { between, daysAfter, daysBefore, isoDate, type TableContext } from './context.js';
-import type { OpportunityInfo } from './pipeline.js';
+import { between, daysAfter, daysBefore, isoDate, pickIndex, type TableContext } from './context.js';
+import type { ContactFacts, OpportunityFacts, OrgFacts } from './facts.js';
 import {
   ACTIVITY_BODIES,
   ACTIVITY_SUBJECTS,
@@ -17,13 +16,12 @@ import {
 } from './texts.js';
 import type { SeedRow } from './types.js';
 
-/** Lookups shared by the three generators. */
+/** One user's accounts and pipeline, as the three generators see them. */
 export interface UserGraph {
-  readonly orgs: readonly OrgInfo[];
-  readonly contacts: readonly ContactInfo[];
-  readonly contactsByOrg: ReadonlyMap<string, readonly ContactInfo[]>;
-  readonly opportunitiesByOrg: ReadonlyMap<string, readonly OpportunityInfo[]>;
-  readonly opportunitiesByContact: ReadonlyMap<string, readonly OpportunityInfo[]>;
+  readonly orgs: OrgFacts;
+  readonly contacts: ContactFacts;
+  /** Absent for contact notes, which run before the opportunities. */
+  readonly opportunities?: OpportunityFacts;
 }
 
 const ACTIVITY_TYPES = [
@@ -75,29 +73,34 @@ function textValues(faker: Faker, first: string, org: string): Record<string, st
 }
 
 /** Generates `count` activities (calls, sample visits, demos…) over the user's accounts. */
-export function generateActivities(ctx: TableContext, count: number, graph: UserGraph): SeedRow[] {
+export function* generateActivities(ctx: TableContext, count: number, graph: UserGraph): Generator<SeedRow> {
   const { faker, baseTime, user } = ctx;
-  const rows: SeedRow[] = [];
+  const { orgs, contacts, opportunities } = graph;
+  const contactsByOrg = contacts.byOrg();
+  const oppsByOrg = opportunities?.byOrg();
   for (let i = 0; i < count; i++) {
     const type = faker.helpers.weightedArrayElement(ACTIVITY_TYPES);
-    const org = graph.orgs.length > 0 ? faker.helpers.arrayElement(graph.orgs) : undefined;
-    const orgContacts = org ? (graph.contactsByOrg.get(org.id) ?? []) : graph.contacts;
-    const contact =
-      orgContacts.length > 0 && faker.datatype.boolean(0.9)
-        ? faker.helpers.arrayElement(orgContacts)
-        : undefined;
-    const orgOpps = org ? (graph.opportunitiesByOrg.get(org.id) ?? []) : [];
+    const org = orgs.length > 0 ? pickIndex(faker, orgs.length) : -1;
+    // Without organizations, every contact of the user is a candidate.
+    const orgContacts = org >= 0 ? contactsByOrg.of(org) : undefined;
+    const candidates = orgContacts ? orgContacts.length : contacts.length;
+    const pick = candidates > 0 && faker.datatype.boolean(0.9) ? pickIndex(faker, candidates) : -1;
+    const contact = pick < 0 ? -1 : orgContacts ? orgContacts[pick]! : pick;
+    const orgOpps = org >= 0 && oppsByOrg ? oppsByOrg.of(org) : undefined;
     const opp =
-      orgOpps.length > 0 && faker.datatype.boolean(0.5) ? faker.helpers.arrayElement(orgOpps) : undefined;
-    const occurredAt = between(
+      orgOpps && orgOpps.length > 0 && faker.datatype.boolean(0.5)
+        ? orgOpps[pickIndex(faker, orgOpps.length)]!
+        : -1;
+    const orgCreated = org >= 0 ? new Date(orgs.createdAt[org]!) : daysBefore(baseTime, 180);
+    const occurredAt = between(faker, later(orgCreated, daysBefore(baseTime, 180)), baseTime);
+    const values = textValues(
       faker,
-      later(org?.createdAt ?? daysBefore(baseTime, 180), daysBefore(baseTime, 180)),
-      baseTime,
+      contact >= 0 ? contacts.firstNames[contact]! : 'the chef',
+      org >= 0 ? orgs.names.get(org) : '',
     );
-    const values = textValues(faker, contact?.firstName ?? 'the chef', org?.name ?? '');
     const duration = DURATION[type];
     const bodyRoll = faker.number.int({ min: 0, max: 99 });
-    rows.push({
+    yield {
       id: ctx.id(i),
       type,
       subject: fillTemplate(faker.helpers.arrayElement(ACTIVITY_SUBJECTS[type] ?? ['Touchpoint']), values),
@@ -109,28 +112,30 @@ export function generateActivities(ctx: TableContext, count: number, graph: User
             : fillTemplate(pickTemplate(faker, ACTIVITY_BODIES, i), values),
       occurred_at: occurredAt,
       duration_minutes: duration ? faker.number.int({ min: duration[0], max: duration[1] }) : null,
-      organization_id: org?.id ?? null,
-      contact_id: contact?.id ?? null,
-      opportunity_id: opp?.id ?? null,
+      organization_id: org >= 0 ? orgs.ids.get(org) : null,
+      contact_id: contact >= 0 ? contacts.ids.get(contact) : null,
+      opportunity_id: opp >= 0 && opportunities ? opportunities.ids.get(opp) : null,
       sales_id: user.id,
       created_at: occurredAt,
       updated_at: occurredAt,
-    });
+    };
   }
-  return rows;
 }
 
 /** Generates `count` notes on the user's contacts (each contact once before any twice). */
-export function generateContactNotes(ctx: TableContext, count: number, graph: UserGraph): SeedRow[] {
+export function* generateContactNotes(
+  ctx: TableContext,
+  count: number,
+  graph: UserGraph,
+): Generator<SeedRow> {
   const { faker, baseTime, user } = ctx;
-  const rows: SeedRow[] = [];
-  const orgName = new Map(graph.orgs.map((o) => [o.id, o.name]));
+  const { contacts, orgs } = graph;
+  if (count > 0 && contacts.length === 0) throw new RangeError('contact notes need at least one contact');
   for (let i = 0; i < count; i++) {
-    const contact =
-      i < graph.contacts.length ? graph.contacts[i] : faker.helpers.arrayElement(graph.contacts);
-    if (!contact) throw new RangeError('contact notes need at least one contact');
-    const date = between(faker, contact.createdAt, baseTime);
-    const org = contact.organizationId ? (orgName.get(contact.organizationId) ?? '') : 'personal';
+    const contact = i < contacts.length ? i : pickIndex(faker, contacts.length);
+    const date = between(faker, new Date(contacts.createdAt[contact]!), baseTime);
+    const orgIndex = contacts.orgs[contact]!;
+    const org = orgIndex >= 0 ? orgs.names.get(orgIndex) : 'personal';
     const attachments = faker.datatype.boolean(0.15)
       ? [
           {
@@ -145,10 +150,13 @@ export function generateContactNotes(ctx: TableContext, count: number, graph: Us
           },
         ]
       : [];
-    rows.push({
+    yield {
       id: ctx.id(i),
-      contact_id: contact.id,
-      text: fillTemplate(pickTemplate(faker, CONTACT_NOTES, i), textValues(faker, contact.firstName, org)),
+      contact_id: contacts.ids.get(contact),
+      text: fillTemplate(
+        pickTemplate(faker, CONTACT_NOTES, i),
+        textValues(faker, contacts.firstNames[contact]!, org),
+      ),
       date,
       status: faker.helpers.weightedArrayElement([
         { weight: 20, value: null },
@@ -161,32 +169,34 @@ export function generateContactNotes(ctx: TableContext, count: number, graph: Us
       sales_id: user.id,
       created_at: date,
       updated_at: date,
-    });
+    };
   }
-  return rows;
 }
 
 /** Generates `count` tasks on the user's contacts, linked to one of the contact's opportunities when there is one. */
-export function generateTasks(ctx: TableContext, count: number, graph: UserGraph): SeedRow[] {
+export function* generateTasks(ctx: TableContext, count: number, graph: UserGraph): Generator<SeedRow> {
   const { faker, baseTime, user } = ctx;
-  const rows: SeedRow[] = [];
+  const { contacts, opportunities } = graph;
+  const oppsByContact = opportunities?.byContact();
   for (let i = 0; i < count; i++) {
-    const contact = graph.contacts.length > 0 ? faker.helpers.arrayElement(graph.contacts) : undefined;
-    const opps = contact ? (graph.opportunitiesByContact.get(contact.id) ?? []) : [];
-    const opp = opps.length > 0 && faker.datatype.boolean(0.7) ? faker.helpers.arrayElement(opps) : undefined;
+    const contact = contacts.length > 0 ? pickIndex(faker, contacts.length) : -1;
+    const opps = contact >= 0 && oppsByContact ? oppsByContact.of(contact) : undefined;
+    const opp =
+      opps && opps.length > 0 && faker.datatype.boolean(0.7) ? opps[pickIndex(faker, opps.length)]! : -1;
     const type = faker.helpers.weightedArrayElement(TASK_TYPES);
+    const contactCreated = contact >= 0 ? new Date(contacts.createdAt[contact]!) : daysBefore(baseTime, 60);
     const createdAt = between(
       faker,
-      later(contact?.createdAt ?? daysBefore(baseTime, 60), daysBefore(baseTime, 60)),
+      later(contactCreated, daysBefore(baseTime, 60)),
       daysBefore(baseTime, 1),
     );
     const due = between(faker, daysAfter(createdAt, 1), daysAfter(baseTime, 30));
     const done =
       due.getTime() < baseTime.getTime() ? faker.datatype.boolean(0.7) : faker.datatype.boolean(0.1);
     const doneAt = done ? between(faker, createdAt, baseTime) : null;
-    const values = textValues(faker, contact?.firstName ?? 'buyer', '');
+    const values = textValues(faker, contact >= 0 ? contacts.firstNames[contact]! : 'buyer', '');
     const descriptionRoll = faker.number.int({ min: 0, max: 99 });
-    rows.push({
+    yield {
       id: ctx.id(i),
       title: fillTemplate(faker.helpers.arrayElement(TASK_TITLES[type] ?? ['Follow up']), values),
       description:
@@ -203,12 +213,11 @@ export function generateTasks(ctx: TableContext, count: number, graph: UserGraph
       ]),
       due_date: isoDate(due),
       done_at: doneAt,
-      contact_id: contact?.id ?? null,
-      opportunity_id: opp?.id ?? null,
+      contact_id: contact >= 0 ? contacts.ids.get(contact) : null,
+      opportunity_id: opp >= 0 && opportunities ? opportunities.ids.get(opp) : null,
       sales_id: user.id,
       created_at: createdAt,
       updated_at: doneAt ?? createdAt,
-    });
+    };
   }
-  return rows;
 }

@@ -6,28 +6,37 @@
  * `seed`, the user's email and the table name, so changing one user's volumes never moves another
  * user's rows, and changing one table's volume only moves that table and the rows pointing at it.
  *
+ * Streaming: {@link streamSeedData} generates one table at a time, rows as they are read, so a
+ * million-row table never sits in memory; of earlier tables it keeps only what later rows point at
+ * (ids, names, dates: see ./facts.ts). {@link generateSeedData} collects the same rows into arrays.
+ *
  * Ids: every owned row's id is {@link seedRowId} (UUIDv5 of `seed:email:table:index`). Reference
  * rows (`segments`, `tags`) are a fixed catalogue whose ids are their 1-based positions
  * ({@link SEGMENTS}, {@link TAGS}); `organizations.segment_id`, `organizations.tag_ids` and
  * `contacts.tag_ids` use those ids. A database may already hold these names under other identity
  * values, so the loader should insert segments/tags by name without the id column
  * (`ON CONFLICT (name) DO NOTHING`, letting the identity assign ids and keep its counter right),
- * read back `id, name`, and apply {@link remapReferenceIds} before loading the owned tables.
+ * read back `id, name`, and rewrite rows with {@link referenceIdRemapper} while loading.
  */
 import { ConfigError } from '../errors.js';
 import { validate as isUuid } from 'uuid';
-import { generateContacts, generateOrganizations, type ContactInfo } from './accounts.js';
+import { generateContacts, generateOrganizations } from './accounts.js';
 import { SEGMENTS, TAGS } from './catalog.js';
-import { createFaker, daysBefore, tableContext } from './context.js';
-import { generateActivities, generateContactNotes, generateTasks, type UserGraph } from './engagement.js';
-import { generateDealNotes, generateDeals, generateOpportunities, type OpportunityInfo } from './pipeline.js';
+import { createFaker, daysBefore, tableContext, type TableContext } from './context.js';
+import { generateActivities, generateContactNotes, generateTasks } from './engagement.js';
+import { ContactFacts, DealFacts, OpportunityFacts, OrgFacts } from './facts.js';
+import { generateDealNotes, generateDeals, generateOpportunities } from './pipeline.js';
 import { generateProducts, skuUserTag } from './products.js';
 import {
   DEFAULT_BASE_TIME,
+  MAX_SEED_VOLUME,
   SEED_TABLES,
+  type OpportunityOptions,
   type SeedData,
   type SeedOptions,
   type SeedRow,
+  type SeedStream,
+  type SeedTable,
   type SeedTableName,
   type SeedUser,
   type SeedVolumes,
@@ -36,13 +45,15 @@ import {
 export { SEED_COLUMN_TYPES } from './columns.js';
 export { SEED_ID_NAMESPACE, seedRowId } from './context.js';
 export { SEGMENTS, TAGS } from './catalog.js';
-export { DEFAULT_BASE_TIME, DEFAULT_VOLUMES, SEED_TABLES } from './types.js';
+export { DEFAULT_BASE_TIME, DEFAULT_VOLUMES, MAX_SEED_VOLUME, SEED_TABLES } from './types.js';
 export type {
   OpportunityOptions,
   SeedData,
   SeedOptions,
   SeedRole,
   SeedRow,
+  SeedStream,
+  SeedTable,
   SeedTableName,
   SeedUser,
   SeedVolumes,
@@ -57,9 +68,6 @@ const VOLUME_KEYS = [
   'contactNotes',
   'tasks',
 ] as const satisfies readonly (keyof SeedVolumes)[];
-
-/** Upper bound per table and user: far above any test volume, low enough to catch a typo'd env value. */
-const MAX_VOLUME = 1_000_000;
 
 function validateOptions(opts: SeedOptions, baseTime: Date): void {
   const problems: string[] = [];
@@ -78,9 +86,9 @@ function validateOptions(opts: SeedOptions, baseTime: Date): void {
     emails.add(user.email);
     for (const key of VOLUME_KEYS) {
       const n = user.volumes[key];
-      if (!Number.isSafeInteger(n) || n < 0 || n > MAX_VOLUME) {
+      if (!Number.isSafeInteger(n) || n < 0 || n > MAX_SEED_VOLUME) {
         problems.push(
-          `user ${who}: volume ${key} must be an integer from 0 to ${MAX_VOLUME}, got ${String(n)}`,
+          `user ${who}: volume ${key} must be an integer from 0 to ${MAX_SEED_VOLUME}, got ${String(n)}`,
         );
       }
     }
@@ -111,166 +119,199 @@ function validateOptions(opts: SeedOptions, baseTime: Date): void {
   }
 }
 
-function groupInfos<T>(
-  items: readonly T[],
-  keysOf: (item: T) => readonly (string | null)[],
-): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    for (const key of keysOf(item)) {
-      if (key === null) continue;
-      const list = groups.get(key);
-      if (list) list.push(item);
-      else groups.set(key, [item]);
+/** One user's facts so far (see ./facts.ts) and the rows generated per test_data_counts key. */
+class UserSeed {
+  orgs = new OrgFacts(0);
+  contacts = new ContactFacts(0, 0);
+  opportunities = new OpportunityFacts(0, 0, 0);
+  deals = new DealFacts(0);
+  readonly counts: Record<string, number> = {
+    contacts: 0,
+    organizations: 0,
+    opportunities: 0,
+    activities: 0,
+    tasks: 0,
+    notes: 0,
+    products: 0,
+    deals: 0,
+    dealNotes: 0,
+  };
+
+  constructor(readonly user: SeedUser) {}
+
+  /** This user's rows of `table`, recording the facts later tables need. */
+  rows(table: SeedTableName, ctx: TableContext, opportunity: OpportunityOptions): Iterable<SeedRow> {
+    const v = this.user.volumes;
+    switch (table) {
+      case 'organizations':
+        this.orgs = new OrgFacts(v.organizations);
+        return generateOrganizations(ctx, v.organizations, this.orgs);
+      case 'contacts':
+        this.contacts = new ContactFacts(v.contacts, this.orgs.length);
+        return generateContacts(ctx, v.contacts, this.orgs, this.contacts);
+      case 'contactNotes':
+        return generateContactNotes(ctx, v.contactNotes, { orgs: this.orgs, contacts: this.contacts });
+      case 'opportunities':
+        this.opportunities = new OpportunityFacts(v.opportunities, this.orgs.length, this.contacts.length);
+        return generateOpportunities(
+          ctx,
+          v.opportunities,
+          opportunity,
+          this.orgs,
+          this.contacts,
+          this.opportunities,
+        );
+      case 'deals':
+        this.deals = new DealFacts(this.opportunities.wonCount);
+        return generateDeals(ctx, this.opportunities, this.orgs, this.deals);
+      case 'dealNotes':
+        return generateDealNotes(ctx, this.deals);
+      case 'activities':
+        return generateActivities(ctx, v.activities, this.graph());
+      case 'tasks':
+        return generateTasks(ctx, v.tasks, this.graph());
+      case 'products':
+        return generateProducts(ctx, v.products);
+      case 'segments':
+      case 'tags':
+        return [];
     }
   }
-  return groups;
+
+  private graph() {
+    return { orgs: this.orgs, contacts: this.contacts, opportunities: this.opportunities };
+  }
 }
 
-/** All rows of one user, per table, plus the counts recorded in test_user_metadata. */
-function generateForUser(
-  opts: SeedOptions,
-  user: SeedUser,
-  baseTime: Date,
-  faker: ReturnType<typeof createFaker>,
-): { tables: Partial<Record<SeedTableName, SeedRow[]>>; counts: Record<string, number> } {
-  const v = user.volumes;
-  const ctx = (table: SeedTableName) => tableContext(faker, opts.seed, user, table, baseTime);
-  const orgs = generateOrganizations(ctx('organizations'), v.organizations);
-  const contacts = generateContacts(ctx('contacts'), v.contacts, orgs.infos);
-  const contactsByOrg = groupInfos<ContactInfo>(contacts.infos, (c) => [c.organizationId]);
-  const opps = generateOpportunities(
-    ctx('opportunities'),
-    v.opportunities,
-    opts.opportunity,
-    orgs.infos,
-    contactsByOrg,
-  );
-  const graph: UserGraph = {
-    orgs: orgs.infos,
-    contacts: contacts.infos,
-    contactsByOrg,
-    opportunitiesByOrg: groupInfos<OpportunityInfo>(opps.infos, (o) => [o.organizationId]),
-    opportunitiesByContact: groupInfos<OpportunityInfo>(opps.infos, (o) => o.contactIds),
-  };
-  const contactNotes = generateContactNotes(ctx('contactNotes'), v.contactNotes, graph);
-  const deals = generateDeals(ctx('deals'), opps.infos);
-  const dealNotes = generateDealNotes(ctx('dealNotes'), deals.rows, deals.closedAt);
-  const activities = generateActivities(ctx('activities'), v.activities, graph);
-  const tasks = generateTasks(ctx('tasks'), v.tasks, graph);
-  const products = generateProducts(ctx('products'), v.products);
-  return {
-    tables: {
-      organizations: orgs.rows,
-      contacts: contacts.rows,
-      contactNotes,
-      opportunities: opps.rows,
-      deals: deals.rows,
-      dealNotes,
-      activities,
-      tasks,
-      products,
-    },
-    counts: {
-      contacts: contacts.rows.length,
-      organizations: orgs.rows.length,
-      opportunities: opps.rows.length,
-      activities: activities.length,
-      tasks: tasks.length,
-      notes: contactNotes.length,
-      products: products.length,
-      deals: deals.rows.length,
-      dealNotes: dealNotes.length,
-    },
-  };
+/** The test_data_counts key of a table. */
+function countKey(table: SeedTableName): string {
+  return table === 'contactNotes' ? 'notes' : table;
+}
+
+/** Row count of `table` over all users, when it is known before generating it. */
+function tableTotal(table: SeedTableName, users: readonly UserSeed[]): number | undefined {
+  const sum = (n: (u: UserSeed) => number) => users.reduce((total, u) => total + n(u), 0);
+  switch (table) {
+    case 'segments':
+      return SEGMENTS.length;
+    case 'tags':
+      return TAGS.length;
+    case 'deals':
+      return sum((u) => u.opportunities.wonCount);
+    case 'dealNotes':
+      return undefined;
+    default:
+      return sum((u) => u.user.volumes[table]);
+  }
+}
+
+/** The fixed segment and tag rows, with a timestamp that does not depend on who is seeded. */
+function referenceRows(table: 'segments' | 'tags', baseTime: Date): SeedRow[] {
+  const referenceTime = daysBefore(baseTime, 730);
+  const stamps = { created_at: referenceTime, updated_at: referenceTime };
+  return table === 'segments'
+    ? SEGMENTS.map((s, i) => ({ id: i + 1, name: s.name, description: s.description, ...stamps }))
+    : TAGS.map((t, i) => ({ id: i + 1, name: t.name, color: t.color, ...stamps }));
 }
 
 /**
- * Generates the seed data set for `opts.users`. Throws a {@link ConfigError} listing every problem
- * when the options are invalid (bad volumes, duplicate users, opportunities without organizations,
- * contact notes without contacts, an empty stage list, a negative max amount…).
+ * Generates the seed data set for `opts.users`, one table at a time (see {@link SeedStream}).
+ * Throws a {@link ConfigError} listing every problem when the options are invalid (bad volumes,
+ * duplicate users, opportunities without organizations, contact notes without contacts, an empty
+ * stage list, a negative max amount…).
  */
-export function generateSeedData(opts: SeedOptions): SeedData {
+export function streamSeedData(opts: SeedOptions): SeedStream {
   const baseTime = opts.baseTime ?? DEFAULT_BASE_TIME;
   validateOptions(opts, baseTime);
-  const faker = createFaker(baseTime);
-  // Reference rows get a fixed timestamp so their content does not depend on who is seeded.
-  const referenceTime = daysBefore(baseTime, 730);
-  const tables = new Map<SeedTableName, SeedRow[]>(SEED_TABLES.map((t) => [t, []]));
-  tables.set(
-    'segments',
-    SEGMENTS.map((s, i) => ({
-      id: i + 1,
-      name: s.name,
-      description: s.description,
-      created_at: referenceTime,
-      updated_at: referenceTime,
-    })),
-  );
-  tables.set(
-    'tags',
-    TAGS.map((t, i) => ({
-      id: i + 1,
-      name: t.name,
-      color: t.color,
-      created_at: referenceTime,
-      updated_at: referenceTime,
-    })),
-  );
-  const countsByUser = new Map<string, Record<string, number>>();
-  for (const user of opts.users) {
-    const generated = generateForUser(opts, user, baseTime, faker);
-    for (const [table, rows] of Object.entries(generated.tables) as [SeedTableName, SeedRow[]][]) {
-      tables.get(table)?.push(...rows);
+  const users = opts.users.map((user) => new UserSeed(user));
+  function* rowsOf(table: SeedTableName, onComplete: () => void): Generator<SeedRow> {
+    if (table === 'segments' || table === 'tags') {
+      yield* referenceRows(table, baseTime);
+    } else {
+      // Each read gets its own faker, so two reads of one table cannot disturb each other's streams.
+      const faker = createFaker(baseTime);
+      for (const u of users) {
+        const ctx = tableContext(faker, opts.seed, u.user, table, baseTime);
+        let n = 0;
+        for (const row of u.rows(table, ctx, opts.opportunity)) {
+          n++;
+          yield row;
+        }
+        u.counts[countKey(table)] = n;
+      }
     }
-    countsByUser.set(user.id, generated.counts);
+    onComplete();
   }
-  return { tables, countsByUser };
+  function* tables(): Generator<SeedTable> {
+    for (const name of SEED_TABLES) {
+      let complete = false;
+      const rows = { [Symbol.iterator]: () => rowsOf(name, () => (complete = true)) };
+      yield { name, total: tableTotal(name, users), rows };
+      // Later tables point at this one's rows: generate what was not read.
+      if (!complete) for (const row of rows) void row;
+    }
+  }
+  return { tables: tables(), countsByUser: new Map(users.map((u) => [u.user.id, u.counts])) };
+}
+
+/** The whole data set in memory: {@link streamSeedData}'s rows collected per table (small volumes, tests). */
+export function generateSeedData(opts: SeedOptions): SeedData {
+  const stream = streamSeedData(opts);
+  const tables = new Map<SeedTableName, SeedRow[]>();
+  for (const table of stream.tables) tables.set(table.name, Array.from(table.rows));
+  return { tables, countsByUser: stream.countsByUser };
 }
 
 /** A reference id as the database returned it: bigint columns arrive from pg as strings. */
 export type ReferenceId = number | string;
 
 /**
- * Rewrites the segment and tag ids of `data` to the ids a database actually holds for the same
- * names: `segments.id`, `tags.id`, `organizations.segment_id`, `organizations.tag_ids` and
- * `contacts.tag_ids`. Returns a new {@link SeedData}; rows of other tables are shared, not copied.
+ * A function that rewrites a row's segment and tag ids to the ids a database actually holds for the
+ * same names: `segments.id`, `tags.id`, `organizations.segment_id`, `organizations.tag_ids` and
+ * `contacts.tag_ids`; rows of other tables are returned as they are, and no row is modified.
  * Throws a RangeError if a catalogue name is missing from a map (the reference upsert did not run).
  */
-export function remapReferenceIds(
-  data: SeedData,
+export function referenceIdRemapper(
   segmentIdByName: ReadonlyMap<string, ReferenceId>,
   tagIdByName: ReadonlyMap<string, ReferenceId>,
-): SeedData {
-  const idMap = (table: 'segments' | 'tags', byName: ReadonlyMap<string, ReferenceId>) => {
-    const map = new Map<unknown, ReferenceId>();
-    for (const row of data.tables.get(table) ?? []) {
-      const id = byName.get(String(row.name));
+): (table: SeedTableName, row: SeedRow) => SeedRow {
+  const idMap = (
+    table: 'segments' | 'tags',
+    names: readonly string[],
+    byName: ReadonlyMap<string, ReferenceId>,
+  ) =>
+    names.map((name) => {
+      const id = byName.get(name);
       if (id === undefined)
-        throw new RangeError(`remapReferenceIds: no id for ${table} name ${JSON.stringify(row.name)}`);
-      map.set(row.id, id);
-    }
-    return map;
-  };
-  const segments = idMap('segments', segmentIdByName);
-  const tags = idMap('tags', tagIdByName);
-  const mapOne = (map: Map<unknown, ReferenceId>, id: unknown) =>
-    id === null || id === undefined ? id : (map.get(id) ?? id);
+        throw new RangeError(`referenceIdRemapper: no id for ${table} name ${JSON.stringify(name)}`);
+      return id;
+    });
+  // Catalogue id n (1-based) becomes segments[n - 1] / tags[n - 1].
+  const segments = idMap(
+    'segments',
+    SEGMENTS.map((s) => s.name),
+    segmentIdByName,
+  );
+  const tags = idMap(
+    'tags',
+    TAGS.map((t) => t.name),
+    tagIdByName,
+  );
+  const mapOne = (map: readonly ReferenceId[], id: unknown) =>
+    typeof id === 'number' ? (map[id - 1] ?? id) : id;
   const mapTags = (ids: unknown) => (Array.isArray(ids) ? ids.map((id: unknown) => mapOne(tags, id)) : ids);
-  const rewrite: Partial<Record<string, (row: SeedRow) => SeedRow>> = {
-    segments: (row) => ({ ...row, id: mapOne(segments, row.id) }),
-    tags: (row) => ({ ...row, id: mapOne(tags, row.id) }),
-    organizations: (row) => ({
-      ...row,
-      segment_id: mapOne(segments, row.segment_id),
-      tag_ids: mapTags(row.tag_ids),
-    }),
-    contacts: (row) => ({ ...row, tag_ids: mapTags(row.tag_ids) }),
+  return (table, row) => {
+    switch (table) {
+      case 'segments':
+        return { ...row, id: mapOne(segments, row.id) };
+      case 'tags':
+        return { ...row, id: mapOne(tags, row.id) };
+      case 'organizations':
+        return { ...row, segment_id: mapOne(segments, row.segment_id), tag_ids: mapTags(row.tag_ids) };
+      case 'contacts':
+        return { ...row, tag_ids: mapTags(row.tag_ids) };
+      default:
+        return row;
+    }
   };
-  const tables = new Map<string, readonly SeedRow[]>();
-  for (const [table, rows] of data.tables) {
-    const fn = rewrite[table];
-    tables.set(table, fn ? rows.map(fn) : rows);
-  }
-  return { tables, countsByUser: data.countsByUser };
 }

@@ -2,9 +2,17 @@
  * Opportunities, deals (one per closed-won opportunity) and deal notes of one user.
  */
 import type { Faker } from '@faker-js/faker';
-import type { ContactInfo, OrgInfo } from './accounts.js';
 import { fillTemplate } from './catalog.js';
-import { amountBetween, between, daysAfter, daysBefore, isoDate, type TableContext } from './context.js';
+import {
+  amountBetween,
+  between,
+  daysAfter,
+  daysBefore,
+  isoDate,
+  pickIndex,
+  type TableContext,
+} from './context.js';
+import type { ContactFacts, DealFacts, OpportunityFacts, OrgFacts } from './facts.js';
 import { DEAL_NOTES, OPPORTUNITY_DESCRIPTIONS, OPPORTUNITY_TOPICS, PRODUCT_LINES } from './texts.js';
 import type { OpportunityOptions, SeedRow } from './types.js';
 
@@ -17,17 +25,6 @@ const CATEGORIES = ['new_business', 'upsell', 'renewal', 'sample'] as const;
 
 /** Typical deal ceiling: most food-service programs are well below the configured maximum. */
 const TYPICAL_MAX_AMOUNT = 150_000;
-
-/** What later tables need to know about an opportunity. */
-export interface OpportunityInfo {
-  readonly id: string;
-  readonly organizationId: string;
-  readonly contactIds: readonly string[];
-  readonly name: string;
-  readonly stage: string;
-  readonly amount: number;
-  readonly createdAt: Date;
-}
 
 /**
  * The stage of each of `count` opportunities: every stage once (when count allows), the rest drawn
@@ -65,42 +62,46 @@ function amountFor(faker: Faker, maxAmount: number): number {
   return amountBetween(faker, Math.min(2_500, typical), typical);
 }
 
-/** Generates `count` opportunities over the user's organizations and their contacts. */
-export function generateOpportunities(
+/**
+ * Generates `count` opportunities over the user's organizations and their contacts, recording what
+ * later tables need in `facts`.
+ */
+export function* generateOpportunities(
   ctx: TableContext,
   count: number,
   opts: OpportunityOptions,
-  orgs: readonly OrgInfo[],
-  contactsByOrg: ReadonlyMap<string, readonly ContactInfo[]>,
-): { rows: SeedRow[]; infos: OpportunityInfo[] } {
+  orgs: OrgFacts,
+  contacts: ContactFacts,
+  facts: OpportunityFacts,
+): Generator<SeedRow> {
   const { faker, baseTime, user } = ctx;
-  const rows: SeedRow[] = [];
-  const infos: OpportunityInfo[] = [];
   const stages = stagePlan(faker, opts.stages, count);
   const otherCategories = CATEGORIES.filter((c) => c !== opts.defaultCategory);
+  const contactsByOrg = contacts.byOrg();
   for (let i = 0; i < count; i++) {
-    const id = ctx.id(i);
-    const org = faker.helpers.arrayElement(orgs);
+    const id = facts.ids.record(ctx, i);
+    const org = pickIndex(faker, orgs.length);
+    const orgName = orgs.names.get(org);
+    const orgCreatedAt = new Date(orgs.createdAt[org]!);
     const stage = stages[i] ?? opts.stages[0] ?? 'new_lead';
-    const orgContacts = contactsByOrg.get(org.id) ?? [];
+    const orgContacts = contactsByOrg.of(org);
     // Opportunity #6 has no contacts: the empty array '{}' must survive COPY and sync.
-    const contactIds =
+    const picked =
       i % 20 === 5 || orgContacts.length === 0
         ? []
-        : faker.helpers
-            .arrayElements(orgContacts, { min: 1, max: Math.min(3, orgContacts.length) })
-            .map((c) => c.id);
+        : faker.helpers.arrayElements(Array.from(orgContacts), {
+            min: 1,
+            max: Math.min(3, orgContacts.length),
+          });
     const product = faker.helpers.arrayElement(PRODUCT_LINES);
     const topic = fillTemplate(faker.helpers.arrayElement(OPPORTUNITY_TOPICS), {
       product: product.replace(/(^|[\s-])([a-z])/g, (_m, sep: string, c: string) => sep + c.toUpperCase()),
     });
-    const name = `${org.name} — ${topic}`;
+    const name = `${orgName} — ${topic}`;
     const amount = amountFor(faker, opts.maxAmount);
     const closed = stage === WON_STAGE || stage === LOST_STAGE;
     const createdFrom =
-      org.createdAt.getTime() > daysBefore(baseTime, 365).getTime()
-        ? org.createdAt
-        : daysBefore(baseTime, 365);
+      orgCreatedAt.getTime() > daysBefore(baseTime, 365).getTime() ? orgCreatedAt : daysBefore(baseTime, 365);
     const createdAt = between(faker, createdFrom, daysBefore(baseTime, 7));
     const closing = closed
       ? between(faker, createdAt, baseTime)
@@ -115,11 +116,12 @@ export function generateOpportunities(
               product,
               units: String(faker.number.int({ min: 2, max: 30 })),
             });
-    rows.push({
+    facts.add(i, { org, contacts: picked, name, won: stage === WON_STAGE, amount, createdAt });
+    yield {
       id,
       name,
-      organization_id: org.id,
-      contact_ids: contactIds,
+      organization_id: orgs.ids.get(org),
+      contact_ids: picked.map((c) => contacts.ids.get(c)),
       stage,
       category:
         faker.datatype.boolean(0.6) || otherCategories.length === 0
@@ -132,55 +134,50 @@ export function generateOpportunities(
       sales_id: user.id,
       created_at: createdAt,
       updated_at: closed ? closing : between(faker, createdAt, baseTime),
-    });
-    infos.push({ id, organizationId: org.id, contactIds, name, stage, amount, createdAt });
+    };
   }
-  return { rows, infos };
 }
 
-/** A deal for every closed-won opportunity, with the opportunity's amount. */
-export function generateDeals(
+/** A deal for every closed-won opportunity, with the opportunity's amount; recorded in `facts`. */
+export function* generateDeals(
   ctx: TableContext,
-  opportunities: readonly OpportunityInfo[],
-): { rows: SeedRow[]; closedAt: Date[] } {
+  opps: OpportunityFacts,
+  orgs: OrgFacts,
+  facts: DealFacts,
+): Generator<SeedRow> {
   const { faker, baseTime, user } = ctx;
-  const rows: SeedRow[] = [];
-  const closedAt: Date[] = [];
-  for (const opp of opportunities) {
-    if (opp.stage !== WON_STAGE) continue;
-    const closed = between(faker, opp.createdAt, baseTime);
-    rows.push({
-      id: ctx.id(rows.length),
-      opportunity_id: opp.id,
-      organization_id: opp.organizationId,
-      name: opp.name,
-      amount: opp.amount,
+  const { won } = opps;
+  for (let d = 0; d < opps.wonCount; d++) {
+    const opp = won.indexes[d]!;
+    const closed = between(faker, new Date(won.createdAt[d]!), baseTime);
+    facts.closedAt[d] = closed.getTime();
+    yield {
+      id: facts.ids.record(ctx, d),
+      opportunity_id: opps.ids.get(opp),
+      organization_id: orgs.ids.get(opps.orgs[opp]!),
+      name: won.names.get(d),
+      amount: won.amounts[d]!,
       closed_at: closed,
       sales_id: user.id,
       created_at: closed,
       updated_at: between(faker, closed, baseTime),
-    });
-    closedAt.push(closed);
+    };
   }
-  return { rows, closedAt };
 }
 
 /** One or two notes per deal. */
-export function generateDealNotes(
-  ctx: TableContext,
-  deals: readonly SeedRow[],
-  closedAt: readonly Date[],
-): SeedRow[] {
+export function* generateDealNotes(ctx: TableContext, deals: DealFacts): Generator<SeedRow> {
   const { faker, baseTime, user } = ctx;
-  const rows: SeedRow[] = [];
-  deals.forEach((deal, d) => {
-    const closed = closedAt[d] ?? baseTime;
+  let index = 0;
+  for (let d = 0; d < deals.length; d++) {
+    const closed = new Date(deals.closedAt[d]!);
+    const dealId = deals.ids.get(d);
     const notes = faker.number.int({ min: 1, max: 2 });
     for (let n = 0; n < notes; n++) {
       const date = between(faker, closed, baseTime);
-      rows.push({
-        id: ctx.id(rows.length),
-        deal_id: deal.id,
+      yield {
+        id: ctx.id(index++),
+        deal_id: dealId,
         text: fillTemplate(faker.helpers.arrayElement(DEAL_NOTES), {
           product: faker.helpers.arrayElement(PRODUCT_LINES),
         }),
@@ -188,8 +185,7 @@ export function generateDealNotes(
         sales_id: user.id,
         created_at: date,
         updated_at: date,
-      });
+      };
     }
-  });
-  return rows;
+  }
 }

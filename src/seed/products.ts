@@ -179,9 +179,8 @@ export function skuUserTag(userId: string): string {
 }
 
 /** Generates `count` products; SKUs are `CODE-USERTAG-NNNN`, unique per user and across users. */
-export function generateProducts(ctx: TableContext, count: number): SeedRow[] {
+export function* generateProducts(ctx: TableContext, count: number): Generator<SeedRow> {
   const { faker, baseTime, user } = ctx;
-  const rows: SeedRow[] = [];
   const order = faker.helpers.shuffle([...ITEMS]);
   const usedNames = new Set<string>();
   const tag = skuUserTag(user.id);
@@ -196,7 +195,7 @@ export function generateProducts(ctx: TableContext, count: number): SeedRow[] {
     if (usedNames.has(name)) name = `${name} (${i + 1})`;
     usedNames.add(name);
     const createdAt = between(faker, daysBefore(baseTime, 540), daysBefore(baseTime, 30));
-    rows.push({
+    yield {
       id: ctx.id(i),
       sku: `${category.code}-${tag}-${String(i + 1).padStart(4, '0')}`,
       name,
@@ -223,7 +222,6 @@ export function generateProducts(ctx: TableContext, count: number): SeedRow[] {
       created_by: user.id,
       created_at: createdAt,
       updated_at: between(faker, createdAt, baseTime),
-    });
+    };
   }
-  return rows;
 }

@@ -67,6 +67,35 @@ export interface SeedData {
   readonly countsByUser: ReadonlyMap<string, Record<string, number>>;
 }
 
+/** One table of a {@link SeedStream}. */
+export interface SeedTable {
+  readonly name: SeedTableName;
+  /** Its row count, when known before its rows are generated (every table but `dealNotes`). */
+  readonly total: number | undefined;
+  /** Its rows, generated as they are read; reading again generates the same rows. */
+  readonly rows: Iterable<SeedRow>;
+}
+
+/**
+ * The seed data set as a stream (see {@link import('./generate.js').streamSeedData}): the tables of
+ * {@link SEED_TABLES}, one at a time, each with rows as described for {@link SeedData}. A table's
+ * rows are meant to be read before the next table is taken; rows left unread are generated (and
+ * dropped) then, since later tables point at them.
+ */
+export interface SeedStream {
+  readonly tables: Generator<SeedTable>;
+  /** As {@link SeedData.countsByUser}; complete once every table has been taken. */
+  readonly countsByUser: ReadonlyMap<string, Record<string, number>>;
+}
+
+/**
+ * Most rows one table may have per user: the same limit for the SEED_*_COUNT settings and the
+ * generator. Tables nothing points at (activities, tasks, notes, products) cost no memory at any
+ * volume; of organizations, contacts and opportunities the generator keeps 30–90 bytes per row (see
+ * ./facts.ts): with all three at this limit for three users, ~0.6 GB kept and ~1.2 GB peak RSS.
+ */
+export const MAX_SEED_VOLUME = 1_000_000;
+
 /** Generated tables in foreign-key order (parents first). */
 export const SEED_TABLES = [
   'segments',

@@ -15,17 +15,24 @@ import { formatBytes, formatSeconds, shownPath } from '../../format.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 import { terminalConfirmer } from '../prompt.js';
+import { withInterrupts } from '../interrupt.js';
 
 /** `npm run migrate:backup -- [local|cloud|<url>]`: a full (or data-only) backup, as the spec's backup.sh. */
 export async function backupCommand(
   session: CliSession,
-  opts: { target: string; dataOnly?: boolean; keep?: number },
+  opts: { target: string; dataOnly?: boolean; schemaOnly?: boolean; keep?: number },
 ): Promise<number> {
   const { config, out } = commandContext(session);
   const t = resolveTarget(config, opts.target);
-  out.line(`📦 Creating ${opts.dataOnly ? 'data-only ' : ''}backup: ${t.label} database`);
+  const kind = opts.dataOnly ? 'data-only ' : opts.schemaOnly ? 'schema-only ' : '';
+  out.line(`📦 Creating ${kind}backup: ${t.label} database`);
   out.info(`Target: ${redactUrl(t.url)}`);
-  const r = await createBackup(config, t, { dataOnly: opts.dataOnly ?? false, keep: opts.keep }, out);
+  const r = await createBackup(
+    config,
+    t,
+    { dataOnly: opts.dataOnly ?? false, schemaOnly: opts.schemaOnly ?? false, keep: opts.keep },
+    out,
+  );
   out.line(`✅ Backup complete: ${path.basename(r.file)} (${formatBytes(r.bytes)}, ${r.rows} rows)`);
   out.info(`Location: ${shownPath(config.projectDir, path.dirname(r.file))}/`);
   out.json({
@@ -36,6 +43,7 @@ export async function backupCommand(
     rows: r.rows,
     ms: r.ms,
     dataOnly: opts.dataOnly ?? false,
+    schemaOnly: opts.schemaOnly ?? false,
     pgDump: r.pgDump,
     pruned: r.pruned,
   });
@@ -77,7 +85,9 @@ export async function restoreCommand(
     'What the backup holds replaces what the target has now (tables and rows); a backup of the target is taken first.',
   );
   const confirm = terminalConfirmer({ yes: opts.yes, json: session.json });
-  const r = await restoreBackup(config, file, t, { confirm, legacy: opts.legacy }, out);
+  const r = await withInterrupts(out, (signal) =>
+    restoreBackup(config, file, t, { confirm, legacy: opts.legacy, signal }, out),
+  );
   out.line();
   out.line(
     `✅ Restored ${r.statements} statements (${r.copiedRows} rows copied) in ${formatSeconds(r.ms)}${r.verified ? ', content verified against the manifest' : ''}`,

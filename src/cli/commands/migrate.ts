@@ -3,13 +3,14 @@ import type { FileOutcome } from '../../migration/apply.js';
 import type { DeployReport } from '../../migration/deploy.js';
 import { describeEffect } from '../../migration/effects.js';
 import { DeployError, deployMigrations } from '../../migration/deploy.js';
-import { migrateUp } from '../../migration/runner.js';
 import type { ValidateReport } from '../../migration/validate.js';
 import { validateExitCode, validateMigrations } from '../../migration/validate.js';
 import { formatBytes, shownPath } from '../../format.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 import { terminalConfirmer } from '../prompt.js';
+import { withInterrupts } from '../interrupt.js';
+import { migrateUpWithPreflight } from '../../preflight/migration-needs.js';
 import type { Output } from '../output.js';
 
 export async function migrateUpCommand(
@@ -19,15 +20,13 @@ export async function migrateUpCommand(
   const { config, out } = commandContext(session);
   const target = resolveTarget(config, opts.target);
   out.line(`🗂️  Applying migrations to ${describeTarget(target)}`);
-  const result = await migrateUp(
-    target.url,
-    config.migrationsDir,
-    {
+  const result = await withInterrupts(out, (signal) =>
+    migrateUpWithPreflight(config, target, {
       includeAll: opts.includeAll ?? false,
       reporter: out,
-      onFile: (f, i, n) => out.progress(f.fileName, i, n),
-    },
-    target.label,
+      onFile: (f, i, n) => out.progress({ label: f.fileName, done: i, total: n, unit: 'files' }),
+      signal,
+    }),
   );
   for (const f of result.files) out.info(`✓ ${f.fileName}: ${describeOutcome(f)}`);
   const alone = result.files.filter((f) => f.outsideTransaction).length;
@@ -133,18 +132,21 @@ export async function deployCommand(
   out.line(`🚀 Safe migration deploy${opts.dryRun ? ' (dry run)' : ''} — ${describeTarget(t)}`);
   let report: DeployReport;
   try {
-    report = await deployMigrations(
-      config,
-      t,
-      {
-        dryRun: opts.dryRun,
-        confirm: terminalConfirmer({ yes: opts.yes, json: session.json }),
-        lockTimeout: opts.lockTimeout,
-        statementTimeout: opts.statementTimeout,
-        retries: opts.retries,
-        includeAll: opts.includeAll,
-      },
-      out,
+    report = await withInterrupts(out, (signal) =>
+      deployMigrations(
+        config,
+        t,
+        {
+          dryRun: opts.dryRun,
+          confirm: terminalConfirmer({ yes: opts.yes, json: session.json }),
+          lockTimeout: opts.lockTimeout,
+          statementTimeout: opts.statementTimeout,
+          retries: opts.retries,
+          includeAll: opts.includeAll,
+          signal,
+        },
+        out,
+      ),
     );
   } catch (err) {
     if (err instanceof DeployError) {

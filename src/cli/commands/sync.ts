@@ -11,6 +11,7 @@ import { redactUrl } from '../../redact.js';
 import type { Output } from '../output.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
+import { withInterrupts } from '../interrupt.js';
 
 /** The spec's verify table: a line per table, then test users and history. */
 export function printVerifyReport(out: Output, report: VerifyReport): void {
@@ -99,24 +100,18 @@ export async function verifyCommand(
   return report.equal ? 0 : 1;
 }
 
-export async function syncPushCommand(session: CliSession, opts: { yes?: boolean }): Promise<number> {
+export async function syncPushCommand(
+  session: CliSession,
+  opts: { yes?: boolean; deleteNonTestData?: boolean },
+): Promise<number> {
   const { config, out } = commandContext(session);
   if (!opts.yes && config.cloud) {
     const [first, ...rest] = confirmationMessage(config.cloud);
     throw new UsageError(`${first} Nothing was changed.`, { details: rest });
   }
-  const controller = new AbortController();
-  const onSigint = (): void => {
-    out.warn('Interrupted: rolling back the cloud transaction...');
-    controller.abort();
-  };
-  process.once('SIGINT', onSigint);
-  let result: SyncResult;
-  try {
-    result = await syncPush(config, { force: true, signal: controller.signal }, out);
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-  }
+  const result: SyncResult = await withInterrupts(out, (signal) =>
+    syncPush(config, { force: true, signal, deleteNonTestData: opts.deleteNonTestData ?? false }, out),
+  );
   out.json({ ...result });
   out.line();
   out.line('✅ Sync complete and committed.');

@@ -7,6 +7,7 @@ import type { Output } from '../output.js';
 import { checkTestUsers } from '../../dev/users-check.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
+import { withInterrupts } from '../interrupt.js';
 
 const ROLE_TITLES: Readonly<Record<UserSummary['role'], string>> = {
   admin: 'Admin',
@@ -33,12 +34,17 @@ export function printCredentials(out: Output, users: readonly UserSummary[], pas
     out.line(`   ${`${ROLE_TITLES[u.role]}:`.padEnd(17)}${u.email} / ${password ?? '********'}`);
 }
 
-export async function createUsersCommand(session: CliSession, opts: { target: string }): Promise<number> {
+export async function createUsersCommand(
+  session: CliSession,
+  opts: { target: string; deleteNonTestData?: boolean },
+): Promise<number> {
   const { config, out } = commandContext(session);
   const target = resolveTarget(config, opts.target);
   out.line('👥 Creating test users with role-specific data...');
   out.line(`   Database: ${describeTarget(target)}`);
-  const result = await createTestUsers(config, target, out);
+  const result = await withInterrupts(out, (signal) =>
+    createTestUsers(config, target, out, { signal, deleteNonTestData: opts.deleteNonTestData ?? false }),
+  );
   const password = shownTestPassword(config);
   out.json({ target: target.label, ...result, testPassword: password });
   out.line();
