@@ -29,6 +29,7 @@ import {
   insertCrmDataset,
   tableChecksums,
 } from './support/fixtures.js';
+import { psqlFile } from './support/psql.js';
 import { tempDir } from './support/tmp.js';
 import { waitFor } from './support/wait.js';
 
@@ -54,17 +55,6 @@ async function mutate(url: string, kind: Kind): Promise<void> {
     await exec(url, `delete from supabase_migrations.schema_migrations where version = '20251015000000'`);
   if (kind === 'reset' || kind === 'safety' || kind === 'sync')
     await exec(url, `update auth.users set encrypted_password = 'changed' where email like '%@test.local'`);
-}
-
-/** psql as the postgres role (not a superuser), password through the environment. */
-function psqlRestore(url: string, file: string): void {
-  const u = new URL(url);
-  const password = decodeURIComponent(u.password);
-  u.password = '';
-  execFileSync('psql', ['-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-f', file, u.toString()], {
-    env: { PATH: process.env.PATH, PGPASSWORD: password },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
 }
 
 /** Copies of `file` cut mid-COPY (inside a data line), between two statements, and before the end marker. */
@@ -211,7 +201,7 @@ describe('every backup kind proves itself and restores exactly', () => {
     expect(r.verified).toMatchObject({ kind });
     expect(await stateOf(kind)).toEqual(expected(kind));
     await mutate(sourceOf(kind), kind);
-    psqlRestore(sourceOf(kind), made[kind]);
+    psqlFile(sourceOf(kind), made[kind]);
     expect(await stateOf(kind)).toEqual(expected(kind));
   });
 

@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/program.js';
 import { approved, noConfirmation } from '../src/confirm.js';
 import type { Config } from '../src/config.js';
 import { loadConfig } from '../src/config.js';
+import { inspectBackupFile } from '../src/db/backup-manifest.js';
 import { withClient } from '../src/db/connect.js';
 import { pgDumpInvocation } from '../src/db/pg-dump.js';
 import { qualify } from '../src/db/sql.js';
@@ -13,6 +13,7 @@ import { ConfigError, OperationError, UsageError } from '../src/errors.js';
 import { backupTimestamp, createBackup, listBackups } from '../src/migration/backup.js';
 import { restoreBackup } from '../src/migration/restore.js';
 import { createTestDatabase } from './support/db.js';
+import { psqlFile } from './support/psql.js';
 import { tempDir } from './support/tmp.js';
 
 const SEED = readFileSync(path.resolve('test/fixtures/backup/crm-rows.sql'), 'utf8');
@@ -64,18 +65,6 @@ function configFor(url: string, env: Record<string, string> = {}): Config {
   return loadConfig({
     cwd: dir,
     env: { LOCAL_DATABASE_URL: url, BACKUP_DIR: path.join(dir, 'backups'), ...env },
-  });
-}
-
-/** Stock psql (next to the server binaries) as the postgres role (not a superuser), password through the environment. */
-function psqlRestore(url: string, file: string): void {
-  const u = new URL(url);
-  const password = decodeURIComponent(u.password);
-  u.password = '';
-  const psql = path.join(inject('pgServers').local.binDir, 'psql');
-  execFileSync(psql, ['-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-f', file, u.toString()], {
-    env: { PATH: process.env.PATH, PGPASSWORD: password },
-    stdio: ['ignore', 'ignore', 'pipe'],
   });
 }
 
@@ -137,7 +126,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
 
   it('restores the same file with stock psql -1 -v ON_ERROR_STOP=1 -f as the postgres role', async () => {
     await exec(url, MUTATE);
-    psqlRestore(url, backupFile);
+    psqlFile(url, backupFile);
     expect(await fingerprint(url)).toEqual(original);
   });
 
@@ -188,7 +177,7 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
     await restoreBackup(config, data.file, config.local, { confirm: approved, backupFirst: false });
     expect(await fingerprint(url)).toEqual(original);
     await exec(url, `delete from public.organizations`);
-    psqlRestore(url, data.file);
+    psqlFile(url, data.file);
     expect(await fingerprint(url)).toEqual(original);
   });
 
@@ -208,12 +197,15 @@ describe('migration backup and restore (real servers, as the postgres role)', ()
         '',
       ].join('\n'),
     );
-    // Written by hand, no manifest: refused (exit 1, nothing changed) unless --legacy.
+    // Written by hand, no manifest: seen as legacy, refused (exit 1, nothing changed) unless --legacy.
+    expect((await inspectBackupFile(file)).status).toBe('legacy');
+    const before = await fingerprint(url);
     const refused = await restoreBackup(config, file, config.local, { confirm: approved }).catch(
       (e: unknown) => e,
     );
     expect(refused).toBeInstanceOf(OperationError);
-    expect((refused as Error).message).toMatch(/no crm-env manifest/);
+    expect((refused as OperationError).exitCode).toBe(1);
+    expect(await fingerprint(url)).toEqual(before);
     const r = await restoreBackup(config, file, config.local, {
       confirm: approved,
       backupFirst: false,

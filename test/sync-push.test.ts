@@ -4,7 +4,6 @@
  * it writes (0600, restorable by stock psql to the exact previous state), the --force guard, and
  * values that must survive COPY between servers byte for byte.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
@@ -29,6 +28,7 @@ import {
   passwordHash,
   tableChecksums,
 } from './support/fixtures.js';
+import { psqlFile } from './support/psql.js';
 
 const TEST_USER_FILTER = `email like '%@test.local'`;
 const STALE_USER = {
@@ -136,12 +136,7 @@ describe('sync push', () => {
     expect(text).toContain('COPY "public"."contacts"');
     expect(readdirSync(path.dirname(file)).filter((f) => f.endsWith('.partial'))).toEqual([]);
 
-    const u = new URL(cloud);
-    u.password = '';
-    execFileSync('/usr/bin/psql', ['-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-f', file, u.toString()], {
-      env: { ...process.env, PGPASSWORD: password },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    psqlFile(cloud, file);
     expect(await databaseState(cloud)).toEqual(before);
   });
 
