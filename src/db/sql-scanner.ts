@@ -92,53 +92,9 @@ export class SqlScanner {
     let i = pos;
     const n = line.length;
     while (i < n) {
-      switch (this.mode) {
-        case 'squote':
-        case 'dquote': {
-          const q = this.mode === 'squote' ? "'" : '"';
-          const j = line.indexOf(q, i);
-          if (j < 0) i = n;
-          else if (line[j + 1] === q) i = j + 2;
-          else {
-            this.mode = 'normal';
-            i = j + 1;
-          }
-          continue;
-        }
-        case 'equote': {
-          const c = line[i];
-          if (c === '\\') i += 2;
-          else if (c === "'" && line[i + 1] === "'") i += 2;
-          else if (c === "'") {
-            this.mode = 'normal';
-            i++;
-          } else i++;
-          continue;
-        }
-        case 'dollar': {
-          const j = line.indexOf(this.tag, i);
-          if (j < 0) i = n;
-          else {
-            this.mode = 'normal';
-            i = j + this.tag.length;
-          }
-          continue;
-        }
-        case 'block': {
-          const open = line.indexOf('/*', i);
-          const close = line.indexOf('*/', i);
-          if (close < 0 && open < 0) i = n;
-          else if (open >= 0 && (close < 0 || open < close)) {
-            this.commentDepth++;
-            i = open + 2;
-          } else {
-            i = close + 2;
-            if (--this.commentDepth === 0) this.mode = 'normal';
-          }
-          continue;
-        }
-        case 'normal':
-          break;
+      if (this.mode !== 'normal') {
+        i = this.skipQuoted(line, i);
+        continue;
       }
       const c = line[i]!;
       if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v') {
@@ -195,6 +151,59 @@ export class SqlScanner {
     }
     if (from >= 0) this.parts.push(line.slice(from), '\n');
     return null;
+  }
+
+  /** Moves past quoted text or a comment in the current mode (which is not 'normal'); returns the new index. */
+  private skipQuoted(line: string, i: number): number {
+    const n = line.length;
+    switch (this.mode) {
+      case 'squote':
+      case 'dquote': {
+        const q = this.mode === 'squote' ? "'" : '"';
+        const j = line.indexOf(q, i);
+        if (j < 0) i = n;
+        else if (line[j + 1] === q) i = j + 2;
+        else {
+          this.mode = 'normal';
+          i = j + 1;
+        }
+        return i;
+      }
+      case 'equote': {
+        const c = line[i];
+        if (c === '\\') i += 2;
+        else if (c === "'" && line[i + 1] === "'") i += 2;
+        else if (c === "'") {
+          this.mode = 'normal';
+          i++;
+        } else i++;
+        return i;
+      }
+      case 'dollar': {
+        const j = line.indexOf(this.tag, i);
+        if (j < 0) i = n;
+        else {
+          this.mode = 'normal';
+          i = j + this.tag.length;
+        }
+        return i;
+      }
+      case 'block': {
+        const open = line.indexOf('/*', i);
+        const close = line.indexOf('*/', i);
+        if (close < 0 && open < 0) i = n;
+        else if (open >= 0 && (close < 0 || open < close)) {
+          this.commentDepth++;
+          i = open + 2;
+        } else {
+          i = close + 2;
+          if (--this.commentDepth === 0) this.mode = 'normal';
+        }
+        return i;
+      }
+      case 'normal':
+        return i;
+    }
   }
 
   /** psql's BEGIN … END tracking for SQL-standard function bodies (psqlscan.l, `{identifier}` rule). */

@@ -125,86 +125,110 @@ export async function runSqlScript(
   const reader = new LineReader(
     typeof source === 'string' ? createReadStream(source, { highWaterMark: 1 << 16 }) : source,
   );
-  const scanner = new SqlScanner();
-  let statements = 0;
-  let copiedRows = 0;
-  const fail = (line: number, reason: string, cause?: unknown): never => {
-    throw new SqlScriptError(name, line, redactText(reason), cause);
-  };
+  const run = new ScriptRun(client, reader, name, options);
+  try {
+    await run.all();
+  } finally {
+    if (typeof source === 'string') reader.close();
+  }
+  return { statements: run.statements, copiedRows: run.copiedRows };
+}
 
-  const execute = async (sql: string, line: number): Promise<void> => {
+/** One script being run: the scanner's state, the counts, and one method per kind of line. */
+class ScriptRun {
+  statements = 0;
+  copiedRows = 0;
+  private readonly scanner = new SqlScanner();
+
+  constructor(
+    private readonly client: Client,
+    private readonly reader: LineReader,
+    private readonly name: string,
+    private readonly options: RunSqlScriptOptions,
+  ) {}
+
+  async all(): Promise<void> {
+    for (let text = await this.reader.next(); text !== null; text = await this.reader.next()) {
+      await this.line(text, this.reader.lineNo);
+    }
+    const open = this.scanner.openConstruct;
+    const last = this.scanner.finish();
+    if (open !== null) this.fail(last?.line ?? this.reader.lineNo, `unterminated ${open} at end of file.`);
+    if (last) await this.execute(last.sql, last.line);
+  }
+
+  /** Runs every statement that ends on this line (a COPY's data follows on the next lines). */
+  private async line(text: string, lineNo: number): Promise<void> {
+    let pos = 0;
+    for (;;) {
+      const r = this.scanner.scan(text, lineNo, pos);
+      if (r === null) return;
+      if (r.kind === 'meta') {
+        if (r.name === 'restrict' || r.name === 'unrestrict') return;
+        if (r.name === '.') this.fail(lineNo, '"\\." outside of a COPY … FROM stdin block.');
+        this.fail(
+          lineNo,
+          `psql meta-command \\${r.name} is not supported (only \\restrict and \\unrestrict are, and ignored).`,
+        );
+      }
+      if (r.kind !== 'statement') return;
+      const isCopy = copyDirection(r.sql.trimStart()) === 'from-stdin';
+      if (isCopy && text.slice(r.end).trim() !== '') {
+        this.fail(lineNo, 'COPY … FROM stdin must end its line (the data starts on the next line).');
+      }
+      await this.execute(r.sql, r.line);
+      if (isCopy) return;
+      pos = r.end;
+    }
+  }
+
+  private async execute(sql: string, line: number): Promise<void> {
     const first = sql.trimStart();
     if (TRANSACTION_CONTROL.test(first)) {
-      fail(
+      this.fail(
         line,
         `transaction control (${first.split(/\s|;/, 1)[0]!.toUpperCase()}) is not allowed: the whole script runs in one transaction.`,
       );
     }
     const direction = copyDirection(first);
-    if (direction === 'to-stdout') fail(line, 'COPY … TO STDOUT has no place in a restore script.');
-    if (direction === 'from-stdin') {
-      const dataStart = reader.lineNo; // data lines follow the line the statement ended on
-      const copy = client.query(copyFrom(sql));
-      try {
-        await pipeline(
-          copyData(reader, () => fail(dataStart, 'COPY data is not terminated by a line "\\."')),
-          copy,
-        );
-      } catch (err) {
-        if (err instanceof SqlScriptError) throw err;
-        const at = /\bline (\d+)\b/.exec(pgFields(err).where ?? '');
-        const dataLine = at ? dataStart + Number(at[1]) : line;
-        fail(dataLine, serverMessage(err), err);
-      }
-      statements++;
-      copiedRows += copy.rowCount;
-      options.onStatement?.({ line, sql, copyRows: copy.rowCount });
-      return;
-    }
+    if (direction === 'to-stdout') this.fail(line, 'COPY … TO STDOUT has no place in a restore script.');
+    if (direction === 'from-stdin') await this.copy(sql, line);
+    else await this.statement(sql, line);
+  }
+
+  private async copy(sql: string, line: number): Promise<void> {
+    const dataStart = this.reader.lineNo; // data lines follow the line the statement ended on
+    const copy = this.client.query(copyFrom(sql));
     try {
-      await client.query(sql);
+      await pipeline(
+        copyData(this.reader, () => this.fail(dataStart, 'COPY data is not terminated by a line "\\."')),
+        copy,
+      );
+    } catch (err) {
+      if (err instanceof SqlScriptError) throw err;
+      const at = /\bline (\d+)\b/.exec(pgFields(err).where ?? '');
+      this.fail(at ? dataStart + Number(at[1]) : line, serverMessage(err), err);
+    }
+    this.statements++;
+    this.copiedRows += copy.rowCount;
+    this.options.onStatement?.({ line, sql, copyRows: copy.rowCount });
+  }
+
+  private async statement(sql: string, line: number): Promise<void> {
+    try {
+      await this.client.query(sql);
     } catch (err) {
       const pos = Number(pgFields(err).position);
       const offset = Number.isFinite(pos) && pos > 0 ? sql.slice(0, pos - 1).split('\n').length - 1 : 0;
-      fail(line + offset, serverMessage(err), err);
+      this.fail(line + offset, serverMessage(err), err);
     }
-    statements++;
-    options.onStatement?.({ line, sql, copyRows: null });
-  };
-
-  try {
-    for (let text = await reader.next(); text !== null; text = await reader.next()) {
-      const lineNo = reader.lineNo;
-      let pos = 0;
-      for (;;) {
-        const r = scanner.scan(text, lineNo, pos);
-        if (r === null) break;
-        if (r.kind === 'meta') {
-          if (r.name === 'restrict' || r.name === 'unrestrict') break;
-          if (r.name === '.') fail(lineNo, '"\\." outside of a COPY … FROM stdin block.');
-          fail(
-            lineNo,
-            `psql meta-command \\${r.name} is not supported (only \\restrict and \\unrestrict are, and ignored).`,
-          );
-        }
-        if (r.kind !== 'statement') break;
-        const isCopy = copyDirection(r.sql.trimStart()) === 'from-stdin';
-        if (isCopy && text.slice(r.end).trim() !== '') {
-          fail(lineNo, 'COPY … FROM stdin must end its line (the data starts on the next line).');
-        }
-        await execute(r.sql, r.line);
-        if (isCopy) break;
-        pos = r.end;
-      }
-    }
-    const open = scanner.openConstruct;
-    const last = scanner.finish();
-    if (open !== null) fail(last?.line ?? reader.lineNo, `unterminated ${open} at end of file.`);
-    if (last) await execute(last.sql, last.line);
-  } finally {
-    if (typeof source === 'string') reader.close();
+    this.statements++;
+    this.options.onStatement?.({ line, sql, copyRows: null });
   }
-  return { statements, copiedRows };
+
+  private fail(line: number, reason: string, cause?: unknown): never {
+    throw new SqlScriptError(this.name, line, redactText(reason), cause);
+  }
 }
 
 /** The COPY data lines up to `\.`, batched into large chunks (one CopyData message per line would be slow). */

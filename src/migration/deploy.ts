@@ -18,12 +18,13 @@ import { withLockedClient } from '../db/connect.js';
 import { requirePgDump } from '../db/pg-dump.js';
 import { OperationError, UsageError } from '../errors.js';
 import { shownPath } from '../format.js';
-import { redactText, redactUrl } from '../redact.js';
+import { redactUrl } from '../redact.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
 import type { ApplyOptions, FileOutcome } from './apply.js';
 import { ApplyFailedError, applyMigrations } from './apply.js';
 import { createBackup } from './backup.js';
+import { restoreCommandLine } from './restore.js';
 import { endOnAbort, interruptible } from '../interrupt.js';
 import { runPreflight } from '../preflight/preflight.js';
 import { deployPreflightPlan } from '../preflight/migration-needs.js';
@@ -310,7 +311,7 @@ function applyFailure(run: DeployRun, err: ApplyFailedError, backupFile: string)
   }
   if (err.phase === 'transaction')
     fail(run, `${err.message} Everything was rolled back: ${asBefore}`, patch, err);
-  const restore = restoreCommand(run.config, backupFile, run.target);
+  const restore = restoreCommandLine(run.config, backupFile, run.target);
   fail(
     run,
     `${err.message} To go back to the state before the deploy: ${restore}`,
@@ -426,10 +427,4 @@ export async function deployMigrations(
       },
     ),
   );
-}
-
-/** The command that puts the backup back, for messages. A custom URL is not repeated (it holds a password). */
-export function restoreCommand(config: Config, backupFile: string, target: DatabaseTarget): string {
-  const t = target.label === 'custom' ? "'<the same database URL>'" : target.label;
-  return redactText(`npx crm-env restore ${shown(config, backupFile)} --target ${t} --yes`);
 }

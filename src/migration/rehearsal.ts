@@ -59,20 +59,8 @@ async function applyBase(url: string, isSuperuser: boolean): Promise<string | un
   }
 }
 
-/**
- * Rehearses `files` on a throwaway database of `config.local`'s server. Never throws for a migration or
- * check failure (that is the result); throws CrmEnvError only when the local server cannot be reached.
- */
-export async function rehearse(
-  config: Config,
-  files: readonly MigrationFile[],
-  reporter: Reporter = silentReporter,
-): Promise<RehearsalResult> {
-  const t0 = performance.now();
-  const done = (r: Omit<RehearsalResult, 'ms'>): RehearsalResult => ({ ...r, ms: performance.now() - t0 });
-  const skipped = (reason: string): RehearsalResult => done({ status: 'skipped', reason, files: [] });
-
-  const adminUrl = config.local.url;
+/** Why the rehearsal cannot run on this local server, or the local role's superuser flag when it can. */
+async function checkLocal(adminUrl: string): Promise<{ skip: string } | { superuser: boolean }> {
   const probe = await withClient(
     adminUrl,
     async (c) => {
@@ -83,30 +71,50 @@ export async function rehearse(
     },
     { label: 'local' },
   );
-  if (!probe.createdb)
-    return skipped(
-      'the local role may not CREATE DATABASE; grant it CREATEDB or rehearse on the embedded stack (`npm run stack:up`)',
-    );
-  if (await isRealSupabase(adminUrl)) {
-    return skipped(
-      'the local database is a real Supabase stack, whose auth schema cannot be rebuilt in a throwaway database; use `supabase db reset` to rehearse there',
-    );
+  if (!probe.createdb) {
+    return {
+      skip: 'the local role may not CREATE DATABASE; grant it CREATEDB or rehearse on the embedded stack (`npm run stack:up`)',
+    };
   }
+  if (await isRealSupabase(adminUrl)) {
+    return {
+      skip: 'the local database is a real Supabase stack, whose auth schema cannot be rebuilt in a throwaway database; use `supabase db reset` to rehearse there',
+    };
+  }
+  return { superuser: probe.superuser };
+}
 
-  const database = `crm_env_rehearsal_${randomBytes(6).toString('hex')}`;
-  const url = withConn(adminUrl, { database });
+/** Creates the throwaway database; returns why not when the server refuses (not when it is unreachable). */
+async function createThrowaway(adminUrl: string, database: string): Promise<string | undefined> {
   try {
     await withClient(adminUrl, (c) => c.query(`create database ${quoteIdent(database)} template template0`), {
       label: 'local',
     });
+    return undefined;
   } catch (err) {
     if (err instanceof CrmEnvError) throw err; // the server did not answer
-    return skipped(`creating the throwaway database failed: ${redactText((err as Error).message)}`);
+    return `creating the throwaway database failed: ${redactText((err as Error).message)}`;
   }
-  reporter.info(`Rehearsal database ${database} created on the local server`);
+}
+
+async function dropThrowaway(adminUrl: string, database: string, reporter: Reporter): Promise<void> {
+  await withClient(adminUrl, (c) => c.query(`drop database if exists ${quoteIdent(database)} with (force)`), {
+    label: 'local',
+  }).catch((err: unknown) =>
+    reporter.warn(`Could not drop the rehearsal database ${database}: ${redactText((err as Error).message)}`),
+  );
+}
+
+type Outcome = Omit<RehearsalResult, 'ms'>;
+
+/** Applies `files` to the throwaway database and runs the post-checks; a failure is the outcome, not a throw. */
+async function applyAndCheck(
+  url: string,
+  database: string,
+  files: readonly MigrationFile[],
+  reporter: Reporter,
+): Promise<Outcome> {
   try {
-    const noBase = await applyBase(url, probe.superuser);
-    if (noBase !== undefined) return skipped(noBase);
     return await withClient(
       url,
       async (client) => {
@@ -115,38 +123,50 @@ export async function rehearse(
           outcomes = (await applyMigrations(client, files, { mode: 'commit', reporter })).files;
         } catch (err) {
           if (!(err instanceof ApplyFailedError)) throw err;
-          return done({
-            status: 'failed',
-            database,
-            files: err.files,
-            failure: { file: err.file, line: err.line, message: err.message },
-          });
+          const failure = { file: err.file, line: err.line, message: err.message };
+          return { status: 'failed', database, files: err.files, failure };
         }
         const postChecks = await runPostChecks(client, files);
-        return done({ status: postChecks.ok ? 'ok' : 'failed', database, files: outcomes, postChecks });
+        return { status: postChecks.ok ? 'ok' : 'failed', database, files: outcomes, postChecks };
       },
       { label: 'rehearsal' },
     );
   } catch (err) {
     // planMigrations' own errors and the like are findings of the rehearsal, not crashes of validate.
     if (err instanceof CrmEnvError && err.exitCode === 1) {
-      return done({
-        status: 'failed',
-        database,
-        files: [],
-        failure: { file: '', line: 0, message: redactText(err.message) },
-      });
+      const failure = { file: '', line: 0, message: redactText(err.message) };
+      return { status: 'failed', database, files: [], failure };
     }
     throw err;
+  }
+}
+
+/**
+ * Rehearses `files` on a throwaway database of `config.local`'s server. Never throws for a migration or
+ * check failure (that is the result); throws CrmEnvError only when the local server cannot be reached.
+ */
+export async function rehearse(
+  config: Config,
+  files: readonly MigrationFile[],
+  reporter: Reporter = silentReporter,
+): Promise<RehearsalResult> {
+  const t0 = performance.now();
+  const done = (r: Outcome): RehearsalResult => ({ ...r, ms: performance.now() - t0 });
+  const skipped = (reason: string): RehearsalResult => done({ status: 'skipped', reason, files: [] });
+
+  const adminUrl = config.local.url;
+  const local = await checkLocal(adminUrl);
+  if ('skip' in local) return skipped(local.skip);
+  const database = `crm_env_rehearsal_${randomBytes(6).toString('hex')}`;
+  const notCreated = await createThrowaway(adminUrl, database);
+  if (notCreated !== undefined) return skipped(notCreated);
+  reporter.info(`Rehearsal database ${database} created on the local server`);
+  try {
+    const url = withConn(adminUrl, { database });
+    const noBase = await applyBase(url, local.superuser);
+    if (noBase !== undefined) return skipped(noBase);
+    return done(await applyAndCheck(url, database, files, reporter));
   } finally {
-    await withClient(
-      adminUrl,
-      (c) => c.query(`drop database if exists ${quoteIdent(database)} with (force)`),
-      { label: 'local' },
-    ).catch((err: unknown) =>
-      reporter.warn(
-        `Could not drop the rehearsal database ${database}: ${redactText((err as Error).message)}`,
-      ),
-    );
+    await dropThrowaway(adminUrl, database, reporter);
   }
 }
