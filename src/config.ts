@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { ConnInfo } from './db/conn-string.js';
 import {
+  childEnv,
   ConnStringError,
   connKey,
   namesTransactionPooler,
@@ -112,6 +113,11 @@ export interface Config {
   readonly migrationsDir: string;
   /** Passwords found in the configured URLs, for redacting child-process output. */
   readonly secrets: readonly string[];
+  /**
+   * What child programs (pg_dump) inherit from the environment: PATH, HOME, locale and the like,
+   * never a PG* or DATABASE_URL_* variable (see childEnv).
+   */
+  readonly childEnv: Readonly<Record<string, string>>;
 }
 
 export interface LoadConfigOptions {
@@ -455,6 +461,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     pgDump: e.PG_DUMP ?? null,
     migrationsDir: path.join(projectDir, 'supabase', 'migrations'),
     secrets,
+    childEnv: childEnv(env, {}),
   };
 }
 

@@ -45,6 +45,14 @@ describe('every command with --json, on one pair of databases', () => {
     expect(Number.isInteger(created.ms)).toBe(true);
     await json(['users', 'check'], 0);
     expect((await json(['verify'], 1)).equal).toBe(false);
+    const planned = await json(['sync', 'push', '--dry-run'], 0); // no --yes needed: nothing changes
+    expect(planned).toMatchObject({
+      dryRun: true,
+      wouldRefuse: false,
+      testUsers: { replaced: [], removed: [] },
+    });
+    expect((planned.testUsers as { added: string[] }).added).toHaveLength(3);
+    expect((await json(['verify'], 1)).equal).toBe(false); // still different: the dry run pushed nothing
     const pushed = await json(['sync', 'push', '--yes'], 0);
     expect(pushed.backupFile).toMatch(/^backups\/sync\/cloud_sync_backup_\d{8}_\d{6}\.sql$/); // relative to the project
     const verified = await json(['verify', '--diff'], 0);
@@ -52,6 +60,7 @@ describe('every command with --json, on one pair of databases', () => {
     await json(['migrate', 'up'], 0);
     await json(['migrate', 'validate', '--no-rehearsal'], 0);
     expect((await json(['migrate', 'deploy', 'local', '--dry-run'], 0)).outcome).toBe('up-to-date');
+    expect((await json(['seed', 'export', '--output', 'seed.sql'], 0)).file).toBe('seed.sql');
     // (migrate backup --json: backup-restore.test.ts.) The push's backup of the cloud, restored.
     await json(['restore', pushed.backupFile as string, '--target', 'cloud', '--yes'], 0);
     const reset = await json(['reset', '--local-only', '--yes'], 0);
@@ -61,6 +70,8 @@ describe('every command with --json, on one pair of databases', () => {
     expect((await json(['sync', 'push'], 2)).error).toEqual(expect.any(String));
     await json(['restore', 'none.sql', '--target', 'local'], 2);
     await json(['migrate', 'up', '--target', 'nowhere'], 2);
+    writeFileSync(path.join(cwd, 'notes.sql'), 'select 1;\n'); // not written by crm-env: not replaced
+    await json(['seed', 'export', '--output', 'notes.sql'], 2);
   });
 });
 

@@ -175,7 +175,7 @@ describe('sslmode and sslrootcert, through the driver and pg_dump', () => {
           (await c.query('select ssl from pg_stat_ssl where pid = pg_backend_pid()')).rows[0]?.ssl === true,
       ).catch(() => false);
       const sink = new Writable({ write: (_c, _e, done) => done() });
-      const pgDump = await runPgDump({ bin, url, flags: ['--schema-only'], output: sink })
+      const pgDump = await runPgDump({ bin, url, flags: ['--schema-only'], output: sink, inherited: {} })
         .then(() => true)
         .catch(() => false);
       expect({ name, driver, pgDump }).toEqual({ name, driver: works, pgDump: works });

@@ -29,6 +29,7 @@ type CommandFn = (session: CliSession, options: never) => Promise<number>;
 const COMMANDS: Readonly<Record<string, () => Promise<CommandFn>>> = {
   'users create': async () => (await import('./commands/users.js')).createUsersCommand,
   'users check': async () => (await import('./commands/users.js')).checkUsersCommand,
+  'seed export': async () => (await import('./commands/seed.js')).seedExportCommand,
   'sync push': async () => (await import('./commands/sync.js')).syncPushCommand,
   verify: async () => (await import('./commands/sync.js')).verifyCommand,
   reset: async () => (await import('./commands/reset.js')).resetCommand,
@@ -123,7 +124,7 @@ export function normaliseOptions(cmd: Command, args: readonly unknown[]): Record
 }
 
 function declareDevCommands(program: Command, leaf: (cmd: Command) => Command): void {
-  program.commandsGroup('Dev commands (test users, sync, verify, reset):');
+  program.commandsGroup('Dev commands (test users, seed file, sync, verify, reset):');
   const users = program.command('users').description('Test users for the three CRM roles, with their data');
   leaf(
     withDeleteNonTestData(
@@ -150,12 +151,29 @@ function declareDevCommands(program: Command, leaf: (cmd: Command) => Command): 
     ),
   );
 
+  const seed = program
+    .command('seed')
+    .description('supabase/seed.sql, the seed file `supabase db reset` loads');
+  const seedExport = seed
+    .command('export')
+    .description(
+      'Write supabase/seed.sql with exactly the test users and data `users create` makes (plain SQL, for supabase db reset)',
+    )
+    .option('--output <file>', 'where to write (default: supabase/seed.sql in the project)')
+    .option('--check', 'write nothing; exit 1 when the file differs from what the export would write now');
+  withYes(seedExport, 'replacing a file that crm-env did not write');
+  leaf(seedExport);
+
   const sync = program.command('sync').description('Push local data to the cloud');
   const push = sync
     .command('push')
     .description('Replace the cloud data with local data in one transaction, after a backup; then verify');
   withYes(push, 'that the target’s data will be overwritten');
   withDeleteNonTestData(push, 'also delete cloud rows of users who are not test users');
+  push.option(
+    '--dry-run',
+    'change nothing: report per table the cloud rows now and after, the non-test rows it would remove and the test users added or replaced (reads only, no --yes needed)',
+  );
   leaf(push.option('--force', 'same as --yes (the spec’s name)'));
 
   const verify = program
@@ -344,6 +362,7 @@ function commandPath(cmd: Command): string {
 export const NPM_SCRIPTS: Readonly<Record<string, string>> = {
   'users create': 'dev:users:create',
   'users check': 'dev:users:check',
+  'seed export': 'seed:export',
   'sync push': 'dev:sync:push',
   verify: 'dev:verify',
   reset: 'dev:reset',

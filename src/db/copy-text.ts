@@ -117,16 +117,26 @@ export function arrayLiteral(values: readonly unknown[], elementType?: string): 
 }
 
 /**
- * One COPY field: `\N` for null/undefined, otherwise the value's text form, COPY-escaped.
- * See {@link encodeCopyRow} for the value mapping.
+ * A value in its column type's text input syntax: what a COPY text field carries before escaping,
+ * and what a SQL string literal for the column holds (seed export writes it so). Null for
+ * null/undefined. See {@link encodeCopyRow} for the value mapping.
  */
-export function encodeCopyField(value: unknown, columnType?: string): string {
-  if (value === null || value === undefined) return COPY_NULL;
+export function textInputForm(value: unknown, columnType?: string): string | null {
+  if (value === null || value === undefined) return null;
   const text = valueText(value, columnType);
   // Postgres text cannot hold NUL; failing here names the problem instead of a server-side
   // "invalid byte sequence" error in the middle of a COPY.
   if (text.includes('\0')) throw new TypeError('Cannot encode a value containing a NUL character for COPY');
-  return escapeCopyText(text);
+  return text;
+}
+
+/**
+ * One COPY field: `\N` for null/undefined, otherwise the value's text form, COPY-escaped.
+ * See {@link encodeCopyRow} for the value mapping.
+ */
+export function encodeCopyField(value: unknown, columnType?: string): string {
+  const text = textInputForm(value, columnType);
+  return text === null ? COPY_NULL : escapeCopyText(text);
 }
 
 /**

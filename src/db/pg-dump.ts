@@ -5,7 +5,7 @@
  * major version. Nothing about the connection appears on its command line (any local user can read a
  * process's arguments from /proc or `ps`): it goes as `PG*` variables built from the parsed URL
  * ({@link libpqEnv}: host, port, user, password, database, sslmode, sslrootcert, options…) in an
- * environment that inherits only PATH, HOME, locale and the like (see {@link childEnv}); only the same
+ * environment that inherits only PATH, HOME, locale and the like (config.childEnv); only the same
  * user can read a process's environment.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import type { Config } from '../config.js';
 import { ConfigError, OperationError } from '../errors.js';
 import { redactText } from '../redact.js';
-import { childEnv, libpqEnv, parseConnString } from './conn-string.js';
+import { libpqEnv, parseConnString } from './conn-string.js';
 import type { Client } from './connect.js';
 
 const run = promisify(execFile);
@@ -48,20 +48,15 @@ export function parsePgDumpVersion(output: string): { version: string; major: nu
   return { version: m[1]!, major };
 }
 
-const probed = new Map<string, Promise<{ version: string; major: number } | null>>();
-
-/** `<bin> --version`, once per binary and process (a check and the backup after it look alike). */
-function probe(bin: string): Promise<{ version: string; major: number } | null> {
-  let result = probed.get(bin);
-  if (result === undefined) {
-    // Not even `--version` gets our DATABASE_URL_* variables (see childEnv).
-    result = run(bin, ['--version'], { timeout: 10_000, env: childEnv(process.env, {}) }).then(
-      ({ stdout }) => parsePgDumpVersion(stdout),
-      () => null,
-    );
-    probed.set(bin, result);
-  }
-  return result;
+/** `<bin> --version` with the inherited environment `env` (never our DATABASE_URL_* variables). */
+async function probe(
+  bin: string,
+  env: Readonly<Record<string, string>>,
+): Promise<{ version: string; major: number } | null> {
+  return run(bin, ['--version'], { timeout: 10_000, env: { ...env } }).then(
+    ({ stdout }) => parsePgDumpVersion(stdout),
+    () => null,
+  );
 }
 
 /** Folders where PostgreSQL client packages put pg_dump (Debian/Ubuntu, Homebrew, Windows), newest first. */
@@ -118,7 +113,7 @@ function noPgDump(server: number, found: string): ConfigError {
  */
 export async function findPgDump(config: Config, server: number): Promise<PgDumpBinary> {
   if (config.pgDump !== null) {
-    const v = await probe(config.pgDump);
+    const v = await probe(config.pgDump, config.childEnv);
     if (v === null)
       throw new ConfigError(
         `PG_DUMP=${config.pgDump} is not a working pg_dump (\`${config.pgDump} --version\` failed).`,
@@ -134,7 +129,7 @@ export async function findPgDump(config: Config, server: number): Promise<PgDump
   for (const p of installedCandidates()) candidates.push({ path: p, source: 'installed' });
   const tooOld: string[] = [];
   for (const c of candidates) {
-    const v = await probe(c.path);
+    const v = await probe(c.path, config.childEnv);
     if (v === null) continue;
     if (v.major >= server) return { path: c.path, ...v, source: c.source };
     tooOld.push(`${c.source === 'PATH' ? 'pg_dump on PATH' : c.path} ${v.version}`);
@@ -176,6 +171,8 @@ export interface RunPgDumpOptions {
   readonly output: Writable;
   /** Applied to pg_dump's stdout before `output` (e.g. the restore-compatibility filter). */
   readonly transform?: NodeJS.ReadWriteStream;
+  /** The environment pg_dump inherits (config.childEnv): PATH, HOME, locale; its PG* variables are added. */
+  readonly inherited: Readonly<Record<string, string>>;
   /** Extra secrets to hide in pg_dump's stderr. */
   readonly secrets?: readonly string[];
 }
@@ -189,7 +186,7 @@ export async function runPgDump(options: RunPgDumpOptions): Promise<void> {
   const secrets = [...(options.secrets ?? []), ...(inv.env.PGPASSWORD ? [inv.env.PGPASSWORD] : [])];
   // PATH, HOME (~/.pgpass), locale… are inherited; no PG* variable and no DATABASE_URL_* is.
   const child = spawn(options.bin.path, [...inv.args], {
-    env: childEnv(process.env, inv.env),
+    env: { ...options.inherited, ...inv.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

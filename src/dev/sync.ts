@@ -94,7 +94,7 @@ export function confirmationMessage(cloud: DatabaseTarget): string[] {
 }
 
 /** The three sessions of a push: local (transfer), cloud (the transaction), local (checksums). */
-interface Sessions {
+export interface Sessions {
   readonly local: Client;
   readonly cloud: Client;
   readonly snapshotReader: Client;
@@ -112,8 +112,11 @@ interface PushContext extends Sessions {
   readonly preflightMs: number;
 }
 
+/** What planning a transfer needs (the dry run plans from this too, without the lock). */
+export type PlanInput = Pick<PushContext, 'local' | 'cloud' | 'config' | 'options' | 'reporter' | 'pre'>;
+
 /** What the cloud transaction works from: table pairs, the load plan, sequence moves, auth columns. */
-interface TransferPlan {
+export interface TransferPlan {
   readonly cloudTables: readonly TableInfo[];
   readonly load: LoadContext;
   readonly moves: { readonly sql: readonly string[]; readonly count: number };
@@ -184,7 +187,7 @@ function asInterrupted(err: unknown, signal: AbortSignal | undefined): unknown {
   );
 }
 
-async function openSessions(config: Config, cloudTarget: DatabaseTarget): Promise<Sessions> {
+export async function openSessions(config: Config, cloudTarget: DatabaseTarget): Promise<Sessions> {
   const opened: Client[] = [];
   try {
     opened.push(await connect(config.local.url, { label: 'local' }));
@@ -210,10 +213,32 @@ async function preflightPush(
   reporter: Reporter,
 ): Promise<{ pre: PreflightResult; nonTestData: NonTestDataReport }> {
   reporter.step('🔎 Preflight checks (read-only)...');
+  const { pre, nonTestData } = await inspectPush(config, cloudTarget, s, options.signal);
+  refuseNonTestData([nonTestData], options.deleteNonTestData ?? false, 'The push would delete or overwrite');
+  reporter.info(
+    `✓ ${pre.localTables.length} tables match on both sides; ${pre.testUserIds.length} test users to carry`,
+  );
+  for (const line of describeNonTestData([nonTestData]))
+    reporter.warn(`Removing as asked (--delete-non-test-data): ${line}`);
+  for (const t of pre.cloudOnlyTables) reporter.warn(`Cloud-only table ${t} is left untouched.`);
+  return { pre, nonTestData };
+}
+
+/**
+ * The push's read-only checks (common preflight and schema checks; their errors are thrown) and the
+ * non-test users' rows it would remove, reported without refusing: the push refuses on them, the dry
+ * run (sync-plan.ts) lists them.
+ */
+export async function inspectPush(
+  config: Config,
+  cloudTarget: DatabaseTarget,
+  s: Pick<Sessions, 'local' | 'cloud'>,
+  signal: AbortSignal | undefined,
+): Promise<{ pre: PreflightResult; nonTestData: NonTestDataReport }> {
   const domain = config.testUsers.emailDomain;
   await runPreflight(config, {
     command: 'sync push',
-    signal: options.signal,
+    signal,
     databases: [
       { target: config.local, client: s.local, needs: ['bypass-rls', 'read-data'] },
       {
@@ -227,13 +252,6 @@ async function preflightPush(
   });
   const pre = await checkPushable(s.local, s.cloud, domain);
   const nonTestData = await nonTestRowsPushWouldRemove(s.local, s.cloud, domain, pre.localTables);
-  refuseNonTestData([nonTestData], options.deleteNonTestData ?? false, 'The push would delete or overwrite');
-  reporter.info(
-    `✓ ${pre.localTables.length} tables match on both sides; ${pre.testUserIds.length} test users to carry`,
-  );
-  for (const line of describeNonTestData([nonTestData]))
-    reporter.warn(`Removing as asked (--delete-non-test-data): ${line}`);
-  for (const t of pre.cloudOnlyTables) reporter.warn(`Cloud-only table ${t} is left untouched.`);
   return { pre, nonTestData };
 }
 
@@ -292,7 +310,7 @@ async function openLocalSnapshot(ctx: PushContext): Promise<{ sums: Promise<Tabl
 }
 
 /** Pairs local and cloud tables and auth columns, counts local rows, plans the sequence moves. */
-async function planTransfer(ctx: PushContext): Promise<TransferPlan> {
+export async function planTransfer(ctx: PlanInput): Promise<TransferPlan> {
   const { local, cloud, pre, config, options } = ctx;
   const pred = testUserPredicate(config.testUsers.emailDomain);
   const cloudByName = new Map(pre.cloudTables.map((t) => [t.name, t]));

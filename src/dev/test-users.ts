@@ -219,7 +219,7 @@ export async function writeTestUsers(
   reporter.step('1️⃣  Creating auth.users...');
   await upsertAuthUsers(client, specs, config.testUsers.password);
   reporter.step('2️⃣  Creating public.sales records...');
-  await upsertSales(client, specs);
+  await runStatement(client, salesStatement(specs));
   reporter.step('3️⃣  Generating test data...');
   const tables = new Map((await readTables(client, 'public')).map((t) => [t.name, t]));
   const rowsByTable = await loadSeedData(client, tables, data, specs, reporter);
@@ -248,6 +248,22 @@ export function label(role: SeedRole): string {
 }
 
 /**
+ * One SQL statement with its parameter lists, run once per list. `users create` runs it with
+ * parameters; `seed export` writes the same text into seed.sql as PREPARE/EXECUTE, so the file and
+ * the command cannot drift apart.
+ */
+export interface SeedStatement {
+  /** Short name (seed.sql prepares it as crm_env_seed_<name>). */
+  readonly name: string;
+  readonly text: string;
+  readonly runs: readonly (readonly unknown[])[];
+}
+
+async function runStatement(client: Client, statement: SeedStatement): Promise<void> {
+  for (const values of statement.runs) await client.query(statement.text, [...values]);
+}
+
+/**
  * Inserts or refreshes auth users so GoTrue would let them sign in (supabase-facts §1.3–1.4). The
  * password hash is kept when it still matches, so a re-run does not change the row.
  */
@@ -265,10 +281,17 @@ async function upsertAuthUsers(
       `A different auth user already uses ${clash.rows[0]!.email} (created outside crm-env?); delete it or choose another TEST_*_EMAIL.`,
     );
   }
-  for (const s of specs) {
-    const meta = JSON.stringify({ full_name: s.fullName, role: s.role });
-    await client.query(
-      `insert into auth.users (id, instance_id, aud, role, email, encrypted_password, email_confirmed_at,
+  for (const statement of authStatements(specs, password)) await runStatement(client, statement);
+}
+
+/**
+ * The auth.users and auth.identities upserts. The hash is made by the server (pgcrypto's bcrypt,
+ * fresh salt), so no hash is ever computed or held here.
+ */
+export function authStatements(specs: readonly TestUserSpec[], password: string): SeedStatement[] {
+  const users: SeedStatement = {
+    name: 'auth_user',
+    text: `insert into auth.users (id, instance_id, aud, role, email, encrypted_password, email_confirmed_at,
               created_at, updated_at, raw_app_meta_data, raw_user_meta_data,
               confirmation_token, recovery_token, email_change_token_new, email_change, is_sso_user)
        values ($1, $2, 'authenticated', 'authenticated', $3, extensions.crypt($4, extensions.gen_salt('bf')), now(),
@@ -287,36 +310,49 @@ async function upsertAuthUsers(
          phone_change = coalesce(users.phone_change, ''), phone_change_token = coalesce(users.phone_change_token, ''),
          reauthentication_token = coalesce(users.reauthentication_token, ''),
          banned_until = null, deleted_at = null, is_sso_user = false`,
-      [s.id, GOTRUE_INSTANCE_ID, s.email, password, meta],
-    );
-    await client.query(
-      `insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at)
+    runs: specs.map((s) => [
+      s.id,
+      GOTRUE_INSTANCE_ID,
+      s.email,
+      password,
+      JSON.stringify({ full_name: s.fullName, role: s.role }),
+    ]),
+  };
+  const identities: SeedStatement = {
+    name: 'auth_identity',
+    text: `insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at)
        values ($1::text, $1::uuid, $2::jsonb, 'email', now(), now(), now())
        on conflict (provider_id, provider) do update set identity_data = excluded.identity_data, user_id = excluded.user_id,
          created_at = coalesce(identities.created_at, excluded.created_at), updated_at = coalesce(identities.updated_at, excluded.updated_at)`,
-      [s.id, JSON.stringify({ sub: s.id, email: s.email, email_verified: true, phone_verified: false })],
-    );
-  }
+    runs: specs.map((s) => [
+      s.id,
+      JSON.stringify({ sub: s.id, email: s.email, email_verified: true, phone_verified: false }),
+    ]),
+  };
+  return [users, identities];
 }
 
-async function upsertSales(client: Client, specs: readonly TestUserSpec[]): Promise<void> {
-  // Only rewrite a row that differs, so the updated_at trigger leaves unchanged rows alone.
-  await client.query(
-    `insert into public.sales (id, first_name, last_name, email, role, created_at, updated_at)
+/** The public.sales upsert. Only a row that differs is rewritten, so the updated_at trigger leaves unchanged rows alone. */
+export function salesStatement(specs: readonly TestUserSpec[]): SeedStatement {
+  return {
+    name: 'sales',
+    text: `insert into public.sales (id, first_name, last_name, email, role, created_at, updated_at)
      select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $6::timestamptz[])
      on conflict (id) do update set first_name = excluded.first_name, last_name = excluded.last_name,
        email = excluded.email, role = excluded.role, disabled = false
      where (sales.first_name, sales.last_name, sales.email, sales.role, sales.disabled)
            is distinct from (excluded.first_name, excluded.last_name, excluded.email, excluded.role, false)`,
-    [
-      specs.map((s) => s.id),
-      specs.map((s) => s.firstName),
-      specs.map((s) => s.lastName),
-      specs.map((s) => s.email),
-      specs.map((s) => s.role),
-      specs.map(() => DEFAULT_BASE_TIME),
+    runs: [
+      [
+        specs.map((s) => s.id),
+        specs.map((s) => s.firstName),
+        specs.map((s) => s.lastName),
+        specs.map((s) => s.email),
+        specs.map((s) => s.role),
+        specs.map(() => DEFAULT_BASE_TIME),
+      ],
     ],
-  );
+  };
 }
 
 /**
@@ -434,15 +470,7 @@ async function upsertReference(
   table: 'segments' | 'tags',
   rows: readonly SeedRow[],
 ): Promise<Map<string, ReferenceId>> {
-  const columns = Object.keys(SEED_COLUMN_TYPES[table]).filter((c) => c !== 'id');
-  const arrays = columns.map((c) => rows.map((r) => r[c] ?? null));
-  const casts = columns.map((c) => (c.endsWith('_at') ? 'timestamptz[]' : 'text[]'));
-  await client.query(
-    `insert into public.${quoteIdent(table)} (${columnList(columns)})
-     select * from unnest(${casts.map((c, i) => `$${i + 1}::${c}`).join(', ')})
-     on conflict (name) do nothing`,
-    arrays,
-  );
+  await runStatement(client, referenceStatement(table, rows));
   const { rows: found } = await client.query<{ id: string; name: string }>(
     `select id::text, name from public.${quoteIdent(table)} where name = any($1::text[])`,
     [rows.map((r) => String(r.name))],
@@ -450,24 +478,47 @@ async function upsertReference(
   return new Map(found.map((r) => [r.name, Number(r.id)]));
 }
 
+/**
+ * Inserts the segments or tags that are missing, by name, without their ids: the identity assigns
+ * them (see referenceIdRemapper for how rows pointing at them are rewritten).
+ */
+export function referenceStatement(table: 'segments' | 'tags', rows: readonly SeedRow[]): SeedStatement {
+  const columns = Object.keys(SEED_COLUMN_TYPES[table]).filter((c) => c !== 'id');
+  const casts = columns.map((c) => (c.endsWith('_at') ? 'timestamptz[]' : 'text[]'));
+  return {
+    name: table,
+    text: `insert into public.${quoteIdent(table)} (${columnList(columns)})
+     select * from unnest(${casts.map((c, i) => `$${i + 1}::${c}`).join(', ')})
+     on conflict (name) do nothing`,
+    runs: [columns.map((c) => rows.map((r) => r[c] ?? null))],
+  };
+}
+
 async function upsertMetadata(
   client: Client,
   specs: readonly TestUserSpec[],
   data: SeedStream,
 ): Promise<void> {
-  for (const s of specs) {
-    await client.query(
-      `insert into public.test_user_metadata (id, user_id, role, created_by, created_at, test_data_counts)
+  await runStatement(client, metadataStatement(specs, data.countsByUser));
+}
+
+/** The test_user_metadata upsert: one row per user with the rows generated for them. */
+export function metadataStatement(
+  specs: readonly TestUserSpec[],
+  countsByUser: ReadonlyMap<string, Record<string, number>>,
+): SeedStatement {
+  return {
+    name: 'test_user_metadata',
+    text: `insert into public.test_user_metadata (id, user_id, role, created_by, created_at, test_data_counts)
        values ($1, $2, $3, 'automated_script', $4, $5::jsonb)
        on conflict (user_id) do update set role = excluded.role, test_data_counts = excluded.test_data_counts
        where (test_user_metadata.role, test_user_metadata.test_data_counts) is distinct from (excluded.role, excluded.test_data_counts)`,
-      [
-        uuidv5(`test_user_metadata:${s.id}`, uuidv5.DNS),
-        s.id,
-        s.role,
-        DEFAULT_BASE_TIME,
-        JSON.stringify(data.countsByUser.get(s.id)),
-      ],
-    );
-  }
+    runs: specs.map((s) => [
+      uuidv5(`test_user_metadata:${s.id}`, uuidv5.DNS),
+      s.id,
+      s.role,
+      DEFAULT_BASE_TIME,
+      JSON.stringify(countsByUser.get(s.id)),
+    ]),
+  };
 }

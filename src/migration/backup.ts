@@ -280,6 +280,7 @@ async function writeDump(
     flags: [...dumpFlags(kind, plan), `--snapshot=${ctx.snapshot}`],
     output: sink.stream,
     transform: dumpFilterStream({ beforeData: beforeData || undefined }),
+    inherited: config.childEnv,
     secrets: config.secrets,
   });
   const sums: Promise<ManifestTable[]> = tableManifest(snap, plan.entries);

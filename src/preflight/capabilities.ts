@@ -42,7 +42,8 @@ const can = (privileges: readonly string[], table: string): string =>
 
 const ROLE_FACTS_SQL = `select current_user as role,
   coalesce((select rolsuper or rolbypassrls from pg_roles where rolname = current_user), false) as bypass,
-  coalesce((select has_schema_privilege(oid, 'CREATE') from pg_namespace where nspname = 'public'), false) as create_public,
+  coalesce((select has_schema_privilege(oid, 'CREATE') from pg_namespace where nspname = 'public'),
+           has_database_privilege(current_database(), 'CREATE')) as create_public,
   array(select format('%s', c.oid::regclass) from pg_class c join pg_namespace n on n.oid = c.relnamespace
          where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
            and ${NOT_EXTENSION('c.oid')} and not pg_has_role(c.relowner, 'USAGE')

@@ -55,6 +55,8 @@ export interface PreflightReport {
 interface Problem {
   readonly kind: 'config' | 'state';
   readonly text: string;
+  /** Lines printed under the sentence (e.g. install commands). */
+  readonly details?: readonly string[];
 }
 
 /** How long a preflight query may wait for a lock held by someone else before it gives up. */
@@ -91,7 +93,7 @@ async function checkDatabase(
         await requirePgDump(config, client);
       } catch (err) {
         if (!(err instanceof CrmEnvError)) throw err;
-        problems.push({ kind: 'config', text: err.message });
+        problems.push({ kind: 'config', text: err.message, details: err.details });
       }
     }
   }
@@ -180,9 +182,9 @@ function preflightError(command: string, problems: readonly Problem[]): CrmEnvEr
     ...problems.filter((p) => p.kind === 'state'),
   ];
   const Kind = ordered[0]!.kind === 'config' ? ConfigError : OperationError;
-  if (ordered.length === 1) return new Kind(ordered[0]!.text);
+  if (ordered.length === 1) return new Kind(ordered[0]!.text, { details: ordered[0]!.details });
   return new Kind(`The ${command} preflight found ${ordered.length} problems; nothing was changed.`, {
-    details: ordered.map((p) => `- ${p.text}`),
+    details: ordered.flatMap((p) => [`- ${p.text}`, ...(p.details ?? []).map((d) => `    ${d}`)]),
   });
 }
 

@@ -270,15 +270,17 @@ export type ReferenceId = number | string;
  * same names: `segments.id`, `tags.id`, `organizations.segment_id`, `organizations.tag_ids` and
  * `contacts.tag_ids`; rows of other tables are returned as they are, and no row is modified.
  * Throws a RangeError if a catalogue name is missing from a map (the reference upsert did not run).
+ * An id is whatever stands for one: the {@link ReferenceId} a database returned, or (seed export) SQL
+ * that looks it up by name when the file is loaded.
  */
 export function referenceIdRemapper(
-  segmentIdByName: ReadonlyMap<string, ReferenceId>,
-  tagIdByName: ReadonlyMap<string, ReferenceId>,
+  segmentIdByName: ReadonlyMap<string, unknown>,
+  tagIdByName: ReadonlyMap<string, unknown>,
 ): (table: SeedTableName, row: SeedRow) => SeedRow {
   const idMap = (
     table: 'segments' | 'tags',
     names: readonly string[],
-    byName: ReadonlyMap<string, ReferenceId>,
+    byName: ReadonlyMap<string, unknown>,
   ) =>
     names.map((name) => {
       const id = byName.get(name);
@@ -297,7 +299,7 @@ export function referenceIdRemapper(
     TAGS.map((t) => t.name),
     tagIdByName,
   );
-  const mapOne = (map: readonly ReferenceId[], id: unknown) =>
+  const mapOne = (map: readonly unknown[], id: unknown) =>
     typeof id === 'number' ? (map[id - 1] ?? id) : id;
   const mapTags = (ids: unknown) => (Array.isArray(ids) ? ids.map((id: unknown) => mapOne(tags, id)) : ids);
   return (table, row) => {

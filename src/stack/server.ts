@@ -78,6 +78,9 @@ export function serverUserCanReach(dir: string): boolean {
   }
 }
 
+/** The server programs' environment: they run by absolute path, in the C locale. */
+const SERVER_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' } as const;
+
 function ensureDir(dir: string, who: RunAs, mode = 0o700): void {
   // Folders created on the way stay searchable (0755): the server user must be able to pass them.
   mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -90,7 +93,7 @@ async function pgCtl(spec: ServerSpec, args: readonly string[]): Promise<{ stdou
   return run(path.join(spec.binDir, 'pg_ctl'), ['-D', spec.dataDir, ...args], {
     uid: who.uid,
     gid: who.gid,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' },
+    env: SERVER_ENV,
   });
 }
 
@@ -123,7 +126,7 @@ export async function initCluster(spec: ServerSpec): Promise<boolean> {
       {
         uid: who.uid,
         gid: who.gid,
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C' },
+        env: SERVER_ENV,
       },
     );
   } catch (err) {

@@ -3,6 +3,8 @@ import type { RowKey } from '../../db/row-diff.js';
 import { UsageError } from '../../errors.js';
 import type { SyncResult } from '../../dev/sync.js';
 import { confirmationMessage, syncPush } from '../../dev/sync.js';
+import { planPush } from '../../dev/sync-plan.js';
+import type { Config } from '../../config.js';
 import { formatBytes, shownPath } from '../../format.js';
 import type { VerifyReport } from '../../dev/verify.js';
 import { verifyParity } from '../../dev/verify.js';
@@ -12,6 +14,47 @@ import type { Output } from '../output.js';
 import type { CliSession } from '../context.js';
 import { commandContext } from '../context.js';
 import { withInterrupts } from '../interrupt.js';
+
+const rowCount = (n: number): string => `${n} row${n === 1 ? '' : 's'}`;
+
+/** `sync push --dry-run`: the plan, per table; nothing is changed or locked. */
+async function syncPushDryRun(out: Output, config: Config, deleteNonTestData: boolean): Promise<number> {
+  const result = await withInterrupts(out, (signal) => planPush(config, { signal, deleteNonTestData }, out));
+  out.json({ ...result });
+  out.line(`🧪 Dry run of sync push to ${result.cloud} — nothing was changed:`);
+  out.line();
+  for (const t of result.tables) {
+    const removed =
+      t.nonTestRowsRemoved > 0 ? `  ⚠️  ${rowCount(t.nonTestRowsRemoved)} of non-test users removed` : '';
+    out.line(`   ${t.table}: ${t.rowsNow} → ${rowCount(t.rowsAfter)}${removed}`);
+  }
+  const u = result.testUsers;
+  out.line();
+  out.line(
+    `👥 Test users: ${u.added.length} added, ${u.replaced.length} replaced, ${u.removed.length} removed`,
+  );
+  for (const [label, emails] of [
+    ['added', u.added],
+    ['replaced', u.replaced],
+    ['removed', u.removed],
+  ] as const)
+    if (emails.length > 0) out.line(`   ${label}: ${emails.join(', ')}`);
+  for (const t of result.cloudOnlyTables) out.line(`   Cloud-only table ${t} is left untouched.`);
+  out.line();
+  if (result.nonTestData.rows === 0) out.line('✅ No rows of non-test users would be removed.');
+  else {
+    const owners = result.nonTestData.users.map((x) => x.email ?? x.id).join(', ');
+    out.line(
+      result.wouldRefuse
+        ? `⚠️  The push would refuse: ${rowCount(result.nonTestData.rows)} of non-test users (${owners}) would be removed; it needs --delete-non-test-data.`
+        : `⚠️  ${rowCount(result.nonTestData.rows)} of non-test users (${owners}) would be removed, as --delete-non-test-data asks.`,
+    );
+  }
+  out.line(
+    `   To push: npm run dev:sync:push -- --yes${result.nonTestData.rows > 0 ? ' --delete-non-test-data' : ''}`,
+  );
+  return 0;
+}
 
 /** The spec's verify table: a line per table, then test users and history. */
 export function printVerifyReport(out: Output, report: VerifyReport): void {
@@ -102,9 +145,10 @@ export async function verifyCommand(
 
 export async function syncPushCommand(
   session: CliSession,
-  opts: { yes?: boolean; deleteNonTestData?: boolean },
+  opts: { yes?: boolean; deleteNonTestData?: boolean; dryRun?: boolean },
 ): Promise<number> {
   const { config, out } = commandContext(session);
+  if (opts.dryRun) return syncPushDryRun(out, config, opts.deleteNonTestData ?? false);
   if (!opts.yes && config.cloud) {
     const [first, ...rest] = confirmationMessage(config.cloud);
     throw new UsageError(`${first} Nothing was changed.`, { details: rest });
