@@ -11,14 +11,23 @@
  *   (b) spec   the spec's sync-local-to-cloud.sh: pg_dump cloud + local, TRUNCATE, psql import, counts
  *   (c) floor  `psql \copy … to stdout | psql \copy … from stdin` per table into a truncated cloud
  *
- * with the cloud reached directly and through a proxy adding 20 ms of round trip. Prints a table and
+ *   (a') push with its bulk path off (SYNC_BULK_MIN_ROWS=1e9), scaled set only: what the bulk path saves
+ *
+ * with the cloud reached directly, through a proxy adding 20 ms of round trip, and through one that
+ * also limits each direction to 100 Mbit/s. The proxies count the bytes each route sends to and
+ * receives from the cloud and the round trips it makes; at RTT 0 one extra, untimed run per route
+ * goes through a counting proxy without delay. Then the two shapes of issue 16 (many small tables,
+ * one wide table), one run each, in their own databases. Prints tables (with the load average) and
  * writes bench-results.json. Stops and deletes everything it started at the end, on error or Ctrl-C.
  *
  *   npm run bench
  *
  * Environment knobs: BENCH_ROWS (scaled set size, default 1000000; 0 skips it), BENCH_RUNS (typical,
- * default 5), BENCH_RUNS_LARGE (default 3), BENCH_RUNS_DELAY (default 5), BENCH_RTT_MS (default 20),
- * BENCH_LARGE_RTT=1 (also time the scaled set behind the proxy), PG_BIN (server binaries folder).
+ * default 5), BENCH_RUNS_LARGE (default 3), BENCH_RUNS_DELAY (default 5), BENCH_RUNS_BANDWIDTH
+ * (default 3; 0 skips it), BENCH_RTT_MS (default 20), BENCH_MBIT (default 100), BENCH_LARGE_RTT=1
+ * (also time the scaled set behind the proxy), BENCH_MANY_TABLES (default 200; 0 skips),
+ * BENCH_MANY_ROWS (rows per small table, default 100), BENCH_WIDE_ROWS (default 300000; 0 skips),
+ * BENCH_WIDE_BYTES (default 2048), BENCH_RUNS_SHAPES (default 1), PG_BIN (server binaries folder).
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -45,6 +54,7 @@ import { killAll, run } from './bench/proc.mjs';
 import { startDelayProxy } from './bench/proxy.mjs';
 import { passwordUrl, routeFloor, routePush, routeSpec } from './bench/routes.mjs';
 import { freePort } from './bench/command.mjs';
+import { buildShape } from './bench/shapes.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_FILE = path.join(ROOT, 'bench-results.json');
@@ -62,8 +72,17 @@ const OPTS = {
   runsLarge: int('BENCH_RUNS_LARGE', 3),
   runsDelay: int('BENCH_RUNS_DELAY', 5),
   rttMs: int('BENCH_RTT_MS', 20),
+  runsBandwidth: int('BENCH_RUNS_BANDWIDTH', 3),
+  mbit: int('BENCH_MBIT', 100),
   largeRtt: process.env.BENCH_LARGE_RTT === '1',
+  manyTables: int('BENCH_MANY_TABLES', 200),
+  manyRows: int('BENCH_MANY_ROWS', 100),
+  wideRows: int('BENCH_WIDE_ROWS', 300_000),
+  wideBytes: int('BENCH_WIDE_BYTES', 2048),
+  runsShapes: int('BENCH_RUNS_SHAPES', 1),
 };
+/** The push with its bulk path off: no table reaches this many rows. */
+const NO_BULK = { SYNC_BULK_MIN_ROWS: '1000000000' };
 
 // ---------------------------------------------------------------------------------------------
 // small helpers
@@ -93,12 +112,14 @@ const tempRoot = mkdtempSync(path.join(os.tmpdir(), 'crm-env-bench-'));
 chmodSync(tempRoot, 0o755);
 const specs = [];
 let proxy = null;
+let bandwidthProxy = null;
+let countProxy = null;
 let cleaning = null;
 
 function cleanup() {
   cleaning ??= (async () => {
     killAll();
-    if (proxy) await proxy.close().catch(() => undefined);
+    for (const p of [proxy, bandwidthProxy, countProxy]) if (p) await p.close().catch(() => undefined);
     await Promise.allSettled(specs.map((s) => stopServer(s)));
     rmSync(tempRoot, { recursive: true, force: true });
   })();
@@ -139,8 +160,8 @@ async function startServers(binDir) {
 // database chores (untimed)
 // ---------------------------------------------------------------------------------------------
 
-async function rowCounts(spec, tables) {
-  return withClient(serverUrl(spec), async (c) => {
+async function rowCounts(spec, tables, db = 'postgres') {
+  return withClient(serverUrl(spec, db), async (c) => {
     const out = {};
     for (const t of tables) {
       const { rows } = await c.query(`select count(*)::bigint as n from ${t.qualified}`);
@@ -152,8 +173,8 @@ async function rowCounts(spec, tables) {
 
 async function assertCloudEqualsLocal(ctx, what) {
   const [l, c] = await Promise.all([
-    rowCounts(ctx.localSpec, ctx.tables),
-    rowCounts(ctx.cloudSpec, ctx.tables),
+    rowCounts(ctx.localSpec, ctx.tables, ctx.db),
+    rowCounts(ctx.cloudSpec, ctx.tables, ctx.db),
   ]);
   const bad = ctx.tables.filter((t) => l[t.name] !== c[t.name]);
   if (bad.length > 0) {
@@ -168,7 +189,7 @@ async function settle(ctx, { truncateCloud = false } = {}) {
   rmSync(ctx.backupDir, { recursive: true, force: true });
   rmSync(path.join(ctx.projectDir, 'spec-sync'), { recursive: true, force: true });
   const list = ctx.tables.map((t) => t.qualified).join(', ');
-  await withClient(serverUrl(ctx.cloudSpec), async (c) => {
+  await withClient(serverUrl(ctx.cloudSpec, ctx.db), async (c) => {
     if (truncateCloud) await c.query(`truncate table ${list}`);
     else await c.query(`vacuum ${list}`);
   });
@@ -211,156 +232,215 @@ async function measureRtt(port, password) {
 // one scenario: a data set at one network distance
 // ---------------------------------------------------------------------------------------------
 
-async function scenario(ctx, { dataset, rows, rttMs, runs }) {
-  const cloudPort = rttMs > 0 ? ctx.proxyPort : ctx.cloudSpec.port;
-  if (rttMs > 0 && ctx.proxyRttMs !== rttMs) throw new Error('proxy RTT mismatch');
-  const samples = {
-    push: [],
-    transfer: [],
-    spec: [],
-    floor: [],
-    timings: [],
-    specSteps: [],
-    load: [],
-    choresS: 0,
-  };
+/**
+ * The routes a scenario times. `settle` prepares the cloud before each run (the floor route starts
+ * from an empty cloud).
+ */
+const ROUTES = {
+  push: { label: '(a) push', run: (ctx, port) => routePush(ctx, port), settle: {} },
+  pushNoBulk: {
+    label: "(a') push, bulk path off",
+    run: (ctx, port) => routePush(ctx, port, NO_BULK),
+    settle: {},
+  },
+  spec: { label: '(b) spec', run: (ctx, port) => routeSpec(ctx, port), settle: {} },
+  floor: { label: '(c) floor', run: (ctx, port) => routeFloor(ctx, port), settle: { truncateCloud: true } },
+};
+
+/** Runs one route once (settled first), checks the cloud, and reads the proxy's counters. */
+async function runRoute(ctx, name, port, via, chore) {
+  const route = ROUTES[name];
+  await chore(() => settle(ctx, route.settle));
+  via?.reset();
+  const r = await route.run(ctx, port);
+  const traffic = via ? via.stats() : null;
+  const load = cpuLoad();
+  await chore(() => assertCloudEqualsLocal(ctx, route.label));
+  return { ...r, traffic, load };
+}
+
+/** Median of each counter over the runs that went through a proxy. */
+function medianTraffic(list) {
+  const l = list.filter((t) => t !== null);
+  if (l.length === 0) return null;
+  return Object.fromEntries(Object.keys(l[0]).map((k) => [k, median(l.map((t) => t[k]))]));
+}
+
+/**
+ * One data set at one network distance: `runs` rounds of every route in `routes`. `via` is the proxy
+ * the cloud is reached through (null = directly; then, with `account`, one more untimed run per route
+ * goes through the counting proxy for the bytes and round trips).
+ */
+async function scenario(ctx, { dataset, rows, rttMs, mbit = 0, runs, via, routes, account = true }) {
+  const cloudPort = via ? via.port : ctx.cloudSpec.port;
+  const samples = Object.fromEntries(routes.map((r) => [r, []]));
+  let choresS = 0;
   const chore = async (fn) => {
     const t = performance.now();
     await fn();
-    samples.choresS += (performance.now() - t) / 1000;
+    choresS += (performance.now() - t) / 1000;
   };
-  let lastPush = null;
+  const link = `RTT ${rttMs} ms${mbit ? `, ${mbit} Mbit/s` : ''}`;
   log(
-    `\n▶ ${dataset} (${rows.toLocaleString('en-US')} rows), RTT ${rttMs} ms, ${runs} runs per route  [${elapsed()}]`,
+    `\n▶ ${dataset} (${rows.toLocaleString('en-US')} rows), ${link}, ${runs} runs per route  [${elapsed()}]`,
   );
   for (let i = 1; i <= runs; i++) {
-    await chore(() => settle(ctx));
-    const a = await routePush(ctx, cloudPort);
-    samples.load.push(cpuLoad());
-    await chore(() => assertCloudEqualsLocal(ctx, 'the push'));
-    if (a.rows !== rows) throw new Error(`the push copied ${a.rows} rows, expected ${rows}`);
-    samples.push.push(a.seconds);
-    samples.transfer.push(a.transfer);
-    samples.timings.push(a.timings);
-    lastPush = a;
-
-    await chore(() => settle(ctx));
-    const b = await routeSpec(ctx, cloudPort);
-    samples.load.push(cpuLoad());
-    await chore(() => assertCloudEqualsLocal(ctx, 'the spec route'));
-    samples.spec.push(b.seconds);
-    samples.specSteps.push(b.steps);
-
-    await chore(() => settle(ctx, { truncateCloud: true }));
-    const c = await routeFloor(ctx, cloudPort);
-    samples.load.push(cpuLoad());
-    await chore(() => assertCloudEqualsLocal(ctx, 'the floor route'));
-    samples.floor.push(c.seconds);
-
-    log(
-      `  run ${i}/${runs}: (a) ${fmtS(a.seconds)} s [transfer ${fmtS(a.transfer)} s]   (b) ${fmtS(b.seconds)} s   (c) ${fmtS(c.seconds)} s   [${elapsed()}]`,
-    );
+    const line = [];
+    for (const name of routes) {
+      const r = await runRoute(ctx, name, cloudPort, via, chore);
+      if (name.startsWith('push') && r.rows !== rows)
+        throw new Error(`${ROUTES[name].label} copied ${r.rows} rows, expected ${rows}`);
+      samples[name].push(r);
+      line.push(
+        `${ROUTES[name].label.split(' ')[0]} ${fmtS(r.seconds)} s${r.transfer !== undefined ? ` [transfer ${fmtS(r.transfer)} s]` : ''}`,
+      );
+    }
+    log(`  run ${i}/${runs}: ${line.join('   ')}   load ${cpuLoad().load1}  [${elapsed()}]`);
   }
+  const traffic = {};
+  for (const name of routes) traffic[name] = medianTraffic(samples[name].map((s) => s.traffic));
+  if (!via && account && countProxy) {
+    for (const name of routes) {
+      const r = await runRoute(ctx, name, countProxy.port, countProxy, chore);
+      traffic[name] = r.traffic;
+    }
+    log(`  (one more untimed run per route through the counting proxy)  [${elapsed()}]`);
+  }
+  const med = (name, f) => (samples[name] ? median(samples[name].map(f)) : null);
   const m = {
-    push: median(samples.push),
-    transfer: median(samples.transfer),
-    spec: median(samples.spec),
-    floor: median(samples.floor),
+    push: med('push', (s) => s.seconds),
+    transfer: med('push', (s) => s.transfer),
+    pushNoBulk: med('pushNoBulk', (s) => s.seconds),
+    spec: med('spec', (s) => s.seconds),
+    floor: med('floor', (s) => s.seconds),
   };
   const timingKeys = ['preflightMs', 'backupMs', 'transferMs', 'verifyMs', 'totalMs'];
-  const pushTimings = Object.fromEntries(
-    timingKeys.map((k) => [k, median(samples.timings.map((t) => t[k]))]),
-  );
-  const specKeys = Object.keys(samples.specSteps[0] ?? {});
-  const specSteps = Object.fromEntries(specKeys.map((k) => [k, median(samples.specSteps.map((s) => s[k]))]));
+  const pushTimings = Object.fromEntries(timingKeys.map((k) => [k, med('push', (s) => s.timings[k])]));
+  const specKeys = Object.keys(samples.spec?.[0]?.steps ?? {});
+  const specSteps = Object.fromEntries(specKeys.map((k) => [k, med('spec', (s) => s.steps[k])]));
+  const lastPush = samples.push.at(-1);
+  const all = Object.values(samples).flat();
   return {
     dataset,
     rows,
     rttMs,
+    mbit,
     runs,
     medians: m,
     ratios: {
       pushOverSpec: ratio(m.push, m.spec),
       transferOverFloor: ratio(m.transfer, m.floor),
       specOverPush: ratio(m.spec, m.push),
+      pushNoBulkOverSpec: ratio(m.pushNoBulk, m.spec),
     },
     pushTimingsMedianMs: pushTimings,
     specStepsMedianS: specSteps,
     lastPushTables: lastPush?.tables ?? [],
+    bulkLoad: lastPush?.bulkLoad ?? null,
     backupBytes: lastPush?.backupBytes ?? null,
+    traffic,
     load: {
-      load1Median: median(samples.load.map((l) => l.load1)),
-      cpuPressureMedian: median(samples.load.map((l) => l.cpuPressure10s)),
+      load1Median: median(all.map((s) => s.load.load1)),
+      cpuPressureMedian: median(all.map((s) => s.load.cpuPressure10s)),
     },
-    samples,
+    choresS,
+    samples: Object.fromEntries(
+      Object.entries(samples).map(([k, v]) => [
+        k,
+        v.map((s) => ({ seconds: s.seconds, timings: s.timings })),
+      ]),
+    ),
   };
 }
 
-/** The issue's goals, judged on the medians (null = no goal for this row). */
+/** The issues' goals, judged on the medians (null = no goal for this row). */
 function goalsFor(r) {
   const out = [];
+  const le = (v, limit) => v !== null && v !== undefined && v <= limit;
   if (r.dataset === 'scaled' && r.rttMs === 0) {
-    out.push({
-      goal: '(a) ≤ 0.6 × (b)',
-      met: r.ratios.pushOverSpec !== null && r.ratios.pushOverSpec <= 0.6,
-    });
-    out.push({
-      goal: 'transfer ≤ 1.25 × (c)',
-      met: r.ratios.transferOverFloor !== null && r.ratios.transferOverFloor <= 1.25,
-    });
+    out.push({ goal: '(a) ≤ 0.6 × (b)', met: le(r.ratios.pushOverSpec, 0.6) });
+    out.push({ goal: 'transfer ≤ 1.25 × (c)', met: le(r.ratios.transferOverFloor, 1.25) });
   }
-  if (r.dataset === 'typical' && r.rttMs > 0) {
-    out.push({
-      goal: '(a) ≥ 3× faster than (b)',
-      met: r.ratios.specOverPush !== null && r.ratios.specOverPush >= 3,
-    });
+  if (r.dataset === 'typical' && r.rttMs > 0 && !r.mbit) {
+    out.push({ goal: '(a) ≤ 0.3 × (b)', met: le(r.ratios.pushOverSpec, 0.3) });
+    out.push({ goal: '(a) ≤ 25 round trips', met: le(r.traffic.push?.roundTrips, 25) });
+  }
+  if (r.dataset === 'many-tables' || r.dataset === 'wide-table') {
+    // Issue 16: at most the spec route's time plus the backup; the spec route (no count loop for
+    // these shapes) is pg_dump of the cloud (its backup) + pg_dump local + truncate + psql import.
+    out.push({ goal: '(a) ≤ (b) (pg_dump backup + pg_dump | psql)', met: le(r.ratios.pushOverSpec, 1) });
   }
   return out;
 }
 
+const mb = (b) => (b === null || b === undefined ? '—' : (b / 1024 / 1024).toFixed(1));
+const linkOf = (r) => `${r.rttMs} ms${r.mbit ? ` / ${r.mbit} Mbit` : ''}`;
+
 function printTable(results) {
   log('\n## Results (medians, seconds)\n');
   log(
-    '| data set | rows | RTT | runs | (a) push s | transfer s | (b) spec s | (c) floor s | (a)/(b) | transfer/(c) | goal |',
+    "| data set | rows | RTT / bandwidth | runs | (a) push s | transfer s | (a') no bulk s | (b) spec s | (c) floor s | (a)/(b) | (a')/(b) | transfer/(c) | load avg 1 min | goal |",
   );
-  log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of results) {
     const goals = r.goals.map((g) => `${g.met ? '✅' : '❌'} ${g.goal}`).join('; ') || '—';
     log(
-      `| ${r.dataset} | ${r.rows.toLocaleString('en-US')} | ${r.rttMs} ms | ${r.runs} | ${fmtS(r.medians.push)} | ${fmtS(r.medians.transfer)} | ${fmtS(r.medians.spec)} | ${fmtS(r.medians.floor)} | ${fmtR(r.ratios.pushOverSpec)} | ${fmtR(r.ratios.transferOverFloor)} | ${goals} |`,
+      `| ${r.dataset} | ${r.rows.toLocaleString('en-US')} | ${linkOf(r)} | ${r.runs} | ${fmtS(r.medians.push)} | ${fmtS(r.medians.transfer)} | ${fmtS(r.medians.pushNoBulk)} | ${fmtS(r.medians.spec)} | ${fmtS(r.medians.floor)} | ${fmtR(r.ratios.pushOverSpec)} | ${fmtR(r.ratios.pushNoBulkOverSpec)} | ${fmtR(r.ratios.transferOverFloor)} | ${r.load.load1Median?.toFixed(2) ?? '—'} | ${goals} |`,
     );
   }
-  log('\n### Spread (min – max of the runs, seconds) and machine load after the runs\n');
-  log('| data set | RTT | (a) push | transfer | (b) spec | (c) floor | load avg 1 min | CPU pressure 10 s |');
-  log('|---|---:|---:|---:|---:|---:|---:|---:|');
-  const span = (v) => `${fmtS(Math.min(...v))} – ${fmtS(Math.max(...v))}`;
+  log('\n### Traffic with the cloud per route (at the proxy; MB = MiB)\n');
+  log('| data set | RTT / bandwidth | route | MB to cloud | MB from cloud | round trips | connections |');
+  log('|---|---:|---|---:|---:|---:|---:|');
+  for (const r of results) {
+    for (const [name, t] of Object.entries(r.traffic)) {
+      if (!t) continue;
+      log(
+        `| ${r.dataset} | ${linkOf(r)} | ${ROUTES[name].label} | ${mb(t.bytesToServer)} | ${mb(t.bytesToClient)} | ${t.roundTrips} | ${t.connections} |`,
+      );
+    }
+  }
+  log('\n### Spread (min – max of the runs, seconds) and machine load during the runs\n');
+  log(
+    '| data set | RTT / bandwidth | (a) push | (b) spec | (c) floor | load avg 1 min | CPU pressure 10 s |',
+  );
+  log('|---|---:|---:|---:|---:|---:|---:|');
+  const span = (v) =>
+    v && v.length
+      ? `${fmtS(Math.min(...v.map((x) => x.seconds)))} – ${fmtS(Math.max(...v.map((x) => x.seconds)))}`
+      : '—';
   for (const r of results) {
     const s = r.samples;
     const p = r.load.cpuPressureMedian === null ? '—' : `${r.load.cpuPressureMedian.toFixed(0)} %`;
     log(
-      `| ${r.dataset} | ${r.rttMs} ms | ${span(s.push)} | ${span(s.transfer)} | ${span(s.spec)} | ${span(s.floor)} | ${r.load.load1Median?.toFixed(2) ?? '—'} | ${p} |`,
+      `| ${r.dataset} | ${linkOf(r)} | ${span(s.push)} | ${span(s.spec)} | ${span(s.floor)} | ${r.load.load1Median?.toFixed(2) ?? '—'} | ${p} |`,
     );
   }
   log("\n### (a) push breakdown (medians of the CLI's own timings, seconds)\n");
   log(
-    '| data set | RTT | preflight | backup | transfer | verify | total (in CLI) | wall (process) | backup size |',
+    '| data set | RTT / bandwidth | preflight | backup | transfer | verify | total (in CLI) | wall (process) | backup size | bulk path |',
   );
-  log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of results) {
     const t = r.pushTimingsMedianMs;
     const s = (ms) => fmtS(ms === null ? null : ms / 1000);
-    const mb = r.backupBytes === null ? '—' : `${(r.backupBytes / 1024 / 1024).toFixed(1)} MB`;
+    const b = r.bulkLoad;
+    const bulk =
+      b && (b.tables.length || b.cycleForeignKeys.length)
+        ? `${b.tables.length} tables, ${b.indexes} indexes + ${b.foreignKeys} FKs re-created in ${fmtS(b.rebuildMs / 1000)} s`
+        : '—';
     log(
-      `| ${r.dataset} | ${r.rttMs} ms | ${s(t.preflightMs)} | ${s(t.backupMs)} | ${s(t.transferMs)} | ${s(t.verifyMs)} | ${s(t.totalMs)} | ${fmtS(r.medians.push)} | ${mb} |`,
+      `| ${r.dataset} | ${linkOf(r)} | ${s(t.preflightMs)} | ${s(t.backupMs)} | ${s(t.transferMs)} | ${s(t.verifyMs)} | ${s(t.totalMs)} | ${fmtS(r.medians.push)} | ${mb(r.backupBytes)} MB | ${bulk} |`,
     );
   }
   log('\n### (b) spec route breakdown (medians, seconds)\n');
-  log('| data set | RTT | pg_dump cloud | pg_dump local | truncate | psql import | verify (17 psql) |');
+  log(
+    '| data set | RTT / bandwidth | pg_dump cloud | pg_dump local | truncate | psql import | verify (17 psql) |',
+  );
   log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const s = r.specStepsMedianS;
     log(
-      `| ${r.dataset} | ${r.rttMs} ms | ${fmtS(s.cloudDump)} | ${fmtS(s.localDump)} | ${fmtS(s.truncate)} | ${fmtS(s.import)} | ${fmtS(s.verify)} |`,
+      `| ${r.dataset} | ${linkOf(r)} | ${fmtS(s.cloudDump)} | ${fmtS(s.localDump)} | ${fmtS(s.truncate)} | ${fmtS(s.import)} | ${fmtS(s.verify)} |`,
     );
   }
   const big = results.find((r) => r.dataset === 'scaled' && r.rttMs === 0);
@@ -431,9 +511,9 @@ async function main() {
     localSpec,
     cloudSpec,
     tables,
-    proxyPort: null,
-    proxyRttMs: 0,
+    db: 'postgres',
   };
+  countProxy = await startDelayProxy({ targetPort: cloudSpec.port, delayMs: 0 });
   const totalRows = async () => Object.values(await rowCounts(localSpec, tables)).reduce((a, b) => a + b, 0);
 
   // The cloud starts out holding the data (a push replaces existing data; its backup has real work).
@@ -446,18 +526,34 @@ async function main() {
     results.push(r);
   };
   let measuredRttMs = null;
-  if (OPTS.runs > 0)
-    add(await scenario(ctx, { dataset: 'typical', rows: typicalRows, rttMs: 0, runs: OPTS.runs }));
+  const routes = ['push', 'spec', 'floor'];
+  const typical = { dataset: 'typical', rows: typicalRows, routes };
+  if (OPTS.runs > 0) add(await scenario(ctx, { ...typical, rttMs: 0, runs: OPTS.runs, via: null }));
   if (OPTS.rttMs > 0 && OPTS.runsDelay > 0) {
     proxy = await startDelayProxy({ targetPort: cloudSpec.port, delayMs: OPTS.rttMs / 2 });
-    ctx.proxyPort = proxy.port;
-    ctx.proxyRttMs = OPTS.rttMs;
     measuredRttMs = await measureRtt(proxy.port, cloudSpec.password);
     log(
       `\nDelay proxy on port ${proxy.port}: ${OPTS.rttMs / 2} ms each way; measured select-1 round trip ${measuredRttMs.toFixed(1)} ms`,
     );
+    add(await scenario(ctx, { ...typical, rttMs: OPTS.rttMs, runs: OPTS.runsDelay, via: proxy }));
+  }
+  if (OPTS.rttMs > 0 && OPTS.mbit > 0 && OPTS.runsBandwidth > 0) {
+    bandwidthProxy = await startDelayProxy({
+      targetPort: cloudSpec.port,
+      delayMs: OPTS.rttMs / 2,
+      mbitPerS: OPTS.mbit,
+    });
+    log(
+      `\nBandwidth proxy on port ${bandwidthProxy.port}: ${OPTS.rttMs / 2} ms each way, ${OPTS.mbit} Mbit/s each way`,
+    );
     add(
-      await scenario(ctx, { dataset: 'typical', rows: typicalRows, rttMs: OPTS.rttMs, runs: OPTS.runsDelay }),
+      await scenario(ctx, {
+        ...typical,
+        rttMs: OPTS.rttMs,
+        mbit: OPTS.mbit,
+        runs: OPTS.runsBandwidth,
+        via: bandwidthProxy,
+      }),
     );
   }
 
@@ -479,12 +575,41 @@ async function main() {
     );
     await settle(ctx);
     await routePush(ctx, cloudSpec.port);
-    add(await scenario(ctx, { dataset: 'scaled', rows: scaledRows, rttMs: 0, runs: OPTS.runsLarge }));
-    if (OPTS.largeRtt && proxy) {
-      add(
-        await scenario(ctx, { dataset: 'scaled', rows: scaledRows, rttMs: OPTS.rttMs, runs: OPTS.runsLarge }),
-      );
-    }
+    const scaled = { dataset: 'scaled', rows: scaledRows, runs: OPTS.runsLarge };
+    add(
+      await scenario(ctx, {
+        ...scaled,
+        rttMs: 0,
+        via: null,
+        routes: ['push', 'pushNoBulk', 'spec', 'floor'],
+      }),
+    );
+    if (OPTS.largeRtt && proxy)
+      add(await scenario(ctx, { ...scaled, rttMs: OPTS.rttMs, via: proxy, routes }));
+  }
+
+  const shapes = [
+    ['many-tables', OPTS.manyTables, { tables: OPTS.manyTables, rows: OPTS.manyRows }],
+    ['wide-table', OPTS.wideRows, { rows: OPTS.wideRows, textBytes: OPTS.wideBytes }],
+  ];
+  for (const [shape, size, params] of shapes) {
+    if (size === 0 || OPTS.runsShapes === 0) continue;
+    log(`\nBuilding the ${shape} shape (${JSON.stringify(params)})...  [${elapsed()}]`);
+    const db = await buildShape(localSpec, cloudSpec, shape, params);
+    const shapeTables = await withClient(serverUrl(localSpec, db), (c) => readTables(c, 'public'));
+    const sctx = { ...ctx, db, tables: shapeTables, shape };
+    const rows = Object.values(await rowCounts(localSpec, shapeTables, db)).reduce((a, b) => a + b, 0);
+    await routePush(sctx, cloudSpec.port);
+    add(
+      await scenario(sctx, {
+        dataset: shape,
+        rows,
+        rttMs: 0,
+        runs: OPTS.runsShapes,
+        via: null,
+        routes: ['push', 'spec'],
+      }),
+    );
   }
 
   const cpus = os.cpus();
@@ -501,8 +626,9 @@ async function main() {
       max_wal_size: environment.wal,
     },
     note: 'local server, cloud server, proxy and clients share this machine',
-    delayProxy: OPTS.rttMs > 0 ? { oneWayMs: OPTS.rttMs / 2, measuredSelect1Ms: measuredRttMs } : null,
+    delayProxy: proxy ? { oneWayMs: OPTS.rttMs / 2, measuredSelect1Ms: measuredRttMs } : null,
     scaledCounts: OPTS.rows > 0 ? scaledCounts(OPTS.rows) : null,
+    loadAverageAtEnd: os.loadavg().map((x) => Number(x.toFixed(2))),
     scaledBuildSeconds: scaledBuildS,
   };
 
@@ -512,6 +638,7 @@ async function main() {
   log(
     `- servers: fsync=${env.serverSettings.fsync}, shared_buffers=${env.serverSettings.shared_buffers}, max_wal_size=${env.serverSettings.max_wal_size}; ${env.note}`,
   );
+  log(`- load average at the end (1/5/15 min): ${env.loadAverageAtEnd.join(' / ')} on ${env.cpus} CPUs`);
   if (env.delayProxy)
     log(
       `- delay proxy: ${env.delayProxy.oneWayMs} ms each way (measured select 1: ${measuredRttMs.toFixed(1)} ms)`,

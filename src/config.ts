@@ -50,6 +50,11 @@ export const RESERVED_TEST_TLDS = ['test', 'local', 'example', 'invalid', 'local
 /** GoTrue refuses passwords shorter than 6 characters; bcrypt only reads the first 72 bytes. */
 export const TEST_PASSWORD_BYTES = { min: 6, max: 72 } as const;
 export const DEFAULT_TEST_PASSWORD = 'TestPass123!';
+/**
+ * From this many rows a table loads faster without its secondary indexes and foreign keys (re-created
+ * after the load, one scan each) than with them (one index entry and one key check per row).
+ */
+export const DEFAULT_SYNC_BULK_MIN_ROWS = 50_000;
 
 /** Where a URL came from, shown next to it so that nobody pushes to a database by surprise. */
 export type UrlSource =
@@ -110,6 +115,11 @@ export interface Config {
   readonly backupRetention: number;
   /** Explicit pg_dump binary (PG_DUMP); null = discover. */
   readonly pgDump: string | null;
+  /**
+   * Tables with at least this many local rows take the push's bulk path (SYNC_BULK_MIN_ROWS): their
+   * secondary indexes and foreign keys are dropped for the load and re-created after it.
+   */
+  readonly syncBulkMinRows: number;
   readonly migrationsDir: string;
   /** Passwords found in the configured URLs, for redacting child-process output. */
   readonly secrets: readonly string[];
@@ -194,6 +204,7 @@ const VARIABLES = {
   PG_DUMP: z.string().min(1).optional(),
   BACKUP_DIR: z.string().min(1).default('backups'),
   BACKUP_RETENTION: numberIn(0, 100_000).default(10),
+  SYNC_BULK_MIN_ROWS: numberIn(1, 1_000_000_000).default(DEFAULT_SYNC_BULK_MIN_ROWS),
 } as const;
 
 type Variables = { -readonly [K in keyof typeof VARIABLES]: z.output<(typeof VARIABLES)[K]> };
@@ -459,6 +470,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     backupDir: path.resolve(projectDir, e.BACKUP_DIR),
     backupRetention: e.BACKUP_RETENTION,
     pgDump: e.PG_DUMP ?? null,
+    syncBulkMinRows: e.SYNC_BULK_MIN_ROWS,
     migrationsDir: path.join(projectDir, 'supabase', 'migrations'),
     secrets,
     childEnv: childEnv(env, {}),

@@ -10,7 +10,7 @@ const running = new Set();
 
 /** Variables that would point a child at another database or change how libpq / crm-env behave. */
 const STRIP =
-  /^(PG|LOCAL_DATABASE_URL$|DATABASE_URL|BACKUP_DIR$|STACK_DIR$|SEED|TEST_|OPPORTUNITY_|LOCAL_DB_PORT$|SANDBOX_DB_PORT$)/;
+  /^(PG|LOCAL_DATABASE_URL$|DATABASE_URL|BACKUP_DIR$|STACK_DIR$|SEED|TEST_|OPPORTUNITY_|LOCAL_DB_PORT$|SANDBOX_DB_PORT$|SYNC_)/;
 
 /** The parent's environment without anything that could redirect a child, plus `extra`. */
 export function childEnv(extra = {}) {

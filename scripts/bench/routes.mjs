@@ -8,7 +8,9 @@
  *              into an already truncated cloud: the least work any route can do
  *
  * `ctx`: { psql, pgDump, cliBin, projectDir, backupDir, local: {port, password}, cloud: {password},
- * tables } where `tables` are local's public tables (catalog order: parents first).
+ * tables, db?, shape? } where `tables` are local's public tables (catalog order: parents first), `db`
+ * the database on both servers (default postgres) and `shape` set for the bench's own schemas (the
+ * spec route then truncates their tables and skips the CRM's count loop).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -16,9 +18,9 @@ import { performance } from 'node:perf_hooks';
 import { childEnv, run } from './proc.mjs';
 
 /** A URL without the password: psql and pg_dump get it through PGPASSWORD. */
-export const plainUrl = (port) => `postgresql://postgres@127.0.0.1:${port}/postgres`;
-export const passwordUrl = (port, password) =>
-  `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+export const plainUrl = (port, db = 'postgres') => `postgresql://postgres@127.0.0.1:${port}/${db}`;
+export const passwordUrl = (port, password, db = 'postgres') =>
+  `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
 
 const since = (t) => (performance.now() - t) / 1000;
 
@@ -26,11 +28,13 @@ const since = (t) => (performance.now() - t) / 1000;
 // (a) crm-env sync push
 // ---------------------------------------------------------------------------------------------
 
-export async function routePush(ctx, cloudPort) {
+/** `extraEnv`: e.g. `{ SYNC_BULK_MIN_ROWS: '1000000000' }` to time the push without its bulk path. */
+export async function routePush(ctx, cloudPort, extraEnv = {}) {
   const env = childEnv({
-    LOCAL_DATABASE_URL: passwordUrl(ctx.local.port, ctx.local.password),
-    DATABASE_URL_PRODUCTION: passwordUrl(cloudPort, ctx.cloud.password),
+    LOCAL_DATABASE_URL: passwordUrl(ctx.local.port, ctx.local.password, ctx.db),
+    DATABASE_URL_PRODUCTION: passwordUrl(cloudPort, ctx.cloud.password, ctx.db),
     BACKUP_DIR: ctx.backupDir,
+    ...extraEnv,
   });
   const t = performance.now();
   const { stdout } = await run(process.execPath, [ctx.cliBin, 'sync', 'push', '--force', '--json'], {
@@ -47,6 +51,7 @@ export async function routePush(ctx, cloudPort) {
     rows: result.totalRows,
     backupBytes: result.backupBytes,
     tables: result.tables,
+    bulkLoad: result.bulkLoad ?? null,
   };
 }
 
@@ -103,8 +108,8 @@ export async function routeSpec(ctx, cloudPort) {
   const dir = path.join(ctx.projectDir, 'spec-sync');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const cloudUrl = plainUrl(cloudPort);
-  const localUrl = plainUrl(ctx.local.port);
+  const cloudUrl = plainUrl(cloudPort, ctx.db);
+  const localUrl = plainUrl(ctx.local.port, ctx.db);
   const cloudEnv = childEnv({ PGPASSWORD: ctx.cloud.password });
   const localEnv = childEnv({ PGPASSWORD: ctx.local.password });
   // -v ON_ERROR_STOP=1 is an addition: without it psql reports success after a failed statement.
@@ -125,11 +130,15 @@ export async function routeSpec(ctx, cloudPort) {
   await run(ctx.pgDump, [localUrl, ...DUMP_ARGS, '-f', dumpFile], { env: localEnv });
   lap('localDump');
   // Step 3: clear cloud data; step 4: import local data.
-  await run(ctx.psql, psqlCloud, { env: cloudEnv, stdin: SPEC_TRUNCATE });
+  const truncate = ctx.shape
+    ? `TRUNCATE TABLE ${ctx.tables.map((t) => t.qualified).join(', ')} CASCADE;\n`
+    : SPEC_TRUNCATE;
+  await run(ctx.psql, psqlCloud, { env: cloudEnv, stdin: truncate });
   lap('truncate');
   await run(ctx.psql, psqlCloud, { env: cloudEnv, stdin: { file: dumpFile } });
   lap('import');
-  // Step 7: verify-environment.sh.
+  // Step 7: verify-environment.sh (the CRM's tables; the bench's own shapes have none to count).
+  if (ctx.shape) return { seconds: since(t0), steps };
   for (const table of SPEC_VERIFY_TABLES) {
     const sql = `SELECT COUNT(*) FROM public.${table};`;
     const l = await run(ctx.psql, [localUrl, '-X', '-t', '-c', sql], { env: localEnv });
@@ -171,8 +180,8 @@ const PIPE = [
 export async function routeFloor(ctx, cloudPort) {
   const base = {
     BENCH_PSQL: ctx.psql,
-    BENCH_LOCAL_URL: plainUrl(ctx.local.port),
-    BENCH_CLOUD_URL: plainUrl(cloudPort),
+    BENCH_LOCAL_URL: plainUrl(ctx.local.port, ctx.db),
+    BENCH_CLOUD_URL: plainUrl(cloudPort, ctx.db),
     BENCH_LOCAL_PW: ctx.local.password,
     BENCH_CLOUD_PW: ctx.cloud.password,
   };

@@ -5,7 +5,6 @@
 import type { QueryResult } from 'pg';
 import type { Client } from './connect.js';
 import { qualify, quoteLiteral } from './sql.js';
-import { OperationError } from '../errors.js';
 
 export interface ColumnInfo {
   readonly name: string;
@@ -149,29 +148,26 @@ export async function readTables(client: Client, schema = 'public'): Promise<Tab
 
 /**
  * Topological order, parents first; ties broken by name so the order is stable. References to tables
- * outside the set (other schemas) are ignored. A cycle is an error: loading it would need deferred
- * constraints or disabled triggers, which crm-env does not do behind your back.
+ * outside the set (other schemas) are ignored. Tables whose foreign keys form a cycle have no such
+ * order: the reference that closes the cycle is skipped (the push loads those tables with the cycle's
+ * constraints dropped and re-added, see src/db/bulk-load.ts).
  */
 export function sortByForeignKeys(tables: readonly TableInfo[]): TableInfo[] {
   const byKey = new Map(tables.map((t) => [tableKey(t.schema, t.name), t]));
   const done = new Set<string>();
   const visiting = new Set<string>();
   const out: TableInfo[] = [];
-  const visit = (key: string, path: string[]): void => {
+  const visit = (key: string): void => {
     if (done.has(key)) return;
-    if (visiting.has(key)) {
-      throw new OperationError(
-        `Foreign keys form a cycle (${[...path, key].join(' → ')}); crm-env cannot order these tables.`,
-      );
-    }
+    if (visiting.has(key)) return;
     visiting.add(key);
     const t = byKey.get(key)!;
-    for (const parent of [...t.references].sort()) if (byKey.has(parent)) visit(parent, [...path, key]);
+    for (const parent of [...t.references].sort()) if (byKey.has(parent)) visit(parent);
     visiting.delete(key);
     done.add(key);
     out.push(t);
   };
-  for (const key of [...byKey.keys()].sort()) visit(key, []);
+  for (const key of [...byKey.keys()].sort()) visit(key);
   return out;
 }
 

@@ -19,7 +19,7 @@ import {
   pruneBackups,
   reserveBackupFile,
 } from '../db/backup-file.js';
-import type { ManifestTable } from '../db/backup-manifest.js';
+import type { ManifestTable, TextSink } from '../db/backup-manifest.js';
 import {
   backupHeader,
   COPY_SETTINGS_SQL,
@@ -34,6 +34,7 @@ import {
 } from '../db/backup-manifest.js';
 import type { TableInfo } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
+import { writeCopyBlocksBatched } from '../db/copy-batch.js';
 import { withClient } from '../db/connect.js';
 import { shownPath } from '../format.js';
 import { redactUrl } from '../redact.js';
@@ -64,6 +65,7 @@ export async function writeSyncBackup(
   authIdentities: TableInfo,
   testDomain: string,
   notes: readonly string[],
+  batched: ReadonlySet<TableInfo> = new Set(),
 ): Promise<SyncBackupResult> {
   const createdAt = new Date();
   const reserved = await reserveBackupFile(
@@ -79,6 +81,7 @@ export async function writeSyncBackup(
     written = await writeBackupText(reserved, cloud, config, tables, authUsers, authIdentities, testDomain, {
       notes,
       createdAt,
+      batched,
     });
     // Durable before the push empties anything.
     file = await commitBackupFile(reserved);
@@ -104,7 +107,7 @@ async function writeBackupText(
   authUsers: TableInfo,
   authIdentities: TableInfo,
   testDomain: string,
-  header: { notes: readonly string[]; createdAt: Date },
+  header: { notes: readonly string[]; createdAt: Date; batched: ReadonlySet<TableInfo> },
 ): Promise<Omit<SyncBackupResult, 'file'>> {
   const sink = reserved.sink;
   const auth = testUserAuthEntries(authUsers, authIdentities, testUserPredicate(testDomain));
@@ -118,9 +121,11 @@ async function writeBackupText(
   // manifest, computed after the COPYs, describes the same rows.
   const testUsers = await writeTestUserAuth(cloud, sink, auth, true);
   const entries = [...tables.map((table) => ({ table })), ...auth];
-  const aside = config.cloud ? manifestAside(config.cloud.url, entries) : Promise.resolve(null);
+  // Only worth a second session (four round trips to open) when some table is not small.
+  const small = tables.every((t) => header.batched.has(t));
+  const aside = config.cloud && !small ? manifestAside(config.cloud.url, entries) : Promise.resolve(null);
   let rows = 0;
-  for (const table of tables) rows += await writeCopyBlock(cloud, sink, table);
+  rows += await writeTableBlocks(cloud, sink, tables, header.batched);
   await sink.write(await sequenceStatements(cloud, tables));
   const contents = (await aside) ?? (await tableManifest(cloud, entries));
   const body = sink.endBody();
@@ -140,6 +145,34 @@ async function writeBackupText(
     }),
   );
   return { bytes: sink.bytes, rows, testUsers };
+}
+
+/**
+ * The tables' COPY blocks in order: runs of `batched` (small) tables in one COPY each (one round
+ * trip), the others with their own COPY.
+ */
+async function writeTableBlocks(
+  cloud: Client,
+  sink: TextSink,
+  tables: readonly TableInfo[],
+  batched: ReadonlySet<TableInfo>,
+): Promise<number> {
+  let rows = 0;
+  let run: TableInfo[] = [];
+  const flush = async (): Promise<void> => {
+    if (run.length > 0) rows += (await writeCopyBlocksBatched(cloud, sink, run)).reduce((a, n) => a + n, 0);
+    run = [];
+  };
+  for (const table of tables) {
+    if (batched.has(table) && table.copyColumns.length > 0) {
+      run.push(table);
+      continue;
+    }
+    await flush();
+    rows += await writeCopyBlock(cloud, sink, table);
+  }
+  await flush();
+  return rows;
 }
 
 /**

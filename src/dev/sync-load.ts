@@ -84,7 +84,7 @@ function rowTypesSql(plan: LoadPlan, users: AuthPair, identities: AuthPair): str
     { key: USERS, cols: users.columns, from: users.cloud.qualified },
     { key: IDENTITIES, cols: identities.columns, from: identities.cloud.qualified },
     ...plan.tables.flatMap((t, i) =>
-      t.staged ? [{ key: i, cols: t.local.copyColumns, from: t.cloud.qualified }] : [],
+      t.staged && !ownRowType(t) ? [{ key: i, cols: t.local.copyColumns, from: t.cloud.qualified }] : [],
     ),
   ];
   return typeTables.map(
@@ -116,9 +116,23 @@ export async function fillStage(ctx: LoadContext): Promise<number> {
   return r.bytes;
 }
 
-function insertStaged(key: number, target: string, columns: readonly string[]): string {
+/**
+ * A staged table whose local copy columns are the cloud table's columns, in order, none generated,
+ * decodes its record text as the cloud table's own row type: no row-type table to create (with 200
+ * small tables, 200 fewer CREATE TABLEs in the transaction).
+ */
+function ownRowType(t: { local: TableInfo; cloud: TableInfo }): boolean {
+  const cols = t.cloud.columns;
+  return (
+    cols.length === t.local.copyColumns.length &&
+    cols.every((c, i) => !c.generated && c.name === t.local.copyColumns[i])
+  );
+}
+
+/** `offset 0` keeps the subquery whole, so each record is decoded once, not once per column. */
+function insertStaged(key: number, target: string, columns: readonly string[], type = rowType(key)): string {
   return `insert into ${target} (${columnList(columns)})
-    select (s.r).* from (select line::${rowType(key)} as r from crm_env_stage where i = ${key}) s`;
+    select (s.r).* from (select line::${type} as r from crm_env_stage where i = ${key} offset 0) s`;
 }
 
 /** Replaces the cloud's test users and their identities with the staged ones; no other user is touched. */
@@ -173,7 +187,15 @@ export async function loadTables(
   for (const [i, t] of plan.tables.entries()) {
     onTable(t.local.name, i, plan.tables.length);
     if (t.staged) {
-      if (t.rows > 0) batch.push(insertStaged(i, t.cloud.qualified, t.local.copyColumns));
+      if (t.rows > 0)
+        batch.push(
+          insertStaged(
+            i,
+            t.cloud.qualified,
+            t.local.copyColumns,
+            ownRowType(t) ? t.cloud.qualified : rowType(i),
+          ),
+        );
       batchTables.push({ name: t.local.name, rows: t.rows });
       continue;
     }

@@ -12,6 +12,8 @@ import { performance } from 'node:perf_hooks';
 import type { Config, DatabaseTarget } from '../config.js';
 import { describeTarget, requireCloud } from '../config.js';
 import { formatBytes, shownPath } from '../format.js';
+import type { BulkLoadReport, BulkPlan } from '../db/bulk-load.js';
+import { bulkLoadReport, dropForBulkLoad, planBulkLoad, restoreAfterBulkLoad } from '../db/bulk-load.js';
 import type { TableInfo } from '../db/catalog.js';
 import type { TableChecksum } from '../db/checksum.js';
 import { CANONICAL_OUTPUT_SQL, checksumTables, useCanonicalOutput } from '../db/checksum.js';
@@ -73,6 +75,8 @@ export interface SyncResult {
   /** Rows of non-test users the push removed (only with `deleteNonTestData`; else always empty). */
   readonly nonTestData: NonTestDataReport;
   readonly verify: VerifyReport;
+  /** Tables loaded through the bulk path (indexes and foreign keys re-created after the load). */
+  readonly bulkLoad: BulkLoadReport;
   readonly timings: {
     readonly preflightMs: number;
     readonly backupMs: number;
@@ -120,6 +124,7 @@ export interface TransferPlan {
   readonly cloudTables: readonly TableInfo[];
   readonly load: LoadContext;
   readonly moves: { readonly sql: readonly string[]; readonly count: number };
+  readonly bulk: BulkPlan;
 }
 
 /**
@@ -279,6 +284,7 @@ async function replaceCloudData(ctx: PushContext): Promise<SyncResult> {
       sequences: plan.moves.count,
       nonTestData: ctx.nonTestData,
       verify: verify.report,
+      bulkLoad: bulkLoadReport(plan.bulk, ctx.config.syncBulkMinRows, load.rebuildMs),
       timings: {
         preflightMs: ctx.preflightMs,
         backupMs: backup.ms,
@@ -326,8 +332,13 @@ export async function planTransfer(ctx: PlanInput): Promise<TransferPlan> {
   const pairs = pre.localTables.map((t) => ({ local: t, cloud: cloudByName.get(t.name)! }));
   const plan: LoadPlan = await planLoad(local, pairs, users, pred);
   const moves = await sequenceMoves(local, pairs);
+  const bulk = await planBulkLoad(cloud, plan.tables, config.syncBulkMinRows);
+  if (bulk.notOwned.length > 0)
+    ctx.reporter.warn(
+      `The cloud role does not own ${bulk.notOwned.join(', ')}: loading with their indexes and foreign keys in place (slower).`,
+    );
   const load = { local, cloud, plan, users, identities, pred, signal: options.signal };
-  return { cloudTables: pairs.map((p) => p.cloud), load, moves };
+  return { cloudTables: pairs.map((p) => p.cloud), load, moves, bulk };
 }
 
 /**
@@ -378,6 +389,7 @@ async function backUpCloud(ctx: PushContext, plan: TransferPlan): Promise<SyncBa
       `Taken: ${new Date().toISOString()}`,
       'Restore: crm-env restore <this file> --target cloud   (or: psql -1 -v ON_ERROR_STOP=1 -f <this file> "$DATABASE_URL_PRODUCTION")',
     ],
+    new Set(plan.load.plan.tables.filter((t) => t.staged).map((t) => t.cloud)),
   );
   reporter.info(
     `✓ Backup created: ${shownPath(config.projectDir, backup.file)} (${backup.rows} rows, ${backup.testUsers} test users, ${formatBytes(backup.bytes)})`,
@@ -388,23 +400,53 @@ async function backUpCloud(ctx: PushContext, plan: TransferPlan): Promise<SyncBa
 async function loadIntoCloud(
   ctx: PushContext,
   plan: TransferPlan,
-): Promise<{ results: TableSyncResult[]; totalRows: number; ms: number }> {
+): Promise<{ results: TableSyncResult[]; totalRows: number; ms: number; rebuildMs: number }> {
   const { reporter } = ctx;
   reporter.step('📥 Replacing cloud data with local data (inside the transaction)...');
   const t = performance.now();
   const n = plan.cloudTables.length;
+  await dropForBulkLoad(ctx.cloud, plan.bulk);
   await fillStage(plan.load);
   const results = await loadTables(plan.load, plan.moves.sql, (name, i) =>
     reporter.progress({ label: `loading ${name}`, done: i, total: n, unit: 'tables' }),
   );
   reporter.progress({ label: 'loading', done: n, total: n, unit: 'tables' });
+  const rebuildMs = await rebuildAfterBulkLoad(ctx, plan.bulk);
   const totalRows = results.reduce((a, r) => a + r.rows, 0);
   reporter.info(`✓ Truncated ${n} tables and imported ${totalRows.toLocaleString('en-US')} rows`);
   const removed = ctx.nonTestData.rows;
   reporter.info(
     `✓ Synced ${plan.load.plan.testUsers} test users (passwords kept; other auth users kept as they were${removed > 0 ? `; ${removed} rows of non-test users removed as asked` : ''})`,
   );
-  return { results, totalRows, ms: performance.now() - t };
+  return { results, totalRows, ms: performance.now() - t, rebuildMs };
+}
+
+/** The bulk path's second half: indexes and foreign keys back, exactly as they were. */
+async function rebuildAfterBulkLoad(ctx: PushContext, bulk: BulkPlan): Promise<number> {
+  if (bulk.objects.length === 0) return 0;
+  const t = performance.now();
+  ctx.reporter.progress({
+    label: 'rebuilding indexes and foreign keys',
+    done: 0,
+    total: bulk.objects.length,
+    unit: 'objects',
+    note: 'indexes first, then each foreign key validated by one scan',
+  });
+  await restoreAfterBulkLoad(ctx.cloud, bulk);
+  const n = bulk.objects.length;
+  ctx.reporter.progress({
+    label: 'rebuilding indexes and foreign keys',
+    done: n,
+    total: n,
+    unit: 'objects',
+    final: true,
+  });
+  const ms = performance.now() - t;
+  const r = bulkLoadReport(bulk, ctx.config.syncBulkMinRows, ms);
+  ctx.reporter.info(
+    `✓ Bulk load${r.tables.length > 0 ? ` of ${r.tables.join(', ')}` : ''}: re-created ${r.indexes} indexes and ${r.foreignKeys} foreign keys${r.cycleForeignKeys.length > 0 ? ` (${r.cycleForeignKeys.length} of them form a cycle)` : ''}, catalog identical to before`,
+  );
+  return ms;
 }
 
 async function verifyBeforeCommit(
