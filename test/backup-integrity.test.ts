@@ -6,6 +6,7 @@
  * and target, stale `.partial`s go, `backups list` tells complete from cut files. Write errors on a
  * real full or read-only tmpfs end commands within seconds with one sentence, the cloud's locks gone.
  */
+import { rejectionOf } from './support/errors.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -76,14 +77,7 @@ function cutCopies(file: string, dir: string): string[] {
   });
 }
 
-async function failure(p: Promise<unknown>): Promise<CrmEnvError> {
-  const err = await p.then(
-    () => new Error('expected a failure'),
-    (e: unknown) => e,
-  );
-  if (!(err instanceof CrmEnvError)) throw err;
-  return err;
-}
+const failure = (p: Promise<unknown>): Promise<CrmEnvError> => rejectionOf(p, CrmEnvError);
 
 const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).sort() : []);
 

@@ -4,6 +4,7 @@
  * a failure between the drop and the re-create rolls everything back; a role that does not own a
  * large table falls back to the normal load; and a cycle of non-deferrable foreign keys pushes.
  */
+import { rejectionOf } from './support/errors.js';
 import { describe, expect, it } from 'vitest';
 import { syncPush } from '../src/dev/sync.js';
 import { verifyParity } from '../src/dev/verify.js';
@@ -76,14 +77,7 @@ async function sessionsGone(url: string): Promise<void> {
   );
 }
 
-async function pushError(push: Promise<unknown>): Promise<CrmEnvError> {
-  const outcome = await push.then(
-    () => new Error('the push succeeded but was expected to fail'),
-    (e: unknown) => e,
-  );
-  if (!(outcome instanceof CrmEnvError)) throw outcome;
-  return outcome;
-}
+const pushError = (p: Promise<unknown>): Promise<CrmEnvError> => rejectionOf(p, CrmEnvError);
 
 describe('sync push: bulk path', () => {
   it('drops and re-creates indexes and foreign keys; the committed catalog is identical to before', async () => {

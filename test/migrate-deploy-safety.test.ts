@@ -4,6 +4,7 @@
  * post-migration checks run before COMMIT (a failure rolls back), and the way back printed after a commit
  * is run exactly as printed and restores the content.
  */
+import { rejectionOf } from './support/errors.js';
 import { describe, expect, it } from 'vitest';
 import type { DatabaseTarget } from '../src/config.js';
 import type { Confirmer } from '../src/confirm.js';
@@ -58,15 +59,7 @@ const target = (label: 'local' | 'cloud', url: string): DatabaseTarget => ({
   source: 'environment',
 });
 
-/** The deploy's DeployError; anything else (it succeeded, or failed otherwise) fails the test as it is. */
-async function rejection(p: Promise<unknown>): Promise<DeployError> {
-  const err = await p.then(
-    () => new Error('expected the deploy to fail'),
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DeployError)) throw err;
-  return err;
-}
+const rejection = (p: Promise<unknown>): Promise<DeployError> => rejectionOf(p, DeployError);
 
 describe.concurrent('deploys that cannot commit a disaster', () => {
   it('refuses DROP SCHEMA, DELETE without WHERE and TRUNCATE in validate and deploy alike; nothing changes', async () => {

@@ -4,6 +4,7 @@
  * a backend killed by the server, drift in the cloud schema, a row the cloud rejects, Ctrl-C, a second
  * push, a copy that does not match — and every one must surface as exit code 1.
  */
+import { rejectionOf } from './support/errors.js';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
@@ -74,15 +75,7 @@ async function smallLocal(): Promise<string> {
   return local;
 }
 
-/** The push's error, or a failure when it resolved. */
-async function pushError(push: Promise<unknown>): Promise<CrmEnvError> {
-  const outcome = await push.then(
-    () => new Error('the push succeeded but was expected to fail'),
-    (e: unknown) => e,
-  );
-  if (!(outcome instanceof CrmEnvError)) throw outcome;
-  return outcome;
-}
+const pushError = (p: Promise<unknown>): Promise<CrmEnvError> => rejectionOf(p, CrmEnvError);
 
 function backups(config: Config): string[] {
   const dir = path.join(config.backupDir, 'sync');

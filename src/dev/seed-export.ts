@@ -32,6 +32,7 @@ import {
   salesStatement,
   seedStreamForConfig,
   testUserSpecs,
+  userSummaries,
   volumesFor,
 } from './test-users.js';
 
@@ -78,12 +79,7 @@ export async function exportSeed(
   return {
     file: options.file,
     bytes,
-    users: specs.map((s) => ({
-      email: s.email,
-      role: s.role,
-      id: s.id,
-      counts: data.countsByUser.get(s.id)!,
-    })),
+    users: userSummaries(specs, data),
     rowsByTable,
     ms: performance.now() - t0,
   };

@@ -92,6 +92,14 @@ export interface UserSummary {
   readonly counts: Record<string, number>;
 }
 
+/** Each test user with the rows generated for it (what users create and seed export report). */
+export function userSummaries(
+  specs: readonly TestUserSpec[],
+  data: { readonly countsByUser: ReadonlyMap<string, Record<string, number>> },
+): UserSummary[] {
+  return specs.map((s) => ({ email: s.email, role: s.role, id: s.id, counts: data.countsByUser.get(s.id)! }));
+}
+
 export interface CreateUsersResult {
   readonly users: readonly UserSummary[];
   readonly rowsByTable: Record<string, number>;
@@ -232,12 +240,7 @@ export async function writeTestUsers(
   reporter.step('4️⃣  Recording test user metadata...');
   await upsertMetadata(client, specs, data);
   return {
-    users: specs.map((s) => ({
-      email: s.email,
-      role: s.role,
-      id: s.id,
-      counts: data.countsByUser.get(s.id)!,
-    })),
+    users: userSummaries(specs, data),
     rowsByTable,
     ms: performance.now() - t0,
   };

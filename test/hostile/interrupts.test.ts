@@ -7,7 +7,6 @@
  * both databases hold exactly what they held before — except a reset interrupted after local
  * committed, which must leave the cloud unchanged and say so.
  */
-import { chmodSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
@@ -16,19 +15,13 @@ import { withClient } from '../../src/db/connect.js';
 import { createBackup } from '../../src/migration/backup.js';
 import { migrateUp } from '../../src/migration/runner.js';
 import { applyBaseSchema } from '../../src/stack/base-schema.js';
-import { findPgBinaries } from '../../src/stack/pg-binaries.js';
 import type { ServerSpec } from '../../src/stack/server.js';
-import {
-  initCluster,
-  preparePostgresRole,
-  serverUrl,
-  startServer,
-  stopServer,
-} from '../../src/stack/server.js';
+import { serverUrl, startServer, stopServer } from '../../src/stack/server.js';
 import { testConfig } from '../support/config.js';
 import { createTestDatabase, superuserUrl } from '../support/db.js';
 import { insertCrmDataset } from '../support/fixtures.js';
-import { freePort } from '../support/ports.js';
+import type { ExtraServer } from '../support/extra-server.js';
+import { startExtraServer } from '../support/extra-server.js';
 import type { CliRun, Via } from './support.js';
 import {
   addDumpProbe,
@@ -46,7 +39,6 @@ import {
   waitingOnLock,
   waitUntil,
 } from './support.js';
-import { tempDir } from '../support/tmp.js';
 
 interface Urls {
   readonly local: string;
@@ -325,31 +317,19 @@ describe("the command's backend killed by the server (pg_terminate_backend): exi
 describe.sequential(
   'the server stopped in the phase that holds the transaction: exit 1, one sentence, nothing changed',
   () => {
+    let server: ExtraServer | undefined;
     let spec: ServerSpec;
-    let root = '';
     beforeAll(async () => {
-      root = tempDir('hostile-server');
-      chmodSync(root, 0o755);
-      spec = {
-        name: 'stoppable',
-        binDir: findPgBinaries(process.env.PG_BIN ?? null, process.cwd()).binDir,
-        dataDir: path.join(root, 'data'),
-        port: await freePort(),
-        password: randomBytes(12).toString('hex'),
-        settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
-      };
-      await initCluster(spec);
-      await startServer(spec);
-      await preparePostgresRole(spec);
-      await withClient(serverUrl(spec, 'postgres', 'supabase_admin'), (c) =>
+      server = await startExtraServer({ password: randomBytes(12).toString('hex') });
+      spec = server.spec;
+      await withClient(server.url('postgres', 'supabase_admin'), (c) =>
         c.query('create database tpl_base owner postgres'),
       );
-      await applyBaseSchema(serverUrl(spec, 'tpl_base', 'supabase_admin'));
-      await migrateUp(serverUrl(spec, 'tpl_base'), path.resolve('supabase/migrations'));
+      await applyBaseSchema(server.url('tpl_base', 'supabase_admin'));
+      await migrateUp(server.url('tpl_base'), path.resolve('supabase/migrations'));
     }, 180_000);
     afterAll(async () => {
-      if (spec) await stopServer(spec).catch(() => undefined);
-      if (root) rmSync(root, { recursive: true, force: true });
+      await server?.stop();
     });
 
     /** A fresh CRM database on the stoppable server. */
