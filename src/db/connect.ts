@@ -72,8 +72,18 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   return client;
 }
 
+/**
+ * Servers (host:port) that answered this process's TLS request with "no TLS here". With sslmode=prefer
+ * libpq would go on in plain text on the same connection; node-postgres cannot, so the next connection
+ * to such a server skips the refused request (one round trip less) and opens in plain text directly.
+ */
+const refusedTls = new Set<string>();
+
 async function open(info: ConnInfo, url: string, options: ConnectOptions): Promise<pg.Client> {
-  const attempts = sslAttempts(info);
+  const server = `${info.host}:${info.port}`;
+  const all = sslAttempts(info);
+  const preferRefused = all.length === 2 && all[1] === false && refusedTls.has(server);
+  const attempts = preferRefused ? [false as const] : all;
   let failure: unknown;
   for (const [i, ssl] of attempts.entries()) {
     const client = new pg.Client(clientConfig(info, ssl, options));
@@ -85,6 +95,8 @@ async function open(info: ConnInfo, url: string, options: ConnectOptions): Promi
     } catch (err) {
       await client.end().catch(() => undefined);
       failure = err;
+      if (ssl !== false && /does not support SSL/i.test((err as Error)?.message ?? ''))
+        refusedTls.add(server);
       // prefer: TLS refused → plain; allow: plain refused by pg_hba (hostssl only) → TLS.
       const retry = ssl === false ? pgFields(err).code === '28000' : tlsRefused(err);
       if (attempts[i + 1] === undefined || !retry) break;
@@ -174,7 +186,7 @@ export async function assertOwnSession(client: pg.Client): Promise<void> {
 export async function withAdvisoryLock<T>(
   client: pg.Client,
   lock: keyof typeof LOCKS,
-  fn: () => Promise<T>,
+  fn: (unlock: AdvisoryUnlock) => Promise<T>,
   busyMessage: string,
 ): Promise<T> {
   await assertOwnSession(client);
@@ -183,13 +195,31 @@ export async function withAdvisoryLock<T>(
     LOCKS[lock],
   ]);
   if (!rows[0]?.ok) throw new OperationError(busyMessage);
+  let released = false;
+  const unlock: AdvisoryUnlock = {
+    sql: `select pg_advisory_unlock(${LOCK_NAMESPACE}, ${LOCKS[lock]})`,
+    sent: () => {
+      released = true;
+    },
+  };
   try {
-    return await fn();
+    return await fn(unlock);
   } finally {
-    await client
-      .query('select pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCKS[lock]])
-      .catch(() => undefined);
+    if (!released)
+      await client
+        .query('select pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCKS[lock]])
+        .catch(() => undefined);
   }
+}
+
+/**
+ * The release of a lock taken by {@link withAdvisoryLock}, for a caller that sends it along with its
+ * last statements (one round trip less): `sql` appended to a simple query, then `sent()` once that
+ * query succeeded; otherwise the lock is released as usual when the function returns.
+ */
+export interface AdvisoryUnlock {
+  readonly sql: string;
+  sent(): void;
 }
 
 export interface LockedClientOptions extends ConnectOptions {

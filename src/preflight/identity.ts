@@ -9,7 +9,6 @@
  * The system identifier, when both sides can read it, must agree too. The database is its oid and name.
  */
 import type { Client } from '../db/connect.js';
-import { pgFields } from '../db/connect.js';
 
 export interface ServerIdentity {
   /** pg_control_system().system_identifier, or null when this role may not read it. */
@@ -24,27 +23,28 @@ const BASE = `pg_postmaster_start_time()::text || '/' || current_setting('port')
   (select oid::text from pg_database where datname = current_database()) as database_oid,
   current_database() as database`;
 
+/**
+ * The identity query (one statement, no parameters): the system identifier only when this role may
+ * execute pg_control_system() (a server may revoke it from PUBLIC), so the statement never fails and
+ * can travel with others in one round trip.
+ */
+export const SERVER_IDENTITY_SQL = `select case when has_function_privilege('pg_catalog.pg_control_system()', 'execute')
+    then (pg_control_system()).system_identifier::text end as system_id, ${BASE}`;
+
+/** The row of {@link SERVER_IDENTITY_SQL} as an identity. */
+export function identityFromRow(row: Record<string, unknown>): ServerIdentity {
+  return {
+    systemId: (row.system_id as string | null) ?? null,
+    server: row.server as string,
+    databaseOid: row.database_oid as string,
+    database: row.database as string,
+  };
+}
+
 /** Reads the identity of the server and database `client` is connected to (read-only). */
 export async function serverIdentity(client: Client): Promise<ServerIdentity> {
-  type Row = { system_id: string | null; server: string; database_oid: string; database: string };
-  let row: Row;
-  try {
-    const { rows } = await client.query<Row>(
-      `select (pg_control_system()).system_identifier::text as system_id, ${BASE}`,
-    );
-    row = rows[0]!;
-  } catch (err) {
-    // 42501: permission denied for pg_control_system (a server that revoked it from PUBLIC).
-    if (pgFields(err).code !== '42501') throw err;
-    const { rows } = await client.query<Row>(`select null::text as system_id, ${BASE}`);
-    row = rows[0]!;
-  }
-  return {
-    systemId: row.system_id,
-    server: row.server,
-    databaseOid: row.database_oid,
-    database: row.database,
-  };
+  const { rows } = await client.query(SERVER_IDENTITY_SQL);
+  return identityFromRow(rows[0]!);
 }
 
 /** True when two identities are the same database on the same running server. */
