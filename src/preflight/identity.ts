@@ -9,6 +9,7 @@
  * The system identifier, when both sides can read it, must agree too. The database is its oid and name.
  */
 import type { Client } from '../db/connect.js';
+import { pgFields } from '../db/connect.js';
 
 export interface ServerIdentity {
   /** pg_control_system().system_identifier, or null when this role may not read it. */
@@ -24,14 +25,20 @@ const BASE = `pg_postmaster_start_time()::text || '/' || current_setting('port')
   current_database() as database`;
 
 /**
- * The identity query (one statement, no parameters): the system identifier only when this role may
- * execute pg_control_system() (a server may revoke it from PUBLIC), so the statement never fails and
- * can travel with others in one round trip.
+ * The identity query (one statement, no parameters, to send with others). `withSystemId` false for a
+ * server that revoked pg_control_system() from this role: the first form then fails with 42501
+ * ({@link systemIdRevoked}), which is checked when the function is set up, whatever guards it.
  */
-export const SERVER_IDENTITY_SQL = `select case when has_function_privilege('pg_catalog.pg_control_system()', 'execute')
-    then (pg_control_system()).system_identifier::text end as system_id, ${BASE}`;
+export function serverIdentitySql(withSystemId: boolean): string {
+  return `select ${withSystemId ? '(pg_control_system()).system_identifier::text' : 'null::text'} as system_id, ${BASE}`;
+}
 
-/** The row of {@link SERVER_IDENTITY_SQL} as an identity. */
+/** True for the error of a server that revoked pg_control_system() (42501, permission denied). */
+export function systemIdRevoked(err: unknown): boolean {
+  return pgFields(err).code === '42501';
+}
+
+/** The row of {@link serverIdentitySql} as an identity. */
 export function identityFromRow(row: Record<string, unknown>): ServerIdentity {
   return {
     systemId: (row.system_id as string | null) ?? null,
@@ -43,8 +50,12 @@ export function identityFromRow(row: Record<string, unknown>): ServerIdentity {
 
 /** Reads the identity of the server and database `client` is connected to (read-only). */
 export async function serverIdentity(client: Client): Promise<ServerIdentity> {
-  const { rows } = await client.query(SERVER_IDENTITY_SQL);
-  return identityFromRow(rows[0]!);
+  try {
+    return identityFromRow((await client.query(serverIdentitySql(true))).rows[0]!);
+  } catch (err) {
+    if (!systemIdRevoked(err)) throw err;
+    return identityFromRow((await client.query(serverIdentitySql(false))).rows[0]!);
+  }
 }
 
 /** True when two identities are the same database on the same running server. */

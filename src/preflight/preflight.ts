@@ -25,7 +25,13 @@ import { backupBytesFromRow, backupFolderProblem, estimateBackupBytesSql } from 
 import type { Capability } from './capabilities.js';
 import { capabilityProblems, ROLE_FACTS_SQL } from './capabilities.js';
 import type { ServerIdentity } from './identity.js';
-import { identityFromRow, sameDatabase, SERVER_IDENTITY_SQL, serverIdentity } from './identity.js';
+import {
+  identityFromRow,
+  sameDatabase,
+  serverIdentity,
+  serverIdentitySql,
+  systemIdRevoked,
+} from './identity.js';
 import { AUTH_TABLES_EXIST_SQL, conflictSentence, testUserConflictsIn } from './test-user-conflicts.js';
 
 export interface PreflightDatabase {
@@ -82,16 +88,22 @@ async function readFacts(
   client: Client,
 ): Promise<{ identity: ServerIdentity; capabilities: string[]; backupBytes: number; auth: boolean }> {
   const scopes = db.backups ?? [];
-  const sql = [
+  const sql = (withSystemId: boolean): string[] => [
     `select set_config('lock_timeout', ${quoteLiteral(PREFLIGHT_LOCK_TIMEOUT)}, false)`,
-    SERVER_IDENTITY_SQL,
+    serverIdentitySql(withSystemId),
     AUTH_TABLES_EXIST_SQL,
     ...(db.needs.length > 0 ? [ROLE_FACTS_SQL] : []),
     ...scopes.map(estimateBackupBytesSql),
   ];
-  const results = (await client.query(sql.join(';\n'))) as unknown as QueryResult[];
+  const run = async (withSystemId: boolean): Promise<QueryResult[]> =>
+    (await client.query(sql(withSystemId).join(';\n'))) as unknown as QueryResult[];
+  // A server that revoked pg_control_system() fails the first form: one more round trip there.
+  const results = await run(true).catch((err: unknown) => {
+    if (!systemIdRevoked(err)) throw err;
+    return run(false);
+  });
   const row = (i: number): Record<string, unknown> => results[i]!.rows[0]!;
-  const estimates = scopes.map((_, i) => backupBytesFromRow(row(sql.length - scopes.length + i)));
+  const estimates = scopes.map((_, i) => backupBytesFromRow(row(results.length - scopes.length + i)));
   return {
     identity: identityFromRow(row(1)),
     auth: row(2).ok === true,
