@@ -7,19 +7,8 @@
  * real full or read-only tmpfs end commands within seconds with one sentence, the cloud's locks gone.
  */
 import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { approved } from '../src/confirm.js';
 import type { Config } from '../src/config.js';
@@ -40,6 +29,9 @@ import {
   insertCrmDataset,
   tableChecksums,
 } from './support/fixtures.js';
+import { psqlFile } from './support/psql.js';
+import { tempDir } from './support/tmp.js';
+import { waitFor } from './support/wait.js';
 
 type Kind = DumpKind | 'sync';
 const KINDS: readonly Kind[] = ['full', 'data', 'reset', 'safety', 'sync'];
@@ -63,17 +55,6 @@ async function mutate(url: string, kind: Kind): Promise<void> {
     await exec(url, `delete from supabase_migrations.schema_migrations where version = '20251015000000'`);
   if (kind === 'reset' || kind === 'safety' || kind === 'sync')
     await exec(url, `update auth.users set encrypted_password = 'changed' where email like '%@test.local'`);
-}
-
-/** psql as the postgres role (not a superuser), password through the environment. */
-function psqlRestore(url: string, file: string): void {
-  const u = new URL(url);
-  const password = decodeURIComponent(u.password);
-  u.password = '';
-  execFileSync('psql', ['-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-f', file, u.toString()], {
-    env: { PATH: process.env.PATH, PGPASSWORD: password },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
 }
 
 /** Copies of `file` cut mid-COPY (inside a data line), between two statements, and before the end marker. */
@@ -158,8 +139,7 @@ describe('every backup kind proves itself and restores exactly', () => {
         };
         const err = await failure(restoreBackup(config, cut, nowhere, { confirm: approved }));
         expect(err).toBeInstanceOf(OperationError);
-        expect(err.exitCode).toBe(1);
-        expect(err.message).toMatch(/^Refusing to restore .*nothing was changed\.$/);
+        expect(err.exitCode).toBe(1); // refused; a connection attempt would be exit 2
         const target = kind === 'sync' ? config.cloud! : config.local;
         expect(await failure(restoreBackup(config, cut, target, { confirm: approved }))).toBeInstanceOf(
           OperationError,
@@ -178,11 +158,13 @@ describe('every backup kind proves itself and restores exactly', () => {
     const legacy = path.join(config.backupDir, 'legacy-cut.sql');
     writeFileSync(legacy, `${body}COPY public.activities (id) FROM stdin;\n`);
     const err = await failure(restoreBackup(config, legacy, config.local, { confirm: approved }));
-    expect(err.message).toMatch(/no crm-env manifest/);
+    expect(err).toBeInstanceOf(OperationError);
+    // With --legacy it runs, and stops at the COPY that never ends (the error names the file).
     const run = await failure(
       restoreBackup(config, legacy, config.local, { confirm: approved, legacy: true, backupFirst: false }),
     );
-    expect(run.message).toMatch(/rolled back.*not terminated/);
+    expect(run).toBeInstanceOf(OperationError);
+    expect(run.message).toContain('legacy-cut.sql');
     expect(await state(local)).toEqual(before.local);
   });
 
@@ -192,9 +174,9 @@ describe('every backup kind proves itself and restores exactly', () => {
     const text = readFileSync(made.full, 'utf8');
     const edited = path.join(config.backupDir, 'edited.sql');
     writeFileSync(edited, text.replace('\tlocal Org 0\t', '\tlocal Org X\t'));
-    expect(
-      (await failure(restoreBackup(config, edited, config.local, { confirm: approved }))).message,
-    ).toMatch(/differs from its manifest/);
+    expect(await failure(restoreBackup(config, edited, config.local, { confirm: approved }))).toBeInstanceOf(
+      OperationError,
+    );
     // The body intact, the manifest claiming one more task: the restore runs, then finds the difference.
     const claimed = text.replace(
       /("name":"tasks","columns":\[[^\]]*\],"rows":)(\d+)/,
@@ -205,7 +187,7 @@ describe('every backup kind proves itself and restores exactly', () => {
       restoreBackup(config, edited, config.local, { confirm: approved, backupFirst: false }),
     );
     expect(err).toBeInstanceOf(MismatchError);
-    expect(err.details).toEqual([expect.stringMatching(/^tasks: \d+ rows in the backup, \d+ restored$/)]);
+    expect(err.details).toEqual([expect.stringMatching(/^tasks: /)]); // one line, naming the table
     expect(await state(local)).toEqual(mutated);
     await restoreBackup(config, made.full, config.local, { confirm: approved, backupFirst: false });
     expect(await state(local)).toEqual(before.local);
@@ -219,7 +201,7 @@ describe('every backup kind proves itself and restores exactly', () => {
     expect(r.verified).toMatchObject({ kind });
     expect(await stateOf(kind)).toEqual(expected(kind));
     await mutate(sourceOf(kind), kind);
-    psqlRestore(sourceOf(kind), made[kind]);
+    psqlFile(sourceOf(kind), made[kind]);
     expect(await stateOf(kind)).toEqual(expected(kind));
   });
 
@@ -322,7 +304,7 @@ describe('housekeeping', () => {
 /** Root can mount a tmpfs here (a real small or read-only disk); otherwise those tests are skipped. */
 function canMount(): boolean {
   if (process.getuid?.() !== 0) return false;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-mount-'));
+  const dir = tempDir('mount');
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { stdio: 'ignore' });
     execFileSync('umount', [dir]);
@@ -350,21 +332,23 @@ function mountTmpfs(dir: string, options: string): () => void {
   return () => execFileSync('umount', [dir]);
 }
 
-/** Waits until no crm-env session (push, pg_dump) holds a lock in the database of `url`. */
+/**
+ * Waits until no crm-env session (push, pg_dump) holds a lock in the database of `url`; returns how
+ * many it then holds (0). No deadline of its own: the test's timeout is the guard.
+ */
 async function waitForNoCrmEnvLocks(url: string): Promise<number> {
   const db = decodeURIComponent(new URL(url).pathname.slice(1));
-  return asSuperuser(url, async (c) => {
-    for (let i = 0; ; i++) {
+  return asSuperuser(url, (c) =>
+    waitFor('no crm-env session holding a lock', async () => {
       const { rows } = await c.query<{ n: number }>(
         `select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
           where a.datname = $1 and a.application_name like 'crm-env%' and l.locktype = 'relation'
             and a.pid <> pg_backend_pid()`,
         [db],
       );
-      if (rows[0]!.n === 0 || i >= 200) return rows[0]!.n;
-      await sleep(50);
-    }
-  });
+      return rows[0]!.n === 0 ? 0 : undefined;
+    }),
+  );
 }
 
 describe.skipIf(!MOUNT)(

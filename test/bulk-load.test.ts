@@ -4,7 +4,6 @@
  * a failure between the drop and the re-create rolls everything back; a role that does not own a
  * large table falls back to the normal load; and a cycle of non-deferrable foreign keys pushes.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { syncPush } from '../src/dev/sync.js';
 import { verifyParity } from '../src/dev/verify.js';
@@ -15,6 +14,7 @@ import { silentReporter } from '../src/reporter.js';
 import { testConfig } from './support/config.js';
 import { createDatabasePair } from './support/db.js';
 import { asSuperuser, databaseState, exec, insertCrmDataset, tableChecksums } from './support/fixtures.js';
+import { waitFor } from './support/wait.js';
 
 const BULK = { SYNC_BULK_MIN_ROWS: '2' };
 
@@ -65,16 +65,15 @@ async function preparePair(): Promise<{ local: string; cloud: string }> {
 /** Waits until no other session is connected to the database of `url` (the push's are gone). */
 async function sessionsGone(url: string): Promise<void> {
   const db = decodeURIComponent(new URL(url).pathname.slice(1));
-  await asSuperuser(url, async (c) => {
-    for (;;) {
+  await asSuperuser(url, (c) =>
+    waitFor('no other session on the database', async () => {
       const { rows } = await c.query<{ n: number }>(
         `select count(*)::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
         [db],
       );
-      if (rows[0]!.n === 0) return;
-      await sleep(50);
-    }
-  });
+      return rows[0]!.n === 0 ? true : undefined;
+    }),
+  );
 }
 
 async function pushError(push: Promise<unknown>): Promise<CrmEnvError> {

@@ -3,13 +3,12 @@
  * the options object the command receives). The commands themselves are replaced by a recorder.
  * Then every command's `--json` failure document, from the real commands.
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandRun, Dispatch } from '../src/cli/program.js';
 import { buildProgram, leafCommands } from '../src/cli/program.js';
 import { runMain, tempProject } from './support/cli.js';
+import { tempDir } from './support/tmp.js';
 
 type Case = readonly [argv: readonly string[], code: number, run?: CommandRun];
 
@@ -135,7 +134,7 @@ function recorder(): { runs: CommandRun[]; dispatch: Dispatch } {
 }
 
 describe('argv → exit code and options (no command runs)', () => {
-  const cwd = mkdtempSync(path.join(os.tmpdir(), 'crm-env-argv-'));
+  const cwd = tempDir('argv');
 
   it.each(CASES.map((c) => [c[0].join(' ') || '(nothing)', c] as const))(
     '%s',
@@ -158,7 +157,7 @@ describe('argv → exit code and options (no command runs)', () => {
 });
 
 describe('flags npm kept for itself', () => {
-  const cwd = mkdtempSync(path.join(os.tmpdir(), 'crm-env-npm-'));
+  const cwd = tempDir('npm');
   const npmRun = (script: string, command: string, config: Record<string, string>) => ({
     npm_lifecycle_event: script,
     npm_lifecycle_script: `node bin/crm-env.js ${command}`,
@@ -224,7 +223,7 @@ describe('--json on failure, from the real commands', () => {
   const leaves = leafCommands(buildProgram()).map((c) => c.path);
 
   it.each(leaves)('%s: outside a project → exit 2 with one JSON document', async (cmd) => {
-    const cwd = mkdtempSync(path.join(os.tmpdir(), 'crm-env-noproject-'));
+    const cwd = tempDir('noproject');
     const r = await runMain([...cmd.split(' '), ...(required[cmd] ?? []), '--json'], { cwd });
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout)).toMatchObject({

@@ -3,8 +3,7 @@
  * settings for the driver and for pg_dump's environment, and no fragment of the password in any
  * message, shown URL or redacted text. No server needed.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -18,6 +17,7 @@ import {
 } from '../src/db/conn-string.js';
 import { ConfigError } from '../src/errors.js';
 import { redactText, redactUrl } from '../src/redact.js';
+import { tempDir } from './support/tmp.js';
 
 /** Every character that needs care in a URL, between distinctive fragments. */
 const P = 'Kx9T/Wv3R Zr7Q@Lm4P#Np8S%Hj2U?Bc5V:Ds6W+Fq1Y';
@@ -47,7 +47,7 @@ const BAD: Record<string, string> = {
 };
 
 function configFrom(files: Record<string, string>, env: Record<string, string> = {}): unknown {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-url-'));
+  const dir = tempDir('url');
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
   try {
     return loadConfig({ cwd: dir, env: { STACK_DIR: path.join(dir, '.crm-env'), ...env } });

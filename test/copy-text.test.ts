@@ -53,7 +53,7 @@ describe('encodeCopyField', () => {
 
   it('writes dates as UTC ISO 8601 and rejects invalid dates', () => {
     expect(encodeCopyField(new Date('2025-10-16T12:00:00Z'))).toBe('2025-10-16T12:00:00.000Z');
-    expect(() => encodeCopyField(new Date('nope'))).toThrow(/invalid Date/);
+    expect(() => encodeCopyField(new Date('nope'))).toThrow(TypeError);
   });
 
   it('writes bytes as bytea hex, with the backslash COPY-escaped', () => {
@@ -62,7 +62,7 @@ describe('encodeCopyField', () => {
   });
 
   it('rejects NUL characters and unsupported types', () => {
-    expect(() => encodeCopyField('a\0b')).toThrow(/NUL/);
+    expect(() => encodeCopyField('a\0b')).toThrow(TypeError);
     expect(() => encodeCopyField(Symbol('x'))).toThrow(TypeError);
     expect(() => encodeCopyField(() => 1)).toThrow(TypeError);
   });

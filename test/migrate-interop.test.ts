@@ -6,7 +6,7 @@ import { cpSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withClient } from '../src/db/connect.js';
-import type { CrmEnvError } from '../src/errors.js';
+import { CrmEnvError } from '../src/errors.js';
 import { migrateUp } from '../src/migration/runner.js';
 import { createTestDatabase } from './support/db.js';
 import {
@@ -80,9 +80,16 @@ describe.concurrent('migrations: crm-env and the Supabase CLI interoperate', () 
     );
     expect(list.local).toEqual(versions(all));
     expect(list.remote).toEqual(versions(all));
-    // And the CLI finds nothing left to push.
-    const push = await supabaseCli(['db', 'push', '--db-url', cliDbUrl(url), '--yes'], p.dir);
-    expect(push).toMatch(/up to date/i);
+    // And the CLI finds nothing left to push: its push succeeds and changes no history row.
+    const history = (): Promise<unknown[]> =>
+      withClient(
+        url,
+        async (c) =>
+          (await c.query('select * from supabase_migrations.schema_migrations order by version')).rows,
+      );
+    const before = await history();
+    await supabaseCli(['db', 'push', '--db-url', cliDbUrl(url), '--yes'], p.dir);
+    expect(await history()).toEqual(before);
   });
 
   it('a syntax error in the last pending file leaves no new table and no new history row', async () => {
@@ -98,10 +105,10 @@ describe.concurrent('migrations: crm-env and the Supabase CLI interoperate', () 
       },
       { local: url },
     );
-    const err = (await migrateUp(url, p.migrationsDir).catch((e: unknown) => e)) as CrmEnvError;
-    expect(err.exitCode).toBe(1);
-    expect(err.message).toContain(broken);
-    expect(err.message).toMatch(/:4:|line 4/);
+    const err = await migrateUp(url, p.migrationsDir).catch((e: unknown) => e);
+    // Found by the parser before anything runs: the error carries the file and the line.
+    expect(err).toBeInstanceOf(CrmEnvError);
+    expect(err).toMatchObject({ exitCode: 1, file: broken, line: 4 });
     const state = await withClient(url, async (c) => ({
       tables: (await c.query(`select 1 from pg_class where relnamespace = 'public'::regnamespace`)).rowCount,
       history: (await c.query(`select to_regclass('supabase_migrations.schema_migrations') as t`)).rows[0],

@@ -153,9 +153,9 @@ describe.concurrent('migrate validate', () => {
   });
 
   it.each([
-    ['may not create databases', 'nocreatedb', /CREATE DATABASE/],
-    ['cannot get a superuser for the base schema', 'createdb', /base schema needs a superuser/],
-  ])('skips the rehearsal with a warning when the local role %s', async (_, attribute, reason) => {
+    ['may not create databases', 'nocreatedb'],
+    ['cannot get a superuser for the base schema', 'createdb'],
+  ])('skips the rehearsal with a warning when the local role %s', async (_, attribute) => {
     const db = await localDb();
     const role = `r_${randomBytes(5).toString('hex')}`;
     await withClient(superuserUrl(db), (c) =>
@@ -168,7 +168,6 @@ describe.concurrent('migrate validate', () => {
       const p = migrationProject({ [V1]: tableSql('one') }, { local: u.toString() });
       const report = await validateMigrations(p.config);
       expect(report.rehearsal.status).toBe('skipped');
-      expect(report.rehearsal.reason).toMatch(reason);
       expect(report.rehearsal.reason).not.toContain(`pw-${role}`);
       expect([report.errors, report.warnings]).toEqual([0, 1]);
       expect(validateExitCode(report)).toBe(0);

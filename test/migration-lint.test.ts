@@ -140,7 +140,7 @@ describe('suppressions', () => {
       ['unused-suppression', 1],
       ['ban-drop-column', 2],
     ]);
-    expect(typo[0]?.message).toContain('not a crm-env lint rule');
+    expect(typo[0]?.message).toContain('ban-drop-colum'); // names the unknown rule
   });
 });
 
@@ -153,14 +153,18 @@ describe('parse errors', () => {
     expect(error).toMatchObject({
       file: 'bad.sql',
       line: 5,
-      message: 'bad.sql:5: syntax error at or near ","',
+      message: expect.stringMatching(/^bad\.sql:5: /),
     });
     await expect(lintMigration('bad.sql', sql, EXISTING)).rejects.toThrow(MigrationParseError);
   });
 
   it('points an error at end of input to the last line with text', async () => {
     const error = await parseMigration('eof.sql', 'SELECT 1;\nSELECT (1\n\n\n').catch((e: unknown) => e);
-    expect(error).toMatchObject({ line: 2, message: 'eof.sql:2: syntax error at end of input' });
+    expect(error).toMatchObject({
+      file: 'eof.sql',
+      line: 2,
+      message: expect.stringMatching(/^eof\.sql:2: /),
+    });
   });
 
   it('reports an unterminated string at its start', async () => {

@@ -12,13 +12,11 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -31,8 +29,9 @@ import { runCli } from './support/cli.js';
 import { createTestDatabase } from './support/db.js';
 import { databaseState } from './support/fixtures.js';
 import { freePort } from './support/ports.js';
+import { tempDir } from './support/tmp.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-pg17-'));
+const dir = tempDir('pg17');
 const configToml = path.join(dir, 'supabase', 'config.toml');
 const migrationsDir = path.join(dir, 'supabase', 'migrations');
 let stackEnv: Record<string, string> = {};
@@ -175,7 +174,7 @@ describe('PostgreSQL 17 from the embedded npm binaries', () => {
   });
 
   it('reads [db] major_version from config.toml; package.json pins the npm binaries of the versions the code names', () => {
-    const tmp = mkdtempSync(path.join(os.tmpdir(), 'crm-env-toml-'));
+    const tmp = tempDir('toml');
     try {
       const major = (text: string): number | null => {
         writeFileSync(path.join(tmp, 'config.toml'), text);

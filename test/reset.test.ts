@@ -82,7 +82,6 @@ describe('dev:reset', () => {
     const env = { LOCAL_DATABASE_URL: local, DATABASE_URL_PRODUCTION: cloud };
     const reset = runCli(['reset'], { cwd: config.projectDir, env });
     expect(reset.code).toBe(2);
-    expect(reset.stderr).toMatch(/--yes/);
     const restore = runCli(['restore', path.join(config.projectDir, 'none.sql'), '--target', 'cloud'], {
       cwd: config.projectDir,
       env,
@@ -106,7 +105,11 @@ describe('dev:reset', () => {
     const config = testConfig({ local, cloud });
     const err = await resetEnvironment(config, { confirm: approved }).catch((e: unknown) => e);
     expect((err as { exitCode: number }).exitCode).toBe(1);
-    expect((err as { details: string[] }).details.join('\n')).toMatch(/backups\/reset\/cloud_reset_backup_/);
+    // Both backups were taken before the failure, and the error names each of them.
+    const taken = readdirSync(path.join(config.backupDir, 'reset')).filter((f) => f.endsWith('.sql'));
+    expect(taken.map((f) => f.split('_')[0]).sort()).toEqual(['cloud', 'local']);
+    const details = (err as { details: string[] }).details.join('\n');
+    for (const f of taken) expect(details).toContain(`backups/reset/${f}`);
     expect(await tableChecksums(local)).toEqual(localBefore);
     expect(await tableChecksums(cloud)).toEqual(cloudBefore);
   });

@@ -5,8 +5,7 @@
  * the argv and environment of every child process (a pg_dump/psql wrapper records them) are searched
  * for every fragment of the password: zero hits. Shapes that cannot be read exit 2, quoting nothing.
  */
-import { chmodSync, rmSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, rmSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../src/db/connect.js';
@@ -17,6 +16,7 @@ import { runCliAsync, tempProject } from './support/cli.js';
 import { createTestDatabase } from './support/db.js';
 import type { ExtraServer } from './support/extra-server.js';
 import { startExtraServer } from './support/extra-server.js';
+import { tempDir } from './support/tmp.js';
 
 /** The cloud's password: distinctive fragments between the characters URLs and .env files mangle. */
 const P = 'Qz8Kx9T/Wv3R Zr7Q@Lm4P#Np8S%Hj2U?Bc5V:Ds6W';
@@ -36,7 +36,7 @@ function filesUnder(dir: string): string[] {
 
 describe('no password in any output, whatever the URL shape', () => {
   let server: ExtraServer;
-  const shim = mkdtempSync(path.join(os.tmpdir(), 'crm-env-shim-'));
+  const shim = tempDir('shim');
   const log = path.join(shim, 'children.log');
 
   beforeAll(async () => {

@@ -4,9 +4,7 @@
  * `db reset` (with the project's config.toml), and every public and auth table is compared by
  * checksum with a database where `users create` ran.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -23,6 +21,8 @@ import { runMain, tempProject } from './support/cli.js';
 import { testConfig } from './support/config.js';
 import { createTestDatabase } from './support/db.js';
 import { cliDbUrl, supabaseCli } from './support/migration-project.js';
+import { psqlFile } from './support/psql.js';
+import { tempDir } from './support/tmp.js';
 
 /**
  * Columns whose value `users create` takes from the clock or a random source on every run, in the
@@ -91,20 +91,9 @@ const PER_RUN_OK = ['admin@test.local', 'director@test.local', 'manager@test.loc
   identity_stamps: true,
 }));
 
-/** Stock psql as the `postgres` role (not a superuser), as a developer would load the file. */
-function psqlLoad(url: string, file: string): void {
-  const u = new URL(url);
-  const password = decodeURIComponent(u.password);
-  u.password = '';
-  execFileSync('psql', ['-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-f', file, u.toString()], {
-    env: { PATH: process.env.PATH, PGPASSWORD: password },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-}
-
 /** A Supabase project folder with this repository's config.toml and migrations, and `seed` as seed.sql. */
 function supabaseProject(seed: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-seed-'));
+  const dir = tempDir('seed');
   mkdirSync(path.join(dir, 'supabase'));
   copyFileSync(path.resolve('supabase/config.toml'), path.join(dir, 'supabase', 'config.toml'));
   symlinkSync(path.resolve('supabase/migrations'), path.join(dir, 'supabase', 'migrations'));
@@ -120,7 +109,7 @@ describe.concurrent('seed.sql gives exactly the rows of users create', () => {
   beforeAll(async () => {
     const url = await createTestDatabase();
     config = testConfig({ local: url });
-    file = path.join(mkdtempSync(path.join(os.tmpdir(), 'crm-env-seed-')), 'seed.sql');
+    file = path.join(tempDir('seed'), 'seed.sql');
     const [exported] = await Promise.all([
       exportSeed(config, { file }),
       createTestUsers(config, config.local),
@@ -132,7 +121,7 @@ describe.concurrent('seed.sql gives exactly the rows of users create', () => {
 
   it('stock psql -1 -v ON_ERROR_STOP=1 -f into a fresh migrated database: equal checksums; users check passes', async () => {
     const url = await createTestDatabase();
-    psqlLoad(url, file);
+    psqlFile(url, file);
     expect(await contentChecksums(url)).toEqual(expected);
     expect(await perRunColumns(url)).toEqual(PER_RUN_OK);
     const report = await checkTestUsers(config, { label: 'custom', url, source: 'argument' });
@@ -157,7 +146,7 @@ describe.concurrent('seed.sql gives exactly the rows of users create', () => {
         values ('Local tag', 'red', ${at}, ${at}), ('Key Account', 'blue', ${at}, ${at})`;
     await Promise.all([created, loaded].map((url) => withClient(url, (c) => c.query(before))));
     await createTestUsers(config, { label: 'custom', url: created, source: 'argument' });
-    psqlLoad(loaded, file);
+    psqlFile(loaded, file);
     expect(await contentChecksums(loaded)).toEqual(await contentChecksums(created));
   });
 

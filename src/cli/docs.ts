@@ -6,13 +6,16 @@
 import type { Command } from 'commander';
 import { buildProgram, leafCommands } from './program.js';
 
-const BLOCK = /<!-- usage: ([a-z ]+) -->\n[\s\S]*?<!-- \/usage -->/g;
+const BLOCK = /<!-- usage: ([a-z -]+) -->\n[\s\S]*?<!-- \/usage -->/g;
 
+/** Exactly what `crm-env <path> --help` prints, text added around the help included. */
 function helpFor(program: Command, path: string): string {
-  if (path === 'crm-env') return program.helpInformation();
-  const found = leafCommands(program).find((c) => c.path === path);
-  if (!found) throw new Error(`docs name an unknown command: crm-env ${path}`);
-  return found.command.helpInformation();
+  const command = path === 'crm-env' ? program : leafCommands(program).find((c) => c.path === path)?.command;
+  if (!command) throw new Error(`docs name an unknown command: crm-env ${path}`);
+  let text = '';
+  command.configureOutput({ writeOut: (s) => (text += s) });
+  command.outputHelp();
+  return text;
 }
 
 /** Returns `markdown` with every usage block regenerated from the CLI definition. */

@@ -54,6 +54,9 @@ const SLASH_BEFORE_AT =
  * `options`, percent-encoding, Unix-socket hosts) plus a raw space, `@` or bare `%` in the password.
  * @throws ConnStringError saying what is wrong, without the URL.
  */
+/** Seconds a connection attempt may take when the URL sets no connect_timeout (libpq's own default is no limit). */
+export const DEFAULT_CONNECT_TIMEOUT_S = 30;
+
 export function parseConnString(text: string): ConnInfo {
   const trimmed = text.trim();
   if (trimmed === '') throw new ConnStringError('is empty');
@@ -246,7 +249,7 @@ export function libpqEnv(info: ConnInfo, applicationName = 'crm-env'): Record<st
     PGPORT: String(info.port),
     PGSSLMODE: effectiveSslMode(info),
     PGAPPNAME: info.applicationName ?? applicationName,
-    PGCONNECT_TIMEOUT: String(info.connectTimeout ?? 10),
+    PGCONNECT_TIMEOUT: String(info.connectTimeout || DEFAULT_CONNECT_TIMEOUT_S),
   };
   const optional: [string, string | null][] = [
     ['PGUSER', info.user],

@@ -8,7 +8,13 @@ import pg from 'pg';
 import { ConfigError, CrmEnvError, OperationError } from '../errors.js';
 import { redactText, redactUrl } from '../redact.js';
 import type { ConnInfo, SslAttempt } from './conn-string.js';
-import { ConnStringError, effectiveSslMode, parseConnString, sslAttempts } from './conn-string.js';
+import {
+  ConnStringError,
+  DEFAULT_CONNECT_TIMEOUT_S,
+  effectiveSslMode,
+  parseConnString,
+  sslAttempts,
+} from './conn-string.js';
 
 export type Client = pg.Client;
 
@@ -34,7 +40,7 @@ function clientConfig(info: ConnInfo, ssl: SslAttempt, options: ConnectOptions):
     options: info.options ?? undefined,
     application_name: info.applicationName ?? 'crm-env',
     connectionTimeoutMillis:
-      options.connectTimeoutMs ?? (info.connectTimeout ? info.connectTimeout * 1000 : 10_000),
+      options.connectTimeoutMs ?? (info.connectTimeout || DEFAULT_CONNECT_TIMEOUT_S) * 1000,
   };
 }
 

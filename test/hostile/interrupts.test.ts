@@ -7,8 +7,7 @@
  * both databases hold exactly what they held before — except a reset interrupted after local
  * committed, which must leave the cloud unchanged and say so.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
@@ -47,6 +46,7 @@ import {
   waitingOnLock,
   waitUntil,
 } from './support.js';
+import { tempDir } from '../support/tmp.js';
 
 interface Urls {
   readonly local: string;
@@ -328,7 +328,7 @@ describe.sequential(
     let spec: ServerSpec;
     let root = '';
     beforeAll(async () => {
-      root = mkdtempSync(path.join(os.tmpdir(), 'crm-env-hostile-server-'));
+      root = tempDir('hostile-server');
       chmodSync(root, 0o755);
       spec = {
         name: 'stoppable',

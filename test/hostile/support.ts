@@ -7,10 +7,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { expect } from 'vitest';
 import { readTables } from '../../src/db/catalog.js';
@@ -28,11 +26,12 @@ import { deployMigrations } from '../../src/migration/deploy.js';
 import { restoreBackup } from '../../src/migration/restore.js';
 import { migrateUpWithPreflight } from '../../src/preflight/migration-needs.js';
 import { silentReporter } from '../../src/reporter.js';
-import { ensureBuilt } from '../support/cli.js';
 import type { ServerName } from '../support/db.js';
 import { createTestDatabase, superuserUrl, urlFor } from '../support/db.js';
 import type { DatasetOptions } from '../support/fixtures.js';
 import { insertCrmDataset } from '../support/fixtures.js';
+import { tempDir } from '../support/tmp.js';
+import { waitFor } from '../support/wait.js';
 
 const BIN = path.resolve('bin/crm-env.js');
 const made: string[] = [];
@@ -47,7 +46,7 @@ export function removeTempFolders(): void {
  * `extra` (name → SQL), so a deploy has something pending.
  */
 export function project(extra: Readonly<Record<string, string>> = {}): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-hostile-'));
+  const dir = tempDir('hostile');
   made.push(dir);
   const migrations = path.join(dir, 'supabase', 'migrations');
   mkdirSync(migrations, { recursive: true });
@@ -102,7 +101,6 @@ export interface CliRun {
 
 /** Starts the built CLI in `cwd` with exactly `env` (plus PATH and HOME). */
 export function startCli(args: readonly string[], cwd: string, env: Record<string, string>): CliRun {
-  ensureBuilt();
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
@@ -273,16 +271,15 @@ export const ALL_TABLE_GRANTS = [
 export async function waitUntil(url: string, sql: string, run?: CliRun): Promise<void> {
   const db = decodeURIComponent(new URL(url).pathname.slice(1));
   await withClient(superuserUrl(url), async (c) => {
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (run?.exited()) {
-        const r = await run.done;
-        throw new Error(`the command exited (${r.code}) before the awaited state:\n${r.stdout}\n${r.stderr}`);
-      }
-      if ((await c.query(sql, [db])).rows.length > 0) return;
-      await sleep(10);
-    }
-    throw new Error(`state never reached: ${sql}`);
+    await waitFor(
+      sql,
+      async () => ((await c.query(sql, [db])).rows.length > 0 ? true : undefined),
+      () => run?.exited() ?? false,
+    ).catch(async (err: unknown) => {
+      if (!run?.exited()) throw err;
+      const r = await run.done;
+      throw new Error(`the command exited (${r.code}) before the awaited state:\n${r.stdout}\n${r.stderr}`);
+    });
   });
 }
 

@@ -1,13 +1,14 @@
 /**
  * Runs the built CLI (bin/crm-env.js → dist/) as a user would, in a given folder and environment.
+ * dist/ is rebuilt from src/ once per run, in global setup, before any test starts.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { vi } from 'vitest';
 import type { Dispatch } from '../../src/cli/program.js';
 import { main } from '../../src/cli/program.js';
+import { tempDir } from './tmp.js';
 
 const BIN = path.resolve('bin/crm-env.js');
 
@@ -17,19 +18,10 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Builds dist/ once if it is missing (the test run itself does not rebuild). */
-export function ensureBuilt(): void {
-  if (!existsSync(path.resolve('dist/cli/main.js'))) {
-    const r = spawnSync('npm', ['run', 'build'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
-  }
-}
-
 export function runCli(
   args: readonly string[],
   options: { cwd: string; env?: Record<string, string> },
 ): CliResult {
-  ensureBuilt();
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',
@@ -49,7 +41,6 @@ export function runCliAsync(
   args: readonly string[],
   options: { cwd: string; env?: Record<string, string> },
 ): Promise<CliResult> {
-  ensureBuilt();
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/root',
@@ -71,7 +62,7 @@ export function runCliAsync(
  * `supabase/migrations/` of its own when `ownMigrations` (for tests that write migration files).
  */
 export function tempProject(options: { ownMigrations?: boolean } = {}): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-project-'));
+  const dir = tempDir('project');
   if (options.ownMigrations) mkdirSync(path.join(dir, 'supabase', 'migrations'), { recursive: true });
   else symlinkSync(path.resolve('supabase'), path.join(dir, 'supabase'));
   return dir;

@@ -2,11 +2,11 @@
  * A real Config for tests, read through loadConfig exactly as the CLI does, with the project folder
  * in a fresh temporary directory (backups land there) and migrations taken from this repository.
  */
-import { mkdtempSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
+import { symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../src/config.js';
 import { loadConfig } from '../../src/config.js';
+import { tempDir } from './tmp.js';
 
 export interface TestConfigOptions {
   readonly local: string;
@@ -15,7 +15,7 @@ export interface TestConfigOptions {
 }
 
 export function testConfig(options: TestConfigOptions): Config {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-project-'));
+  const dir = tempDir('project');
   // The project's migrations, so commands that read supabase/migrations see the real ones.
   symlinkSync(path.resolve('supabase'), path.join(dir, 'supabase'));
   return loadConfig({

@@ -3,8 +3,7 @@
  * with a private CA, pg_hba rules, a password of a given shape. Same code as the embedded stack.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, chownSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inject } from 'vitest';
 import type { ServerSpec } from '../../src/stack/server.js';
@@ -16,6 +15,7 @@ import {
   stopServer,
 } from '../../src/stack/server.js';
 import { freePort } from './ports.js';
+import { tempDir } from './tmp.js';
 
 export interface ExtraServer {
   readonly spec: ServerSpec;
@@ -47,7 +47,7 @@ export async function startExtraServer(options: {
   /** Runs after initdb, before the first start (e.g. writes certificates into `dir`); returns settings. */
   readonly prepare?: (dir: string) => Readonly<Record<string, string>>;
 }): Promise<ExtraServer> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-extra-'));
+  const dir = tempDir('extra');
   chmodSync(dir, 0o755);
   let spec: ServerSpec = {
     name: 'extra',

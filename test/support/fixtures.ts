@@ -239,20 +239,21 @@ export async function insertCrmDataset(url: string, options: DatasetOptions): Pr
 }
 
 /**
- * Adds `rows` activities in one SQL statement (generate_series), owned by the first test user, so a
- * COPY of the table takes long enough to be interrupted.
+ * Adds `rows` activities in one SQL statement (generate_series), owned by the first test user, each
+ * with a body of `bodyChars` characters, so a COPY of the table is big enough to be interrupted.
  */
 export async function addBulkActivities(
   url: string,
   rows: number,
   ownerId = TEST_USERS[0]!.id,
+  bodyChars = 100,
 ): Promise<void> {
   await withClient(url, async (c) => {
     await c.query(
       `insert into public.activities (type, subject, body, occurred_at, duration_minutes, sales_id)
-       select 'call', 'bulk ' || g, repeat('x', 100), timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute', g % 120, $2
+       select 'call', 'bulk ' || g, repeat('x', $3::int), timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute', g % 120, $2
          from generate_series(1, $1::int) g`,
-      [rows, ownerId],
+      [rows, ownerId, bodyChars],
     );
   });
 }

@@ -1,12 +1,17 @@
 /**
- * Starts one pair of real PostgreSQL servers ("local" and "cloud") for the whole test run, with the
- * same server code the embedded stack uses, builds template databases once, and stops everything at
- * the end, even when tests fail.
+ * Once per test run: rebuilds dist/ (CLI tests run the build, never a stale one), creates one root
+ * temporary folder every test folder goes under, starts one pair of real PostgreSQL servers ("local"
+ * and "cloud") with the same server code the embedded stack uses and builds template databases on
+ * them. The teardown stops every server the run started — these two and any a test left running
+ * under the root folder — and removes the root folder and any server data a stack test moved out of
+ * it, also when tests failed.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { withClient } from '../../src/db/connect.js';
 import { migrateUp } from '../../src/migration/runner.js';
@@ -22,10 +27,13 @@ import {
   stopServer,
 } from '../../src/stack/server.js';
 import { freePort } from './ports.js';
+import { stopLeftoverServers } from './leftovers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     pgServers: { local: TestServer; cloud: TestServer };
+    /** The run's root temporary folder (mode 0755); see test/support/tmp.ts. */
+    tmpRoot: string;
   }
 }
 
@@ -36,6 +44,17 @@ export interface TestServer {
 }
 
 const FAST = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } as const;
+
+/** A clean build of dist/ from src/ (no files left from modules that no longer exist). */
+async function buildDist(): Promise<void> {
+  rmSync(path.resolve('dist'), { recursive: true, force: true });
+  const tsc = path.resolve('node_modules/typescript/bin/tsc');
+  await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((err: { stdout?: string; stderr?: string }) => {
+    throw new Error(`npm run build failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+  });
+}
 
 async function buildTemplates(spec: ServerSpec): Promise<void> {
   const admin = serverUrl(spec, 'postgres', 'supabase_admin');
@@ -55,6 +74,13 @@ async function buildTemplates(spec: ServerSpec): Promise<void> {
   });
 }
 
+async function startTestServer(spec: ServerSpec): Promise<void> {
+  await initCluster(spec);
+  await startServer(spec);
+  await preparePostgresRole(spec);
+  await buildTemplates(spec);
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // The project's major version (supabase/config.toml), as the embedded stack runs it.
   const bins = findPgBinaries(process.env.PG_BIN ?? null, process.cwd(), configuredMajorVersion('supabase'));
@@ -66,27 +92,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
     specs.push({
       name,
       binDir: bins.binDir,
-      dataDir: path.join(root, name, 'data'),
+      dataDir: path.join(root, 'servers', name, 'data'),
       port: await freePort(),
       password: randomBytes(12).toString('hex'),
       settings: FAST,
     });
   }
-  const stop = async (): Promise<void> => {
+  const teardown = async (): Promise<void> => {
     await Promise.allSettled(specs.map((s) => stopServer(s)));
+    await stopLeftoverServers(root, bins.binDir);
     rmSync(root, { recursive: true, force: true });
   };
   try {
-    await Promise.all(
-      specs.map(async (spec) => {
-        await initCluster(spec);
-        await startServer(spec);
-        await preparePostgresRole(spec);
-        await buildTemplates(spec);
-      }),
-    );
+    await Promise.all([buildDist(), ...specs.map(startTestServer)]);
   } catch (err) {
-    await stop();
+    await teardown();
     throw err;
   }
   const [local, cloud] = specs as [ServerSpec, ServerSpec];
@@ -94,5 +114,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     local: { port: local.port, password: local.password, binDir: bins.binDir },
     cloud: { port: cloud.port, password: cloud.password, binDir: bins.binDir },
   });
-  return stop;
+  project.provide('tmpRoot', root);
+  return teardown;
 }

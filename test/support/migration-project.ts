@@ -4,12 +4,12 @@
  * writes into the repository (it creates supabase/.temp/ in its working directory).
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../../src/config.js';
 import { loadConfig } from '../../src/config.js';
+import { tempDir } from './tmp.js';
 
 const run = promisify(execFile);
 
@@ -27,7 +27,7 @@ export function migrationProject(
   files: Readonly<Record<string, string>>,
   urls: { local: string; cloud?: string },
 ): MigrationProject {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-migrations-'));
+  const dir = tempDir('migrations');
   const migrationsDir = path.join(dir, 'supabase', 'migrations');
   mkdirSync(migrationsDir, { recursive: true });
   for (const [name, sql] of Object.entries(files)) writeFileSync(path.join(migrationsDir, name), sql);
@@ -103,7 +103,7 @@ export async function supabaseCli(args: readonly string[], cwd: string): Promise
       SUPABASE_TELEMETRY_DISABLED: '1',
       DO_NOT_TRACK: '1',
     },
-    timeout: 60_000,
+    // No deadline of its own: the test's timeout is the hang guard (a busy machine is slow, not broken).
   });
   return `${stdout}\n${stderr}`;
 }

@@ -4,12 +4,12 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { serverOwner } from './extra-server.js';
 import { freePort } from './ports.js';
+import { tempDir } from './tmp.js';
 
 export interface Pgbouncer {
   readonly port: number;
@@ -41,7 +41,7 @@ export async function startPgbouncer(options: {
   readonly mode: 'session' | 'transaction';
 }): Promise<Pgbouncer> {
   if (BINARY === undefined) throw new Error('pgbouncer is not installed (apt-get install pgbouncer)');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'crm-env-pgbouncer-'));
+  const dir = tempDir('pgbouncer');
   const port = await freePort();
   const ini = path.join(dir, 'pgbouncer.ini');
   writeFileSync(path.join(dir, 'users.txt'), `"postgres" "${options.password}"\n`, { mode: 0o600 });
@@ -59,6 +59,8 @@ export async function startPgbouncer(options: {
       `pool_mode = ${options.mode}`,
       'default_pool_size = 10',
       `logfile = ${path.join(dir, 'pgbouncer.log')}`,
+      // Read by the run's teardown (test/support/leftovers.ts) should a test end without stop().
+      `pidfile = ${path.join(dir, 'pgbouncer.pid')}`,
       '',
     ].join('\n'),
   );
