@@ -166,15 +166,16 @@ export const LOCKS = { sync: 1, migrate: 2, restore: 3, reset: 4, seed: 5 } as c
  * another server session. Detected by behaviour, whatever the port: a second connection opened now
  * must not be handed the server session this client is using — a pooler in session mode, like a
  * direct connection, never does; one in transaction mode hands out the session just released.
- * Inconclusive (second connection refused or slow) counts as not pooled.
+ * Inconclusive (second connection refused or slow) counts as not pooled. `ownPid`: this client's
+ * pg_backend_pid() as its last query read it (saves a round trip; it must be the last query's).
  * @throws ConfigError (exit 2) naming the session pooler and the direct host.
  */
-export async function assertOwnSession(client: pg.Client): Promise<void> {
+export async function assertOwnSession(client: pg.Client, ownPid?: number): Promise<void> {
   const origin = origins.get(client);
   if (origin === undefined) return;
   const pid = async (c: pg.Client): Promise<number> =>
     (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-  const mine = await pid(client);
+  const mine = ownPid ?? (await pid(client));
   const other = await withClient(origin.url, pid, { label: origin.label, connectTimeoutMs: 10_000 }).catch(
     () => null,
   );
@@ -187,15 +188,16 @@ export async function assertOwnSession(client: pg.Client): Promise<void> {
 /**
  * Holds a session-level advisory lock around `fn`. Fails fast (exit 1) when another crm-env run holds
  * it, rather than queueing behind it; refuses a transaction pooler first ({@link assertOwnSession}),
- * where the lock would protect nothing.
+ * where the lock would protect nothing (`ownPid`: see {@link assertOwnSession}).
  */
 export async function withAdvisoryLock<T>(
   client: pg.Client,
   lock: keyof typeof LOCKS,
   fn: (unlock: AdvisoryUnlock) => Promise<T>,
   busyMessage: string,
+  ownPid?: number,
 ): Promise<T> {
-  await assertOwnSession(client);
+  await assertOwnSession(client, ownPid);
   const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [
     LOCK_NAMESPACE,
     LOCKS[lock],

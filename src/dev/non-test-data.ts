@@ -269,7 +269,9 @@ export async function pushOwnership(cloud: Client, cloudTables: readonly TableIn
 }
 
 /**
- * A push's question "which non-test rows would it remove", split so that the cloud query can travel
+ * What a push would remove: the cloud's non-test rows in the tables it replaces that local does not
+ * hold byte for byte (same key, same content in the columns it copies); a row local holds unchanged is
+ * written back as it was, so it is not lost. The question is split so that the cloud query can travel
  * in one round trip with other statements (the re-check under the table locks): `sql` (null = nothing
  * to ask) is one parameterless statement run with canonical output in force; `answer` turns its rows
  * into the report, looking on local for the rows found (only when there are some).
@@ -309,27 +311,6 @@ export function pushRemovalCheck(
     return toReport(cloud, 'cloud', o.tables, lost);
   };
   return { sql, answer };
-}
-
-/**
- * What a push would remove: the cloud's non-test rows in the tables it replaces that local does not
- * hold byte for byte (same key, same content in the columns it copies). A row local holds unchanged is
- * written back as it was, so it is not lost. With `ownership` (from {@link pushOwnership}) the cloud's
- * catalog is not read again.
- */
-export async function nonTestRowsPushWouldRemove(
-  local: Client,
-  cloud: Client,
-  domain: string,
-  localTables: readonly TableInfo[],
-  ownership?: Ownership,
-): Promise<NonTestDataReport> {
-  const o = ownership ?? (await readOwnership(cloud));
-  if (!o) return { database: 'cloud', users: [], tables: [], rows: 0 };
-  const check = pushRemovalCheck(local, cloud, o, domain, localTables);
-  if (check.sql === null) return check.answer([]);
-  const results = (await cloud.query(`${CANONICAL_OUTPUT_SQL}; ${check.sql}`)) as unknown as QueryResult[];
-  return check.answer(results.at(-1)!.rows);
 }
 
 /** Refused: rows of non-test users would be removed and the caller did not choose to remove them. */

@@ -13,6 +13,7 @@ import type { QueryResult } from 'pg';
 import type { Config, DatabaseTarget } from '../config.js';
 import { describeTarget, requireCloud } from '../config.js';
 import { formatBytes, shownPath } from '../format.js';
+import { rememberServerVersion, SERVER_VERSION_SQL } from '../db/backup-manifest.js';
 import type { BulkLoadReport, BulkPlan } from '../db/bulk-load.js';
 import { bulkLoadReport, dropForBulkLoad, planBulkLoad, restoreAfterBulkLoad } from '../db/bulk-load.js';
 import type { TableInfo } from '../db/catalog.js';
@@ -31,7 +32,6 @@ import type { NonTestDataReport, Ownership, PushRemovalCheck } from './non-test-
 import {
   describeNonTestData,
   NonTestDataError,
-  nonTestRowsPushWouldRemove,
   pushOwnership,
   pushRemovalCheck,
   refuseNonTestData,
@@ -149,7 +149,7 @@ export async function syncPush(
   const sessions = await openSessions(config, cloudTarget);
   const stopEnding = endOnAbort(options.signal, [sessions.local, sessions.cloud, sessions.snapshotReader]);
   try {
-    const { pre, nonTestData, ownership } = await interruptible(
+    const { pre, nonTestData, ownership, pid } = await interruptible(
       options.signal,
       'Push interrupted during its read-only checks; nothing was changed.',
       () => preflightPush(config, cloudTarget, sessions, options, reporter),
@@ -171,6 +171,7 @@ export async function syncPush(
       'sync',
       (unlock) => replaceCloudData(ctx, unlock),
       'Another crm-env push (or reset) is running against the cloud; wait for it to finish and try again.',
+      pid,
     );
   } catch (err) {
     throw asInterrupted(err, options.signal);
@@ -222,9 +223,9 @@ async function preflightPush(
   s: Sessions,
   options: SyncOptions,
   reporter: Reporter,
-): Promise<{ pre: PreflightResult; nonTestData: NonTestDataReport; ownership: Ownership }> {
+): Promise<{ pre: PreflightResult; nonTestData: NonTestDataReport; ownership: Ownership; pid?: number }> {
   reporter.step('🔎 Preflight checks (read-only)...');
-  const { pre, nonTestData, ownership } = await inspectPush(config, cloudTarget, s, options.signal);
+  const { pre, nonTestData, ownership, pid } = await inspectPush(config, cloudTarget, s, options.signal);
   refuseNonTestData([nonTestData], options.deleteNonTestData ?? false, 'The push would delete or overwrite');
   reporter.info(
     `✓ ${pre.localTables.length} tables match on both sides; ${pre.testUserIds.length} test users to carry`,
@@ -232,7 +233,7 @@ async function preflightPush(
   for (const line of describeNonTestData([nonTestData]))
     reporter.warn(`Removing as asked (--delete-non-test-data): ${line}`);
   for (const t of pre.cloudOnlyTables) reporter.warn(`Cloud-only table ${t} is left untouched.`);
-  return { pre, nonTestData, ownership };
+  return { pre, nonTestData, ownership, pid };
 }
 
 /**
@@ -245,7 +246,7 @@ export async function inspectPush(
   cloudTarget: DatabaseTarget,
   s: Pick<Sessions, 'local' | 'cloud'>,
   signal: AbortSignal | undefined,
-): Promise<{ pre: PreflightResult; nonTestData: NonTestDataReport; ownership: Ownership }> {
+): Promise<{ pre: PreflightResult; nonTestData: NonTestDataReport; ownership: Ownership; pid?: number }> {
   const domain = config.testUsers.emailDomain;
   await runPreflight(config, {
     command: 'sync push',
@@ -264,8 +265,15 @@ export async function inspectPush(
   const pre = await checkPushable(s.local, s.cloud, domain);
   // checkPushable found auth.users on the cloud and read its public tables: only the keys are new.
   const ownership = await pushOwnership(s.cloud, pre.cloudTables);
-  const nonTestData = await nonTestRowsPushWouldRemove(s.local, s.cloud, domain, pre.localTables, ownership);
-  return { pre, nonTestData, ownership };
+  const check = pushRemovalCheck(s.local, s.cloud, ownership, domain, pre.localTables);
+  // The session's pid travels along: the pooler probe of the advisory lock compares another with it.
+  const results = (await s.cloud.query(
+    [CANONICAL_OUTPUT_SQL, 'select pg_backend_pid() as pid', ...(check.sql ? [check.sql] : [])].join(';\n'),
+  )) as unknown as QueryResult[];
+  const nonTestData = await check.answer(check.sql ? results.at(-1)!.rows : []);
+  // Naming the owners asked the cloud once more: then the probe reads the pid itself.
+  const pid = nonTestData.users.length === 0 ? Number(results[1]!.rows[0]!.pid) : undefined;
+  return { pre, nonTestData, ownership, pid };
 }
 
 /** Under the advisory lock: snapshot, plan, lock, then the one cloud transaction. */
@@ -353,7 +361,7 @@ export async function planTransfer(ctx: PlanInput): Promise<TransferPlan> {
 }
 
 /**
- * One round trip: canonical output, BEGIN, lock timeout, the table locks, the staging table and,
+ * One round trip: the server version (for the backup's manifest), canonical output, BEGIN, lock timeout, the table locks, the staging table and,
  * under the locks, the second look for non-test users' rows, judged by the returned function (see
  * {@link recheckNonTestRows}).
  * Writers wait (or time out) from here on, so the backup is exactly what gets replaced.
@@ -370,6 +378,7 @@ async function lockCloudTables(ctx: PushContext, plan: TransferPlan): Promise<()
       );
   const results = (await ctx.cloud.query(
     [
+      SERVER_VERSION_SQL,
       CANONICAL_OUTPUT_SQL,
       'begin',
       `select set_config('lock_timeout', ${quoteLiteral(ctx.options.lockTimeout ?? '10s')}, true)`,
@@ -378,6 +387,7 @@ async function lockCloudTables(ctx: PushContext, plan: TransferPlan): Promise<()
       ...(recheck?.sql ? [recheck.sql] : []),
     ].join(';\n'),
   )) as unknown as QueryResult[];
+  rememberServerVersion(ctx.cloud, results[0]!.rows[0]!);
   const rows = recheck?.sql ? results.at(-1)!.rows : [];
   return async () => {
     if (recheck) await recheckNonTestRows(recheck, rows);
