@@ -151,15 +151,23 @@ export async function tableManifest(
 export async function writeCopyBlock(
   client: Client,
   sink: TextSink,
-  table: { readonly qualified: string; readonly copyColumns: readonly string[] },
+  table: {
+    readonly qualified: string;
+    readonly copyColumns: readonly string[];
+    readonly source?: string;
+    readonly partitioned?: boolean;
+  },
   where?: string,
   lockRows = false,
 ): Promise<number> {
   const cols = columnList(table.copyColumns);
+  const from = table.source ?? table.qualified;
   await sink.write(`COPY ${table.qualified} (${cols}) FROM stdin;\n`);
   const sql = where
-    ? `copy (select ${cols} from ${table.qualified} where ${where}${lockRows ? ' for share' : ''}) to stdout`
-    : `copy ${table.qualified} (${cols}) to stdout`;
+    ? `copy (select ${cols} from ${from} where ${where}${lockRows ? ' for share' : ''}) to stdout`
+    : table.partitioned
+      ? `copy (select ${cols} from ${from}) to stdout`
+      : `copy ${table.qualified} (${cols}) to stdout`;
   const out = client.query(copyTo(sql));
   try {
     for await (const chunk of out as AsyncIterable<Buffer>) await sink.write(chunk);

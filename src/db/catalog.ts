@@ -36,6 +36,28 @@ export interface TableInfo {
   readonly sequences: readonly SequenceInfo[];
   /** Other tables (qualified keys `schema.name`) this table references by foreign key. */
   readonly references: readonly string[];
+  /** A partitioned parent: its rows live in its partitions (read and written through the parent). */
+  readonly partitioned: boolean;
+  /**
+   * What reads this table's own rows: `ONLY "schema"."name"` (an inheritance parent's children are
+   * tables of their own), or the partitioned parent itself (its partitions' rows are its rows).
+   */
+  readonly source: string;
+  /** This table's foreign keys to other tables, by constraint (for ordering despite cycles). */
+  readonly foreignKeys: readonly ForeignKeyEdge[];
+}
+
+/** One foreign key as the ordering sees it: the constraint, the table it points to, deferrable or not. */
+export interface ForeignKeyEdge {
+  readonly constraint: string;
+  /** Qualified key `schema.name` of the referenced table. */
+  readonly parent: string;
+  readonly deferrable: boolean;
+}
+
+/** The SQL that reads a table's own rows (see {@link TableInfo.source}). */
+export function tableSource(qualified: string, partitioned: boolean): string {
+  return partitioned ? qualified : `only ${qualified}`;
 }
 
 export function tableKey(schema: string, name: string): string {
@@ -79,6 +101,7 @@ interface ColumnRow {
   identity: string;
   sequence: string | null;
   pk: boolean;
+  partitioned: boolean;
 }
 
 /** Every ordinary (or partitioned parent) table of `schema`, in foreign-key order. */
@@ -91,22 +114,30 @@ export async function readTables(client: Client, schema = 'public'): Promise<Tab
             format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null,
             a.atthasdef as has_default, a.attgenerated as generated, a.attidentity as identity,
             pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname) as sequence,
-            coalesce(a.attnum = any(pk.conkey), false) as pk
+            coalesce(a.attnum = any(pk.conkey), false) as pk, c.relkind = 'p' as partitioned
        from pg_class c
        join pg_namespace n on n.oid = c.relnamespace
        join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
        left join pg_constraint pk on pk.conrelid = c.oid and pk.contype = 'p'
       where n.nspname = ${schemaLit} and c.relkind in ('r', 'p') and not c.relispartition
       order by c.relname, a.attnum;
-    select c.relname as child, pn.nspname as parent_schema, p.relname as parent
+    select c.relname as child, pn.nspname as parent_schema, p.relname as parent,
+            k.conname as constraint, k.condeferrable as deferrable
        from pg_constraint k
        join pg_class c on c.oid = k.conrelid
        join pg_namespace n on n.oid = c.relnamespace
        join pg_class p on p.oid = k.confrelid
        join pg_namespace pn on pn.oid = p.relnamespace
-      where k.contype = 'f' and n.nspname = ${schemaLit}`)) as unknown as [
+      where k.contype = 'f' and n.nspname = ${schemaLit} and k.conparentid = 0
+      order by k.conname`)) as unknown as [
     QueryResult<ColumnRow>,
-    QueryResult<{ child: string; parent_schema: string; parent: string }>,
+    QueryResult<{
+      child: string;
+      parent_schema: string;
+      parent: string;
+      constraint: string;
+      deferrable: boolean;
+    }>,
   ];
   const cols = results[0].rows;
   const fks = results[1].rows;
@@ -129,10 +160,21 @@ export async function readTables(client: Client, schema = 'public'): Promise<Tab
           .filter((k) => k !== tableKey(schema, name)),
       ),
     ];
+    const foreignKeys = fks
+      .filter((f) => f.child === name && tableKey(f.parent_schema, f.parent) !== tableKey(schema, name))
+      .map((f) => ({
+        constraint: f.constraint,
+        parent: tableKey(f.parent_schema, f.parent),
+        deferrable: f.deferrable,
+      }));
+    const partitioned = rows[0]!.partitioned;
     return {
       schema,
       name,
       qualified: qualify(schema, name),
+      partitioned,
+      source: tableSource(qualify(schema, name), partitioned),
+      foreignKeys,
       columns,
       copyColumns: columns.filter((c) => !c.generated).map((c) => c.name),
       primaryKey: rows.filter((r) => r.pk).map((r) => r.column_name),
@@ -169,6 +211,76 @@ export function sortByForeignKeys(tables: readonly TableInfo[]): TableInfo[] {
   };
   for (const key of [...byKey.keys()].sort()) visit(key);
   return out;
+}
+
+/** A deferrable foreign key the load defers, because it closes a cycle. */
+export interface DeferredConstraint {
+  /** `schema.table|constraint`, unique. */
+  readonly key: string;
+  /** Qualified, quoted constraint name for SET CONSTRAINTS. */
+  readonly qualified: string;
+}
+
+/**
+ * The foreign keys of cycles made only of DEFERRABLE keys (both ends in the same strongly connected
+ * component): the load and the restores run with them deferred until every table is in.
+ */
+export function cycleBreakingConstraints(tables: readonly TableInfo[]): DeferredConstraint[] {
+  const keys = new Set(tables.map((t) => tableKey(t.schema, t.name)));
+  const component = stronglyConnected([...keys], (k) =>
+    tables
+      .find((t) => tableKey(t.schema, t.name) === k)!
+      .foreignKeys.map((f) => f.parent)
+      .filter((p) => keys.has(p)),
+  );
+  const inCycle = tables.flatMap((t) => {
+    const key = tableKey(t.schema, t.name);
+    return t.foreignKeys
+      .filter((f) => keys.has(f.parent) && component.get(f.parent) === component.get(key))
+      .map((f) => ({ t, f, group: component.get(key)! }));
+  });
+  // A group with a non-deferrable key loads with the group's keys dropped and re-added (bulk-load.ts).
+  const hard = new Set(inCycle.filter((x) => !x.f.deferrable).map((x) => x.group));
+  return inCycle
+    .filter((x) => !hard.has(x.group))
+    .map(({ t, f }) => ({
+      key: `${tableKey(t.schema, t.name)}|${f.constraint}`,
+      qualified: qualify(t.schema, f.constraint),
+    }));
+}
+
+/** Tarjan's algorithm: node → component id. */
+function stronglyConnected(
+  nodes: readonly string[],
+  edges: (n: string) => readonly string[],
+): Map<string, number> {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const component = new Map<string, number>();
+  let next = 0;
+  const connect = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges(v)) {
+      if (!index.has(w)) {
+        connect(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      component.set(w, index.get(v)!);
+    } while (w !== v);
+  };
+  for (const n of nodes) if (!index.has(n)) connect(n);
+  return component;
 }
 
 /** A foreign key, column by column: `columns` of `table` reference `refColumns` of `refSchema.refTable`. */

@@ -32,7 +32,7 @@ export async function useCanonicalOutput(client: Client): Promise<void> {
  * compare equal. Each row hashes with hashtextextended (64-bit); the sum is exact and order-free.
  */
 export function checksumSql(table: TableInfo, columns?: readonly string[], where?: string): string {
-  return `select count(*)::bigint::text as rows, coalesce(sum(${rowHashSql(table, columns)}::numeric), 0)::text as checksum from ${table.qualified}${where ? ` where ${where}` : ''}`;
+  return `select count(*)::bigint::text as rows, coalesce(sum(${rowHashSql(table, columns)}::numeric), 0)::text as checksum from ${table.source}${where ? ` where ${where}` : ''}`;
 }
 
 /** One row's 64-bit hash, as {@link checksumSql} sums it (columns in name order). */

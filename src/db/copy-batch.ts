@@ -17,6 +17,8 @@ import { columnList, quoteIdent } from './sql.js';
 export interface BatchTable {
   readonly qualified: string;
   readonly copyColumns: readonly string[];
+  /** What reads the table's own rows (`only …`, see TableInfo.source); `qualified` without it. */
+  readonly source?: string;
 }
 
 /** SQL: one column's COPY text field (NULL as \N, the four special characters escaped). */
@@ -71,7 +73,7 @@ export async function writeCopyBlocksBatched(
   const rows = tables.map(() => 0);
   if (tables.length === 0) return rows;
   const parts = tables.map(
-    (t, i) => `select ${i} as i, ${lineSql(t.copyColumns)} as line from ${t.qualified}`,
+    (t, i) => `select ${i} as i, ${lineSql(t.copyColumns)} as line from ${t.source ?? t.qualified}`,
   );
   const sql = `copy (select s.i, s.line from (${parts.join(' union all ')}) s,
       (select pg_catalog.pg_current_xact_id_if_assigned()) serial) to stdout`;

@@ -15,11 +15,17 @@ export interface CopySource {
   readonly columns: readonly string[];
   /** Optional row filter for the source (SQL expression; built by the caller with parameters inlined safely). */
   readonly where?: string;
+  /** What a SELECT reads the table's own rows from (`only …`; see TableInfo.source). */
+  readonly source?: string;
+  /** A partitioned parent: COPY cannot read it by name, only through a SELECT. */
+  readonly partitioned?: boolean;
 }
 
 function copyOutSql(src: CopySource): string {
-  return src.where
-    ? `copy (select ${columnList(src.columns)} from ${src.qualified} where ${src.where}) to stdout`
+  const from = src.source ?? src.qualified;
+  if (src.where) return `copy (select ${columnList(src.columns)} from ${from} where ${src.where}) to stdout`;
+  return src.partitioned
+    ? `copy (select ${columnList(src.columns)} from ${from}) to stdout`
     : `copy ${src.qualified} (${columnList(src.columns)}) to stdout`;
 }
 

@@ -5,6 +5,8 @@
  *
  * - `\restrict` / `\unrestrict` lines (pg_dump ≥ 17.6/16.10/15.14) are dropped: older psql clients
  *   and other runners reject unknown meta-commands, and the file's only reader is a restore we control.
+ * - A --clean DROP of a partition's inherited constraint or index, which PostgreSQL refuses (the
+ *   parent's DROP, next in the file, takes it), is let through ({@link partitionDrop}).
  * - Schemas are kept, never dropped: `DROP SCHEMA` (from --clean) is removed. Dropping `public` needs
  *   its owner, and would also drop its default privileges (Supabase's `ALTER DEFAULT PRIVILEGES …
  *   IN SCHEMA public GRANT … TO anon, authenticated`) and its grants, which nobody would put back.
@@ -92,6 +94,8 @@ export interface DumpFilterOptions {
    * rows), or at the end when the dump has no data; it ends with a newline.
    */
   readonly beforeData?: string;
+  /** SQL appended at the end of the file (a data-only backup's view refreshes); ends with a newline. */
+  readonly atEnd?: string;
 }
 
 /** Why an entry is commented out, or null to keep it. */
@@ -126,18 +130,35 @@ export function ifSchemaCreated(schema: string, statement: string): string {
   return `DO $crm_env_schema$ BEGIN IF ${lit(schema)} = ANY (${CREATED})${member} THEN EXECUTE ${lit(statement.replace(/;$/, ''))}; END IF; END $crm_env_schema$;`;
 }
 
+/**
+ * A --clean DROP that fails on a partition: pg_dump drops a partition's constraints and indexes before
+ * its parent's, but those inherited from the partitioned parent can only go with the parent's (which
+ * the file drops next). Such a DROP becomes a block that lets that one refusal pass; null otherwise.
+ */
+export function partitionDrop(text: string): string | null {
+  const sqlstate = /^ALTER TABLE IF EXISTS ONLY \S.* DROP CONSTRAINT IF EXISTS \S.*;$/.test(text)
+    ? 'invalid_table_definition' // cannot drop inherited constraint
+    : /^DROP INDEX IF EXISTS \S.*;$/.test(text)
+      ? 'dependent_objects_still_exist' // index … requires it
+      : null;
+  if (sqlstate === null) return null;
+  return `DO $crm_env_drop$ BEGIN EXECUTE ${lit(text.replace(/;$/, ''))}; EXCEPTION WHEN ${sqlstate} THEN NULL; END $crm_env_drop$;`;
+}
+
 /** The line-level rules, separate from the stream plumbing so that tests can call them directly. */
 export class DumpFilter {
   private inCopy = false;
   private seenHeader = false;
   private entry: { name: string; type: string; skip: string | null; own: string | null } | null = null;
   private beforeData: string | undefined;
+  private readonly atEnd: string | undefined;
   private readonly relations: [string, string][] = [];
   private readonly routines: [string, string][] = [];
   private aclResetDone = false;
 
   constructor(options: DumpFilterOptions = {}) {
     this.beforeData = options.beforeData;
+    this.atEnd = options.atEnd;
   }
 
   /** The output for one input line (without `\n`): the line itself, a replacement, or nothing. */
@@ -173,7 +194,8 @@ export class DumpFilter {
     }
     if (!this.seenHeader) {
       // The --clean section: every DROP of the dump, before the first object header.
-      return /^DROP (SCHEMA|EXTENSION) /.test(text) ? `-- crm-env kept: ${text}` : text;
+      if (/^DROP (SCHEMA|EXTENSION) /.test(text)) return `-- crm-env kept: ${text}`;
+      return partitionDrop(text) ?? text;
     }
     const entry = this.entry;
     if (entry === null || text === '' || text === '--') return text;
@@ -192,9 +214,9 @@ export class DumpFilter {
     return text;
   }
 
-  /** What is left for the end of the file: `beforeData` when the dump had no data, the ACL reset. */
+  /** What is left for the end of the file: `beforeData` when the dump had no data, the ACL reset, `atEnd`. */
   finish(): string | null {
-    const rest = [this.beforeData ?? '', this.aclReset() ?? ''].filter(Boolean);
+    const rest = [this.beforeData ?? '', this.aclReset() ?? '', this.atEnd ?? ''].filter(Boolean);
     this.beforeData = undefined;
     return rest.length > 0 ? `\n${rest.join('\n')}` : null;
   }

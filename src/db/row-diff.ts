@@ -77,7 +77,7 @@ interface DiffState {
 function hashed(state: DiffState, side: Side, withKey: boolean): string {
   const keyCols = state.key.map(quoteIdent).join(', ');
   const keyJson = `json_build_array(${keyCols})::text`;
-  return `(select hashtextextended(${keyJson}, 0) as h, ${rowHashSql(side.table, state.columns)} as r${withKey ? `, ${keyJson} as k, ${keyCols}` : ''} from ${side.table.qualified}) x`;
+  return `(select hashtextextended(${keyJson}, 0) as h, ${rowHashSql(side.table, state.columns)} as r${withKey ? `, ${keyJson} as k, ${keyCols}` : ''} from ${side.table.source}) x`;
 }
 
 /** Rows whose key hash starts with one of `prefixes` (`bits` long); all rows at depth 0. */

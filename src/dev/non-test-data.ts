@@ -126,7 +126,7 @@ function ownedCtes(o: Ownership, kind: 'n' | 't', domain: string): string[] {
               (fk) =>
                 `(${fk.columns.map((c) => `t.${quoteIdent(c)}`).join(', ')}) in (select ${fk.refColumns.map(quoteIdent).join(', ')} from ${cte(kind, index.get(fk.refTable)!)})`,
             );
-    return `${cte(kind, i)} as (select t.* from ${t.qualified} t where ${conditions.length > 0 ? conditions.join(' or ') : 'false'})`;
+    return `${cte(kind, i)} as (select t.* from ${t.source} t where ${conditions.length > 0 ? conditions.join(' or ') : 'false'})`;
   });
 }
 
@@ -257,7 +257,7 @@ async function localHashes(
   const where = pk ? `s.${quoteIdent(pk.name)} = any($1::text[]::${pk.type}[])` : `${key} = any($1::text[])`;
   const values = pk ? keys.map((k) => String((JSON.parse(k) as unknown[])[0])) : keys;
   const { rows } = await local.query<{ key: string; hash: string }>(
-    `select ${key} as key, ${hash} as hash from ${table.qualified} s where ${where}`,
+    `select ${key} as key, ${hash} as hash from ${table.source} s where ${where}`,
     [values],
   );
   return new Map(rows.map((r) => [r.key, r.hash]));

@@ -33,9 +33,12 @@ import {
   writeTestUserAuth,
 } from '../db/backup-manifest.js';
 import type { TableInfo } from '../db/catalog.js';
+import { cycleBreakingConstraints } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
 import { writeCopyBlocksBatched } from '../db/copy-batch.js';
 import { withClient } from '../db/connect.js';
+import { readTableSequences, setvalStatements } from '../db/sequences.js';
+import { readMatviews, refreshStatements } from '../db/matviews.js';
 import { shownPath } from '../format.js';
 import { redactUrl } from '../redact.js';
 import { testUserPredicate } from './test-users-sql.js';
@@ -115,7 +118,12 @@ async function writeBackupText(
     backupHeader({ kind: 'sync', target: 'cloud', createdAt: header.createdAt.toISOString() }, header.notes),
   );
   await sink.write(
-    [COPY_SETTINGS_SQL, `TRUNCATE TABLE ${tables.map((t) => t.qualified).join(', ')};`, ''].join('\n'),
+    [
+      COPY_SETTINGS_SQL,
+      `TRUNCATE TABLE ${tables.map((t) => t.source).join(', ')};`,
+      ...deferCycles(tables),
+      '',
+    ].join('\n'),
   );
   // The public tables are locked, the test users' auth rows are locked as they are copied: the
   // manifest, computed after the COPYs, describes the same rows.
@@ -126,7 +134,8 @@ async function writeBackupText(
   const aside = config.cloud && !small ? manifestAside(config.cloud.url, entries) : Promise.resolve(null);
   let rows = 0;
   rows += await writeTableBlocks(cloud, sink, tables, header.batched);
-  await sink.write(await sequenceStatements(cloud, tables));
+  await sink.write(await setvalStatements(cloud, await readTableSequences(cloud, 'public')));
+  await sink.write(refreshStatements(await readMatviews(cloud, 'public')));
   const contents = (await aside) ?? (await tableManifest(cloud, entries));
   const body = sink.endBody();
   await sink.write(
@@ -200,19 +209,11 @@ async function manifestAside(
   }
 }
 
-/** `setval` for every sequence the tables own, read in one round trip. */
-async function sequenceStatements(cloud: Client, tables: readonly TableInfo[]): Promise<string> {
-  const sequences = tables.flatMap((t) => t.sequences.map((s) => s.sequence));
-  if (sequences.length === 0) return '';
-  const { rows: seq } = await cloud.query<{ i: number; last_value: string; is_called: boolean }>(
-    sequences
-      .map((name, i) => `select ${i} as i, last_value::text, is_called from ${name}`)
-      .join(' union all '),
-  );
-  return sequences
-    .map((name, i) => {
-      const v = seq.find((r) => Number(r.i) === i)!;
-      return `SELECT pg_catalog.setval('${name.replace(/'/g, "''")}', ${BigInt(v.last_value)}, ${v.is_called});\n`;
-    })
-    .join('');
+/**
+ * Foreign keys that close a cycle are DEFERRABLE (else the tables could not be ordered): the restore
+ * defers them until its COMMIT, since the file loads the tables one after the other.
+ */
+function deferCycles(tables: readonly TableInfo[]): string[] {
+  const names = cycleBreakingConstraints(tables).map((c) => c.qualified);
+  return names.length > 0 ? [`SET CONSTRAINTS ${names.join(', ')} DEFERRED;`] : [];
 }

@@ -8,9 +8,11 @@
  * Statements run in foreign-key order; consecutive staged tables share one round trip.
  */
 import type { TableInfo } from '../db/catalog.js';
+import { cycleBreakingConstraints } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
 import { copyBetween, copyQueryBetween } from '../db/copy.js';
-import { columnList, quoteIdent, quoteLiteral } from '../db/sql.js';
+import { readSequenceStates, readTableSequences, restartSql } from '../db/sequences.js';
+import { columnList, quoteIdent } from '../db/sql.js';
 
 /** Tables up to this many rows go through the staging table. */
 export const STAGE_MAX_ROWS = 10_000;
@@ -60,7 +62,7 @@ export async function planLoad(
 ): Promise<LoadPlan> {
   const parts = [
     `select ${USERS} as i, count(*)::bigint::text as n from ${users.local.qualified} where ${pred}`,
-    ...tables.map((t, i) => `select ${i}, count(*)::bigint::text from ${t.local.qualified}`),
+    ...tables.map((t, i) => `select ${i}, count(*)::bigint::text from ${t.local.source}`),
   ];
   const { rows } = await local.query<{ i: number; n: string }>(parts.join(' union all '));
   const count = (i: number): number => Number(rows.find((r) => Number(r.i) === i)!.n);
@@ -102,7 +104,7 @@ export async function fillStage(ctx: LoadContext): Promise<number> {
        where user_id in (select id from ${users.local.qualified} where ${pred})`,
     ...plan.tables.flatMap((t, i) =>
       t.staged && t.rows > 0
-        ? [`select ${i}, ${recordText(t.local.copyColumns)} from ${t.local.qualified}`]
+        ? [`select ${i}, ${recordText(t.local.copyColumns)} from ${t.local.source}`]
         : [],
     ),
   ];
@@ -130,8 +132,15 @@ function ownRowType(t: { local: TableInfo; cloud: TableInfo }): boolean {
 }
 
 /** `offset 0` keeps the subquery whole, so each record is decoded once, not once per column. */
-function insertStaged(key: number, target: string, columns: readonly string[], type = rowType(key)): string {
-  return `insert into ${target} (${columnList(columns)})
+function insertStaged(
+  key: number,
+  target: string,
+  columns: readonly string[],
+  type = rowType(key),
+  overriding = false,
+): string {
+  // `overriding`: GENERATED ALWAYS identity columns take the copied values, not drawn ones.
+  return `insert into ${target} (${columnList(columns)})${overriding ? ' overriding system value' : ''}
     select (s.r).* from (select line::${type} as r from crm_env_stage where i = ${key} offset 0) s`;
 }
 
@@ -148,6 +157,37 @@ function usersSql(users: AuthPair, identities: AuthPair, pred: string): string[]
     `delete from ${identities.cloud.qualified} where user_id in (${stagedIds})`,
     insertStaged(IDENTITIES, identities.cloud.qualified, identities.columns),
   ];
+}
+
+/** Whether the table has GENERATED ALWAYS identity columns among the copied ones. */
+function alwaysIdentity(t: LoadPlan['tables'][number]): boolean {
+  const copied = new Set(t.local.copyColumns);
+  return t.cloud.columns.some((c) => c.identity === 'always' && copied.has(c.name));
+}
+
+/**
+ * The foreign keys that close a cycle (all DEFERRABLE, or the tables could not have been ordered) are
+ * deferred for the load and checked right after it (SET CONSTRAINTS … IMMEDIATE runs the pending
+ * checks), before the verification.
+ */
+function deferSql(plan: LoadPlan): { start: string[]; end: string[] } {
+  const names = cycleBreakingConstraints(plan.tables.map((t) => t.cloud)).map((c) => c.qualified);
+  if (names.length === 0) return { start: [], end: [] };
+  return {
+    start: [`set constraints ${names.join(', ')} deferred`],
+    end: [`set constraints ${names.join(', ')} immediate`],
+  };
+}
+
+/** Gives a server error that names no table the table(s) the failing statement loaded. */
+function nameTables(names: readonly string[]): (err: unknown) => never {
+  return (err) => {
+    const e = err as { table?: string };
+    if (e && typeof e === 'object' && !e.table && names.length > 0) {
+      e.table = names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} or ${names.at(-1)!}`;
+    }
+    throw err;
+  };
 }
 
 export interface LoadedTable {
@@ -169,15 +209,18 @@ export async function loadTables(
 ): Promise<LoadedTable[]> {
   const { local, cloud, plan, users, identities, pred, signal } = ctx;
   const results: LoadedTable[] = [];
+  const deferred = deferSql(plan);
   let batch: string[] = [
     ...rowTypesSql(plan, users, identities),
-    `truncate table ${plan.tables.map((t) => t.cloud.qualified).join(', ')}`,
+    `truncate table ${plan.tables.map((t) => t.cloud.source).join(', ')}`,
+    ...deferred.start,
     ...usersSql(users, identities, pred),
   ];
   let batchTables: { name: string; rows: number }[] = [];
   let batchStart = performance.now();
   const flush = async (): Promise<void> => {
-    if (batch.length > 0) await cloud.query(batch.join(';\n'));
+    if (batch.length > 0)
+      await cloud.query(batch.join(';\n')).catch(nameTables(batchTables.map((t) => t.name)));
     const ms = (performance.now() - batchStart) / Math.max(1, batchTables.length);
     for (const t of batchTables) results.push({ table: t.name, rows: t.rows, bytes: 0, ms, staged: true });
     batch = [];
@@ -194,6 +237,7 @@ export async function loadTables(
             t.cloud.qualified,
             t.local.copyColumns,
             ownRowType(t) ? t.cloud.qualified : rowType(i),
+            alwaysIdentity(t),
           ),
         );
       batchTables.push({ name: t.local.name, rows: t.rows });
@@ -204,10 +248,15 @@ export async function loadTables(
     const r = await copyBetween(
       local,
       cloud,
-      { qualified: t.local.qualified, columns: t.local.copyColumns },
+      {
+        qualified: t.local.qualified,
+        columns: t.local.copyColumns,
+        source: t.local.source,
+        partitioned: t.local.partitioned,
+      },
       t.cloud.qualified,
       signal,
-    );
+    ).catch(nameTables([t.local.name]));
     results.push({
       table: t.local.name,
       rows: r.rows,
@@ -217,43 +266,24 @@ export async function loadTables(
     });
     batchStart = performance.now();
   }
-  batch.push(...finalSql);
+  batch.push(...deferred.end, ...finalSql);
   await flush();
   return results;
 }
 
 /**
- * SQL that moves every owned sequence / identity counter so the cloud's next insert does not collide:
- * the next value is local's next value, or past the highest copied id (rows inserted with explicit ids
- * never advance local's sequence). ALTER SEQUENCE … RESTART is transactional, unlike setval(), so a
- * push that rolls back leaves the cloud's counters as they were. Runs server-side in a DO block, so it
- * costs no round trip of its own.
+ * SQL that moves every sequence the public tables use (identity, serial, or a plain nextval default,
+ * owned or not) so the cloud's next insert does not collide: the next value is local's next value, or
+ * past the highest copied value. Runs server-side after the load, costing no round trip of its own.
  */
-export async function sequenceMoves(
-  local: Client,
-  tables: readonly { local: TableInfo; cloud: TableInfo }[],
-): Promise<{ sql: string[]; count: number }> {
-  const pairs = tables.flatMap((t) =>
-    t.local.sequences.flatMap((s) => {
-      const cloudSeq = t.cloud.sequences.find((x) => x.column === s.column);
-      return cloudSeq ? [{ local: s, cloud: cloudSeq, column: s.column, target: t.cloud }] : [];
-    }),
+export async function sequenceMoves(local: Client, cloud: Client): Promise<{ sql: string[]; count: number }> {
+  const [mine, theirs] = await Promise.all([readTableSequences(local), readTableSequences(cloud)]);
+  const cloudBy = new Map(theirs.map((s) => [s.sequence, s]));
+  const pairs = mine.filter((s) => cloudBy.has(s.sequence));
+  const states = await readSequenceStates(
+    local,
+    pairs.map((s) => s.sequence),
   );
-  if (pairs.length === 0) return { sql: [], count: 0 };
-  const { rows } = await local.query<{ i: number; last_value: string; is_called: boolean }>(
-    pairs
-      .map((p, i) => `select ${i} as i, last_value::text, is_called from ${p.local.sequence}`)
-      .join(' union all '),
-  );
-  const sql = pairs.map((p, i) => {
-    const v = rows.find((r) => Number(r.i) === i)!;
-    return `do $crm_env$ declare inc bigint; top bigint; nxt bigint; begin
-      select seqincrement into inc from pg_catalog.pg_sequence where seqrelid = ${quoteLiteral(p.cloud.sequence)}::regclass;
-      select max(${quoteIdent(p.column)}) into top from ${p.target.qualified};
-      nxt := ${BigInt(v.last_value)}::bigint + ${v.is_called ? 'inc' : '0'};
-      if inc > 0 and top is not null and top + inc > nxt then nxt := top + inc; end if;
-      execute format('alter sequence %s restart with %s', ${quoteLiteral(p.cloud.sequence)}, nxt);
-    end $crm_env$`;
-  });
+  const sql = pairs.map((s) => restartSql(cloudBy.get(s.sequence)!, states.get(s.sequence)!.next));
   return { sql, count: pairs.length };
 }

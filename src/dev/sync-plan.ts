@@ -122,7 +122,7 @@ async function countRows(cloud: Client, tables: readonly TableInfo[]): Promise<n
   if (tables.length === 0) return [];
   const { rows } = await cloud.query<{ i: number; n: string }>(
     tables
-      .map((t, i) => `select ${i} as i, count(*)::bigint::text as n from ${t.qualified}`)
+      .map((t, i) => `select ${i} as i, count(*)::bigint::text as n from ${t.source}`)
       .join(' union all '),
   );
   const byIndex = new Map(rows.map((r) => [Number(r.i), Number(r.n)]));

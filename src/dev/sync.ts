@@ -21,6 +21,8 @@ import type { TableChecksum } from '../db/checksum.js';
 import { CANONICAL_OUTPUT_SQL, checksumTables, useCanonicalOutput } from '../db/checksum.js';
 import type { AdvisoryUnlock, Client } from '../db/connect.js';
 import { connect, withAdvisoryLock } from '../db/connect.js';
+import type { RefreshResult } from '../db/matviews.js';
+import { readMatviews, refreshMatviews } from '../db/matviews.js';
 import { quoteLiteral } from '../db/sql.js';
 import { ConfigError, CrmEnvError, InterruptedError, MismatchError, OperationError } from '../errors.js';
 import { endOnAbort, interruptible, stopIfInterrupted } from '../interrupt.js';
@@ -75,6 +77,11 @@ export interface SyncResult {
   readonly totalRows: number;
   readonly testUsers: number;
   readonly sequences: number;
+  /**
+   * Materialized views in public refreshed after the load, and those that could not be (they keep
+   * their old rows; each is also a warning).
+   */
+  readonly matviews: RefreshResult;
   /** Rows of non-test users the push removed (only with `deleteNonTestData`; else always empty). */
   readonly nonTestData: NonTestDataReport;
   readonly verify: VerifyReport;
@@ -301,6 +308,7 @@ async function replaceCloudData(ctx: PushContext, unlock: AdvisoryUnlock): Promi
       totalRows: load.totalRows,
       testUsers: plan.load.plan.testUsers,
       sequences: plan.moves.count,
+      matviews: load.matviews,
       nonTestData: ctx.nonTestData,
       verify: verify.report,
       bulkLoad: bulkLoadReport(plan.bulk, ctx.config.syncBulkMinRows, load.rebuildMs),
@@ -350,7 +358,7 @@ export async function planTransfer(ctx: PlanInput): Promise<TransferPlan> {
   const identities = authPair('identities');
   const pairs = pre.localTables.map((t) => ({ local: t, cloud: cloudByName.get(t.name)! }));
   const plan: LoadPlan = await planLoad(local, pairs, users, pred);
-  const moves = await sequenceMoves(local, pairs);
+  const moves = await sequenceMoves(local, cloud);
   const bulk = await planBulkLoad(cloud, plan.tables, config.syncBulkMinRows);
   if (bulk.notOwned.length > 0)
     ctx.reporter.warn(
@@ -433,7 +441,13 @@ async function backUpCloud(ctx: PushContext, plan: TransferPlan): Promise<SyncBa
 async function loadIntoCloud(
   ctx: PushContext,
   plan: TransferPlan,
-): Promise<{ results: TableSyncResult[]; totalRows: number; ms: number; rebuildMs: number }> {
+): Promise<{
+  results: TableSyncResult[];
+  totalRows: number;
+  ms: number;
+  rebuildMs: number;
+  matviews: RefreshResult;
+}> {
   const { reporter } = ctx;
   reporter.step('📥 Replacing cloud data with local data (inside the transaction)...');
   const t = performance.now();
@@ -451,7 +465,25 @@ async function loadIntoCloud(
   reporter.info(
     `✓ Synced ${plan.load.plan.testUsers} test users (passwords kept; other auth users kept as they were${removed > 0 ? `; ${removed} rows of non-test users removed as asked` : ''})`,
   );
-  return { results, totalRows, ms: performance.now() - t, rebuildMs };
+  const matviews = await refreshCloudMatviews(ctx);
+  return { results, totalRows, ms: performance.now() - t, rebuildMs, matviews };
+}
+
+/** After the load, inside the transaction: the views computed from the tables, refreshed in order. */
+async function refreshCloudMatviews(ctx: PushContext): Promise<RefreshResult> {
+  const [localViews, cloudViews] = await Promise.all([readMatviews(ctx.local), readMatviews(ctx.cloud)]);
+  if (cloudViews.length === 0) return { refreshed: [], failed: [] };
+  const result = await refreshMatviews(ctx.cloud, cloudViews, localViews);
+  if (result.refreshed.length > 0)
+    ctx.reporter.info(`✓ Refreshed ${result.refreshed.length} materialized views`);
+  for (const f of result.failed)
+    ctx.reporter.warn(
+      `Materialized view ${f.view} could not be refreshed and keeps its old rows: ${redactText(f.error, ctx.config.secrets)}`,
+    );
+  return {
+    refreshed: result.refreshed,
+    failed: result.failed.map((f) => ({ view: f.view, error: redactText(f.error, ctx.config.secrets) })),
+  };
 }
 
 /** The bulk path's second half: indexes and foreign keys back, exactly as they were. */
@@ -499,15 +531,23 @@ async function verifyBeforeCommit(
     compareChecksums(await localChecksums, cloudSums),
     ctx.config.testUsers.emailDomain,
   );
-  if (!report.tablesEqual || !report.usersEqual) {
+  // A sequence on one side only is schema drift, not something the push moves.
+  const behind = report.sequences.filter((x) => !x.ok && x.localNext !== null && x.cloudNext !== null);
+  if (!report.tablesEqual || !report.usersEqual || behind.length > 0) {
     throw new MismatchError('The cloud data did not match local after the copy; the push was rolled back.', {
-      details: report.tables
-        .filter((x) => !x.equal)
-        .map((x) =>
-          x.local && x.cloud && x.local.rows === x.cloud.rows
-            ? `${x.table}: ${x.local.rows} rows on both sides, but the content checksums differ (a trigger or rule on the cloud changed rows?)`
-            : `${x.table}: local ${x.local?.rows ?? 'missing'} rows, cloud ${x.cloud?.rows ?? 'missing'}`,
+      details: [
+        ...report.tables
+          .filter((x) => !x.equal)
+          .map((x) =>
+            x.local && x.cloud && x.local.rows === x.cloud.rows
+              ? `${x.table}: ${x.local.rows} rows on both sides, but the content checksums differ (a trigger or rule on the cloud changed rows?)`
+              : `${x.table}: local ${x.local?.rows ?? 'missing'} rows, cloud ${x.cloud?.rows ?? 'missing'}`,
+          ),
+        ...behind.map(
+          (x) =>
+            `sequence ${x.sequence}: cloud's next value ${x.cloudNext ?? 'missing'}, local's ${x.localNext ?? 'missing'}`,
         ),
+      ],
     });
   }
   return { report, ms: performance.now() - t };

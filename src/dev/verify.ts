@@ -14,6 +14,9 @@ import type { Client } from '../db/connect.js';
 import { withClient } from '../db/connect.js';
 import type { TableDiff } from '../db/row-diff.js';
 import { diffTable } from '../db/row-diff.js';
+import { checksumMatviews, readMatviews } from '../db/matviews.js';
+import type { SequenceComparison } from '../db/sequences.js';
+import { compareSequences } from '../db/sequences.js';
 import { testUserPredicate } from './test-users-sql.js';
 
 export interface TableComparison {
@@ -41,6 +44,15 @@ export interface VerifyReport {
     readonly cloud: readonly string[];
     readonly equal: boolean;
   };
+  /**
+   * Every sequence the public tables use: the cloud's next value must be past every value its rows
+   * hold and not behind local's (else the cloud's next insert collides).
+   */
+  readonly sequences: readonly SequenceComparison[];
+  readonly sequencesOk: boolean;
+  /** Materialized views in public, compared like tables (an unpopulated one has no checksum). */
+  readonly matviews: readonly TableComparison[];
+  readonly matviewsEqual: boolean;
   readonly equal: boolean;
   readonly totalRows: { readonly local: number; readonly cloud: number };
   /** With `diff`: the differing rows of each differing table, and the queries that took. */
@@ -106,10 +118,12 @@ export async function verifyOpen(
   cloud: Client,
   tables: readonly TableComparison[],
   domain: string,
+  matviews: readonly TableComparison[] = [],
 ): Promise<VerifyReport> {
-  const [{ users: lu, history: hl }, { users: cu, history: hc }] = await Promise.all([
+  const [{ users: lu, history: hl }, { users: cu, history: hc }, sequences] = await Promise.all([
     usersAndHistory(local, domain),
     usersAndHistory(cloud, domain),
+    compareSequences(local, cloud),
   ]);
   const cloudUsers = new Map(cu.map((u) => [u.email, u]));
   const localUsers = new Map(lu.map((u) => [u.email, u]));
@@ -128,18 +142,32 @@ export async function verifyOpen(
   const tablesEqual = tables.every((t) => t.equal);
   const usersEqual = users.every((u) => u.equal);
   const historyEqual = hl.length === hc.length && hl.every((v, i) => v === hc[i]);
+  const sequencesOk = sequences.every((s) => s.ok);
+  const matviewsEqual = matviews.every((m) => m.equal);
   return {
     tables,
     tablesEqual,
     users,
     usersEqual,
     history: { local: hl, cloud: hc, equal: historyEqual },
-    equal: tablesEqual && usersEqual && historyEqual,
+    sequences,
+    sequencesOk,
+    matviews,
+    matviewsEqual,
+    equal: tablesEqual && usersEqual && historyEqual && sequencesOk && matviewsEqual,
     totalRows: {
       local: tables.reduce((a, t) => a + (t.local?.rows ?? 0), 0),
       cloud: tables.reduce((a, t) => a + (t.cloud?.rows ?? 0), 0),
     },
   };
+}
+
+/** The materialized views of both sides, compared by content. */
+async function compareMatviews(local: Client, cloud: Client): Promise<TableComparison[]> {
+  const sums = await Promise.all(
+    [local, cloud].map(async (c) => checksumMatviews(c, await readMatviews(c, 'public'))),
+  );
+  return compareChecksums(sums[0]!, sums[1]!);
 }
 
 /** The rows that differ, for each table present on both sides whose checksums differ. */
@@ -188,15 +216,17 @@ export async function verifyParity(config: Config, options: VerifyOptions = {}):
               const names = new Set(t?.columns.map((c) => c.name) ?? mine.columns.map((c) => c.name));
               return mine.columns.map((c) => c.name).filter((n) => names.has(n));
             };
-            const [l, c] = await Promise.all([
+            const [l, c, matviews] = await Promise.all([
               checksumTables(local, lt, (t) => other(t, ct)),
               checksumTables(cloud, ct, (t) => other(t, lt)),
+              compareMatviews(local, cloud),
             ]);
             const report = await verifyOpen(
               local,
               cloud,
               compareChecksums(l, c),
               config.testUsers.emailDomain,
+              matviews,
             );
             if (!options.diff) return report;
             const diff = await diffTables([local, cloud], [lt, ct], report, other, options.diff.limit);

@@ -52,8 +52,9 @@ import {
   writeTestUserAuth,
 } from '../db/backup-manifest.js';
 import type { TableInfo } from '../db/catalog.js';
-import { readTables } from '../db/catalog.js';
+import { cycleBreakingConstraints, readTables } from '../db/catalog.js';
 import { useCanonicalOutput } from '../db/checksum.js';
+import { readMatviews, refreshStatements } from '../db/matviews.js';
 import type { Client } from '../db/connect.js';
 import { withClient } from '../db/connect.js';
 import type { PgDumpBinary } from '../db/pg-dump.js';
@@ -271,7 +272,7 @@ async function writeDump(
     ]),
   );
   const beforeData = [
-    kind === 'data' ? truncateSql(plan) : '',
+    kind === 'data' ? truncateSql(plan) + deferCyclesSql(plan) : '',
     plan.auth.length > 0 ? await testUserAuthSql(snap, plan) : '',
   ].join('');
   const dump = runPgDump({
@@ -279,7 +280,11 @@ async function writeDump(
     url: target.url,
     flags: [...dumpFlags(kind, plan), `--snapshot=${ctx.snapshot}`],
     output: sink.stream,
-    transform: dumpFilterStream({ beforeData: beforeData || undefined }),
+    transform: dumpFilterStream({
+      beforeData: beforeData || undefined,
+      // pg_dump --data-only leaves the views' refreshes out (they are post-data): put them back.
+      atEnd: kind === 'data' ? refreshStatements(await readMatviews(snap, 'public')) || undefined : undefined,
+    }),
     inherited: config.childEnv,
     secrets: config.secrets,
   });
@@ -325,6 +330,17 @@ function truncateSql(plan: DumpPlan): string {
   const tables = plan.entries.filter((e) => e.where === undefined).map((e) => e.table.qualified);
   return tables.length > 0
     ? `-- crm-env: empty the tables before loading them (a data-only backup replaces the data)\nTRUNCATE TABLE ${tables.join(', ')};\n\n`
+    : '';
+}
+
+/**
+ * A data-only restore loads the tables one after the other with their foreign keys in place: the keys
+ * that close a cycle (DEFERRABLE, or the tables could not be ordered) wait until COMMIT.
+ */
+function deferCyclesSql(plan: DumpPlan): string {
+  const names = cycleBreakingConstraints(plan.entries.map((e) => e.table)).map((c) => c.qualified);
+  return names.length > 0
+    ? `-- crm-env: foreign keys in a cycle are checked at COMMIT\nSET CONSTRAINTS ${names.join(', ')} DEFERRED;\n\n`
     : '';
 }
 

@@ -139,6 +139,8 @@ export type ColumnTypes = ReadonlyMap<string, ReadonlyMap<string, ColumnType>>;
 export interface KnownSchema {
   readonly tables: ReadonlySet<string>;
   readonly columns: ColumnTypes;
+  /** Partitions (and inheritance children) → their parent: dropping the parent drops them. */
+  readonly children?: ReadonlyMap<string, string>;
 }
 
 /** Tracks which tables (and columns) exist while the file's statements are applied in order. Names are 'schema.table'. */
@@ -149,10 +151,17 @@ export class TableTracker {
   /** Public tables created in this file → index of the creating statement (for table-without-rls). */
   private readonly needsRls = new Map<string, number>();
   private readonly columns: Map<string, Map<string, ColumnType>>;
+  /** Partition → partitioned parent, inheritance child → parent: a DROP of the parent takes them. */
+  private readonly children: Map<string, string>;
 
-  constructor(existingTables: ReadonlySet<string>, existingColumns: ColumnTypes = new Map()) {
+  constructor(
+    existingTables: ReadonlySet<string>,
+    existingColumns: ColumnTypes = new Map(),
+    existingChildren: ReadonlyMap<string, string> = new Map(),
+  ) {
     this.existing = new Set(existingTables);
     this.columns = new Map([...existingColumns].map(([t, cols]) => [t, new Map(cols)]));
+    this.children = new Map(existingChildren);
   }
 
   /** True if the table existed before this file (and may be big and busy). */
@@ -172,7 +181,7 @@ export class TableTracker {
 
   /** Tables and column types after the statements so far. */
   schema(): KnownSchema {
-    return { tables: this.tables(), columns: new Map(this.columns) };
+    return { tables: this.tables(), columns: new Map(this.columns), children: new Map(this.children) };
   }
 
   /** Public tables created in this file that never got ENABLE ROW LEVEL SECURITY. */
@@ -195,7 +204,16 @@ export class TableTracker {
     if (rel?.relpersistence !== 't' && name.startsWith('public.')) this.needsRls.set(name, statementIndex);
   }
 
+  /** Records a partition (PARTITION OF, ATTACH) or an inheritance child (INHERITS) of `parent`. */
+  setParent(child: string, parent: string | undefined): void {
+    if (parent === undefined) this.children.delete(child);
+    else this.children.set(child, parent);
+  }
+
+  /** Drops the table and, as the server does, its partitions (and, when it cascades, its children). */
   drop(name: string): void {
+    for (const [child, parent] of [...this.children]) if (parent === name) this.drop(child);
+    this.children.delete(name);
     for (const set of [this.existing, this.created, this.rlsEnabled]) set.delete(name);
     this.columns.delete(name);
     this.needsRls.delete(name); // created and dropped here: never exposed
@@ -341,6 +359,9 @@ function checkAlterTable(stmt: AlterTableStmt, tables: TableTracker, hits: RuleH
     const cmd = item.AlterTableCmd;
     const { subtype, name: column = '?', def } = cmd;
     if (subtype === 'AT_EnableRowSecurity') tables.enableRls(table);
+    const partition = def && 'PartitionCmd' in def ? def.PartitionCmd.name : undefined;
+    if (subtype === 'AT_AttachPartition' && partition) tables.setParent(qualify(partition), table);
+    if (subtype === 'AT_DetachPartition' && partition) tables.setParent(qualify(partition), undefined);
     if (subtype === 'AT_DropColumn') {
       if (!tables.createdHere(table)) hits.push(hit('ban-drop-column', column, table));
       tables.setColumn(table, column, undefined);
@@ -430,9 +451,11 @@ export function checkStatement(node: Node, index: number, tables: TableTracker):
   } else if ('DeleteStmt' in node || 'UpdateStmt' in node) {
     checkDml(node, tables, hits);
   } else if ('CreateStmt' in node) {
-    const { relation, if_not_exists, tableElts } = node.CreateStmt;
+    const { relation, if_not_exists, tableElts, inhRelations } = node.CreateStmt;
     const cols = (tableElts ?? []).flatMap((e) => ('ColumnDef' in e ? [e.ColumnDef] : []));
     tables.create(relation, if_not_exists === true, index, cols);
+    const parent = (inhRelations ?? []).flatMap((r) => ('RangeVar' in r ? [qualify(r.RangeVar)] : []))[0];
+    if (parent) tables.setParent(qualify(relation), parent);
   } else if ('CreateTableAsStmt' in node && node.CreateTableAsStmt.objtype === 'OBJECT_TABLE') {
     const { into, if_not_exists } = node.CreateTableAsStmt;
     tables.create(into?.rel, if_not_exists === true, index);

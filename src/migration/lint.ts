@@ -177,7 +177,7 @@ export async function schemaAfterMigration(
   before: KnownSchema,
 ): Promise<KnownSchema> {
   const { statements } = await analyse(file, sql);
-  const tables = new TableTracker(before.tables, before.columns);
+  const tables = new TableTracker(before.tables, before.columns, before.children);
   statements.forEach((s, index) => checkStatement(s.ast, index, tables));
   return tables.schema();
 }

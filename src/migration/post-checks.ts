@@ -14,7 +14,8 @@
 import type { Client } from '../db/connect.js';
 import type { MigrationFile } from './files.js';
 import { readHistory } from './history.js';
-import { tablesAfterMigration } from './lint.js';
+import { schemaAfterMigration } from './lint.js';
+import type { KnownSchema } from './lint-rules.js';
 
 /** One check and what it found. `detail` is one line for humans, naming the offending objects. */
 export interface PostCheck {
@@ -33,9 +34,11 @@ export interface PostCheckReport {
  * ones added, dropped and renamed ones followed. Temporary tables are not expected to survive.
  */
 export async function expectedTables(files: readonly MigrationFile[]): Promise<string[]> {
-  let tables = new Set<string>();
-  for (const f of files) tables = await tablesAfterMigration(f.fileName, f.sql, tables);
-  return [...tables].sort();
+  // The whole schema travels from file to file, so a partition created in one file goes with its
+  // parent dropped in a later one.
+  let schema: KnownSchema = { tables: new Set(), columns: new Map() };
+  for (const f of files) schema = await schemaAfterMigration(f.fileName, f.sql, schema);
+  return [...schema.tables].sort();
 }
 
 interface TableRow {

@@ -298,7 +298,12 @@ async function summarize(
   }
   const rowsPerTable: { table: string; rows: number }[] = [];
   for (const [q, t] of [...tables].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const { rows } = await client.query<{ n: string }>(`select count(*) as n from ${q}`);
+    // Its own rows: an inheritance parent's children are counted as tables of their own.
+    const { rows } = await client.query<{ n: string }>(
+      `select count(*) as n from ${q} t where t.tableoid = $1::regclass
+          or exists (select 1 from pg_class where oid = $1::regclass and relkind = 'p')`,
+      [q],
+    );
     rowsPerTable.push({ table: display(t), rows: Number(rows[0]!.n) });
   }
   const createdSet = new Set<string>();

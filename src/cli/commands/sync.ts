@@ -68,6 +68,19 @@ export function printVerifyReport(out: Output, report: VerifyReport): void {
       out.line(`❌ ${t.table}: ${l} (local) = ${c} (cloud) but the content differs`);
     else out.line(`❌ ${t.table}: ${l} (local) ≠ ${c} (cloud)`);
   }
+  for (const m of report.matviews) {
+    const state = (x: typeof m.local): string => (x ? `${x.rows} rows` : 'missing');
+    out.line(
+      `${m.equal ? '✅' : '❌'} ${m.table} (materialized view): ${state(m.local)} (local), ${state(m.cloud)} (cloud)${m.equal ? ', checksums match' : m.local && m.cloud ? ', content differs' : ''}`,
+    );
+  }
+  for (const s of report.sequences.filter((x) => !x.ok)) {
+    out.line(
+      `❌ sequence ${s.sequence}: cloud's next value ${s.cloudNext ?? 'missing'}, local's ${s.localNext ?? 'missing'}, highest value on the cloud ${s.cloudHighest ?? 'none'}: the cloud's next insert may collide`,
+    );
+  }
+  if (report.sequences.length > 0 && report.sequencesOk)
+    out.line(`✅ Sequences: ${report.sequences.length} ahead of their rows and of local`);
   out.line();
   out.line('👥 Test users:');
   if (report.users.length === 0) out.line('   (none)');
