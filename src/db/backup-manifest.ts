@@ -21,6 +21,7 @@ import type { TableInfo } from './catalog.js';
 import { readTables } from './catalog.js';
 import { checksumTables } from './checksum.js';
 import type { Client } from './connect.js';
+import { recalled, remember } from './remembered.js';
 import { columnList } from './sql.js';
 
 export const MANIFEST_FORMAT = 1;
@@ -81,17 +82,14 @@ export function toolVersion(): string {
 /** The server's full version (column `v`): one statement, to send with others. */
 export const SERVER_VERSION_SQL = `select current_setting('server_version') as v`;
 
-/** Versions read by callers along with other statements ({@link rememberServerVersion}). */
-const knownVersions = new WeakMap<Client, string>();
-
 /** Remembers the row of {@link SERVER_VERSION_SQL} read on `client`: serverVersion asks no more. */
 export function rememberServerVersion(client: Client, row: Record<string, unknown>): void {
-  knownVersions.set(client, String(row.v));
+  remember(client, 'server_version', String(row.v));
 }
 
 /** The server's full version (`15.8`), for the manifest. */
 export async function serverVersion(client: Client): Promise<string> {
-  const known = knownVersions.get(client);
+  const known = recalled<string>(client, 'server_version');
   if (known !== undefined) return known;
   const { rows } = await client.query<{ v: string }>(SERVER_VERSION_SQL);
   return rows[0]!.v;

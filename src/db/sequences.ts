@@ -5,6 +5,7 @@
  * Push, backups and verify all go through here, so they agree on which sequences count.
  */
 import type { Client } from './connect.js';
+import { recalled, remember } from './remembered.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 
 /** A column whose default (or identity) draws from a sequence. */
@@ -40,8 +41,15 @@ interface UseRow {
  * sequence a `nextval('…'::regclass)` default names) or as identity/owned sequence. Catalog only.
  */
 export async function readTableSequences(client: Client, schema = 'public'): Promise<TableSequence[]> {
-  const { rows } = await client.query<UseRow>(
-    `with uses as (
+  const known = recalled<TableSequence[]>(client, `sequences:${schema}`);
+  if (known) return known;
+  const { rows } = await client.query(tableSequencesSql(schema));
+  return tableSequencesFrom(rows);
+}
+
+/** {@link readTableSequences}' query: one statement without parameters, to send with others. */
+export function tableSequencesSql(schema: string): string {
+  return `with uses as (
        select ad.adrelid as rel, ad.adnum as attnum, d.refobjid as seq
          from pg_depend d join pg_attrdef ad on ad.oid = d.objid
         where d.classid = 'pg_attrdef'::regclass and d.refclassid = 'pg_class'::regclass
@@ -61,17 +69,24 @@ export async function readTableSequences(client: Client, schema = 'public'): Pro
        join pg_class c on c.oid = u.rel and c.relkind in ('r', 'p') and not c.relispartition
        join pg_namespace n on n.oid = c.relnamespace
        join pg_attribute a on a.attrelid = c.oid and a.attnum = u.attnum and not a.attisdropped
-      where n.nspname = $1
-      order by 2, 3, 5`,
-    [schema],
-  );
+      where n.nspname = ${quoteLiteral(schema)}
+      order by 2, 3, 5`;
+}
+
+/** The rows of {@link tableSequencesSql} as sequences; with `keep`, readTableSequences asks no more. */
+export function tableSequencesFrom(
+  rows: readonly Record<string, unknown>[],
+  keep?: { client: Client; schema: string },
+): TableSequence[] {
   const out = new Map<string, { sequence: string; name: string; uses: SequenceUse[] }>();
-  for (const r of rows) {
+  for (const r of rows as unknown as UseRow[]) {
     const s = out.get(r.sequence) ?? { sequence: r.sequence, name: r.name, uses: [] };
     s.uses.push({ table: r.table_name, source: r.source, column: r.column_name, numeric: r.numeric });
     out.set(r.sequence, s);
   }
-  return [...out.values()];
+  const result = [...out.values()];
+  if (keep) remember(keep.client, `sequences:${keep.schema}`, result);
+  return result;
 }
 
 /** A sequence's counter: the value the next `nextval` returns. */

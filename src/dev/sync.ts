@@ -22,7 +22,8 @@ import { CANONICAL_OUTPUT_SQL, checksumTables, useCanonicalOutput } from '../db/
 import type { AdvisoryUnlock, Client } from '../db/connect.js';
 import { connect, withAdvisoryLock } from '../db/connect.js';
 import type { RefreshResult } from '../db/matviews.js';
-import { readMatviews, refreshMatviews } from '../db/matviews.js';
+import { matviewsFrom, matviewsSql, readMatviews, refreshMatviews } from '../db/matviews.js';
+import { tableSequencesFrom, tableSequencesSql } from '../db/sequences.js';
 import { quoteLiteral } from '../db/sql.js';
 import { ConfigError, CrmEnvError, InterruptedError, MismatchError, OperationError } from '../errors.js';
 import { endOnAbort, interruptible, stopIfInterrupted } from '../interrupt.js';
@@ -273,10 +274,20 @@ export async function inspectPush(
   // checkPushable found auth.users on the cloud and read its public tables: only the keys are new.
   const ownership = await pushOwnership(s.cloud, pre.cloudTables);
   const check = pushRemovalCheck(s.local, s.cloud, ownership, domain, pre.localTables);
-  // The session's pid travels along: the pooler probe of the advisory lock compares another with it.
+  // Along with it: the session's pid (the pooler probe of the advisory lock compares another with
+  // it), and the catalog of the cloud's sequences and materialized views, which the plan, backup,
+  // refresh and verify then take from memory (catalog, read once like the tables by the preflight).
   const results = (await s.cloud.query(
-    [CANONICAL_OUTPUT_SQL, 'select pg_backend_pid() as pid', ...(check.sql ? [check.sql] : [])].join(';\n'),
+    [
+      CANONICAL_OUTPUT_SQL,
+      'select pg_backend_pid() as pid',
+      tableSequencesSql('public'),
+      matviewsSql('public'),
+      ...(check.sql ? [check.sql] : []),
+    ].join(';\n'),
   )) as unknown as QueryResult[];
+  tableSequencesFrom(results[2]!.rows, { client: s.cloud, schema: 'public' });
+  matviewsFrom(results[3]!.rows, 'public', s.cloud);
   const nonTestData = await check.answer(check.sql ? results.at(-1)!.rows : []);
   // Naming the owners asked the cloud once more: then the probe reads the pid itself.
   const pid = nonTestData.users.length === 0 ? Number(results[1]!.rows[0]!.pid) : undefined;
