@@ -263,11 +263,6 @@ async function localHashes(
   return new Map(rows.map((r) => [r.key, r.hash]));
 }
 
-/** The cloud's ownership for a push, from the public tables its preflight read: one round trip. */
-export async function pushOwnership(cloud: Client, cloudTables: readonly TableInfo[]): Promise<Ownership> {
-  return ownershipOf(cloudTables, await readForeignKeys(cloud, 'public'));
-}
-
 /**
  * What a push would remove: the cloud's non-test rows in the tables it replaces that local does not
  * hold byte for byte (same key, same content in the columns it copies); a row local holds unchanged is

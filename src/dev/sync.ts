@@ -35,7 +35,7 @@ import type { NonTestDataReport, Ownership, PushRemovalCheck } from './non-test-
 import {
   describeNonTestData,
   NonTestDataError,
-  pushOwnership,
+  ownershipOf,
   pushRemovalCheck,
   refuseNonTestData,
 } from './non-test-data.js';
@@ -271,8 +271,8 @@ export async function inspectPush(
     ],
   });
   const pre = await checkPushable(s.local, s.cloud, domain);
-  // checkPushable found auth.users on the cloud and read its public tables: only the keys are new.
-  const ownership = await pushOwnership(s.cloud, pre.cloudTables);
+  // checkPushable found auth.users on the cloud and read its public tables and foreign keys.
+  const ownership = ownershipOf(pre.cloudTables, pre.cloudForeignKeys);
   const check = pushRemovalCheck(s.local, s.cloud, ownership, domain, pre.localTables);
   // Along with it: the session's pid (the pooler probe of the advisory lock compares another with
   // it), and the catalog of the cloud's sequences and materialized views, which the plan, backup,
