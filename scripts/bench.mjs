@@ -27,7 +27,8 @@
  * (default 3; 0 skips it), BENCH_RTT_MS (default 20), BENCH_MBIT (default 100), BENCH_LARGE_RTT=1
  * (also time the scaled set behind the proxy), BENCH_MANY_TABLES (default 200; 0 skips),
  * BENCH_MANY_ROWS (rows per small table, default 100), BENCH_WIDE_ROWS (default 300000; 0 skips),
- * BENCH_WIDE_BYTES (default 2048), BENCH_RUNS_SHAPES (default 1), PG_BIN (server binaries folder).
+ * BENCH_WIDE_BYTES (default 2048), BENCH_RUNS_SHAPES (default 1), PG_BIN (server binaries folder),
+ * BENCH_TRACE=1 (print each round trip of every push through the delay proxy: connection, first bytes).
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -75,6 +76,7 @@ const OPTS = {
   runsBandwidth: int('BENCH_RUNS_BANDWIDTH', 3),
   mbit: int('BENCH_MBIT', 100),
   largeRtt: process.env.BENCH_LARGE_RTT === '1',
+  trace: process.env.BENCH_TRACE === '1',
   manyTables: int('BENCH_MANY_TABLES', 200),
   manyRows: int('BENCH_MANY_ROWS', 100),
   wideRows: int('BENCH_WIDE_ROWS', 300_000),
@@ -252,8 +254,13 @@ async function runRoute(ctx, name, port, via, chore) {
   const route = ROUTES[name];
   await chore(() => settle(ctx, route.settle));
   via?.reset();
+  if (via?.trace) via.trace.length = 0;
   const r = await route.run(ctx, port);
   const traffic = via ? via.stats() : null;
+  if (via?.trace && name === 'push') {
+    log(`  round trips of this push (connection, first bytes sent):`);
+    for (const line of via.trace) log(`    ${line}`);
+  }
   const load = cpuLoad();
   await chore(() => assertCloudEqualsLocal(ctx, route.label));
   return { ...r, traffic, load };
@@ -530,7 +537,11 @@ async function main() {
   const typical = { dataset: 'typical', rows: typicalRows, routes };
   if (OPTS.runs > 0) add(await scenario(ctx, { ...typical, rttMs: 0, runs: OPTS.runs, via: null }));
   if (OPTS.rttMs > 0 && OPTS.runsDelay > 0) {
-    proxy = await startDelayProxy({ targetPort: cloudSpec.port, delayMs: OPTS.rttMs / 2 });
+    proxy = await startDelayProxy({
+      targetPort: cloudSpec.port,
+      delayMs: OPTS.rttMs / 2,
+      trace: OPTS.trace ? [] : null,
+    });
     measuredRttMs = await measureRtt(proxy.port, cloudSpec.password);
     log(
       `\nDelay proxy on port ${proxy.port}: ${OPTS.rttMs / 2} ms each way; measured select-1 round trip ${measuredRttMs.toFixed(1)} ms`,

@@ -171,6 +171,7 @@ export async function startDelayProxy({
   });
   return {
     port: server.address().port,
+    trace,
     stats: () => ({ ...counters }),
     reset: () => {
       counters.connections = 0;

@@ -21,6 +21,7 @@ import type { TableInfo } from './catalog.js';
 import { readTables } from './catalog.js';
 import { checksumTables } from './checksum.js';
 import type { Client } from './connect.js';
+import { recalled, remember } from './remembered.js';
 import { columnList } from './sql.js';
 
 export const MANIFEST_FORMAT = 1;
@@ -78,9 +79,19 @@ export function toolVersion(): string {
   }
 }
 
+/** The server's full version (column `v`): one statement, to send with others. */
+export const SERVER_VERSION_SQL = `select current_setting('server_version') as v`;
+
+/** Remembers the row of {@link SERVER_VERSION_SQL} read on `client`: serverVersion asks no more. */
+export function rememberServerVersion(client: Client, row: Record<string, unknown>): void {
+  remember(client, 'server_version', String(row.v));
+}
+
 /** The server's full version (`15.8`), for the manifest. */
 export async function serverVersion(client: Client): Promise<string> {
-  const { rows } = await client.query<{ v: string }>(`select current_setting('server_version') as v`);
+  const known = recalled<string>(client, 'server_version');
+  if (known !== undefined) return known;
+  const { rows } = await client.query<{ v: string }>(SERVER_VERSION_SQL);
   return rows[0]!.v;
 }
 

@@ -108,8 +108,14 @@ interface ColumnRow {
 export async function readTables(client: Client, schema = 'public'): Promise<TableInfo[]> {
   // Both catalog queries in one simple-query round trip (the schema goes in as a quoted literal,
   // since a multi-statement query cannot take parameters).
+  const results = (await client.query(readTablesSql(schema))) as unknown as QueryResult[];
+  return tablesFrom(results, schema);
+}
+
+/** {@link readTables}' two statements (no parameters), to send with others. */
+export function readTablesSql(schema: string): string {
   const schemaLit = quoteLiteral(schema);
-  const results = (await client.query(`
+  return `
     select c.relname as table_name, a.attname as column_name,
             format_type(a.atttypid, a.atttypmod) as type, a.attnotnull as not_null,
             a.atthasdef as has_default, a.attgenerated as generated, a.attidentity as identity,
@@ -129,7 +135,12 @@ export async function readTables(client: Client, schema = 'public'): Promise<Tab
        join pg_class p on p.oid = k.confrelid
        join pg_namespace pn on pn.oid = p.relnamespace
       where k.contype = 'f' and n.nspname = ${schemaLit} and k.conparentid = 0
-      order by k.conname`)) as unknown as [
+      order by k.conname`;
+}
+
+/** The tables from the two results of {@link readTablesSql}, in foreign-key order. */
+export function tablesFrom(raw: readonly QueryResult[], schema: string): TableInfo[] {
+  const results = raw as unknown as [
     QueryResult<ColumnRow>,
     QueryResult<{
       child: string;
@@ -294,20 +305,21 @@ export interface ForeignKey {
 
 /** Every foreign key of the tables of `schema` (to any schema), with its columns in key order. */
 export async function readForeignKeys(client: Client, schema = 'public'): Promise<ForeignKey[]> {
+  return (await client.query<ForeignKey>(foreignKeysSql(schema))).rows;
+}
+
+/** {@link readForeignKeys}' query (one statement, no parameters), to send with others. */
+export function foreignKeysSql(schema: string): string {
   const cols = (rel: string, keys: string): string =>
     `array(select a.attname::text from unnest(${keys}) with ordinality u(num, ord)
              join pg_attribute a on a.attrelid = ${rel} and a.attnum = u.num order by u.ord)`;
-  const { rows } = await client.query<ForeignKey>(
-    `select c.relname as "table", ${cols('k.conrelid', 'k.conkey')} as columns,
+  return `select c.relname as "table", ${cols('k.conrelid', 'k.conkey')} as columns,
             pn.nspname as "refSchema", p.relname as "refTable", ${cols('k.confrelid', 'k.confkey')} as "refColumns"
        from pg_constraint k
        join pg_class c on c.oid = k.conrelid
        join pg_namespace n on n.oid = c.relnamespace
        join pg_class p on p.oid = k.confrelid
        join pg_namespace pn on pn.oid = p.relnamespace
-      where k.contype = 'f' and n.nspname = $1
-      order by 1, k.conname`,
-    [schema],
-  );
-  return rows;
+      where k.contype = 'f' and n.nspname = ${quoteLiteral(schema)}
+      order by 1, k.conname`;
 }

@@ -78,8 +78,18 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   return client;
 }
 
+/**
+ * Servers (host:port) that answered this process's TLS request with "no TLS here". With sslmode=prefer
+ * libpq would go on in plain text on the same connection; node-postgres cannot, so the next connection
+ * to such a server skips the refused request (one round trip less) and opens in plain text directly.
+ */
+const refusedTls = new Set<string>();
+
 async function open(info: ConnInfo, url: string, options: ConnectOptions): Promise<pg.Client> {
-  const attempts = sslAttempts(info);
+  const server = `${info.host}:${info.port}`;
+  const all = sslAttempts(info);
+  const preferRefused = all.length === 2 && all[1] === false && refusedTls.has(server);
+  const attempts = preferRefused ? [false as const] : all;
   let failure: unknown;
   for (const [i, ssl] of attempts.entries()) {
     const client = new pg.Client(clientConfig(info, ssl, options));
@@ -91,6 +101,8 @@ async function open(info: ConnInfo, url: string, options: ConnectOptions): Promi
     } catch (err) {
       await client.end().catch(() => undefined);
       failure = err;
+      if (ssl !== false && /does not support SSL/i.test((err as Error)?.message ?? ''))
+        refusedTls.add(server);
       // prefer: TLS refused → plain; allow: plain refused by pg_hba (hostssl only) → TLS.
       const retry = ssl === false ? pgFields(err).code === '28000' : tlsRefused(err);
       if (attempts[i + 1] === undefined || !retry) break;
@@ -154,15 +166,16 @@ export const LOCKS = { sync: 1, migrate: 2, restore: 3, reset: 4, seed: 5 } as c
  * another server session. Detected by behaviour, whatever the port: a second connection opened now
  * must not be handed the server session this client is using — a pooler in session mode, like a
  * direct connection, never does; one in transaction mode hands out the session just released.
- * Inconclusive (second connection refused or slow) counts as not pooled.
+ * Inconclusive (second connection refused or slow) counts as not pooled. `ownPid`: this client's
+ * pg_backend_pid() as its last query read it (saves a round trip; it must be the last query's).
  * @throws ConfigError (exit 2) naming the session pooler and the direct host.
  */
-export async function assertOwnSession(client: pg.Client): Promise<void> {
+export async function assertOwnSession(client: pg.Client, ownPid?: number): Promise<void> {
   const origin = origins.get(client);
   if (origin === undefined) return;
   const pid = async (c: pg.Client): Promise<number> =>
     (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-  const mine = await pid(client);
+  const mine = ownPid ?? (await pid(client));
   const other = await withClient(origin.url, pid, { label: origin.label, connectTimeoutMs: 10_000 }).catch(
     () => null,
   );
@@ -175,27 +188,46 @@ export async function assertOwnSession(client: pg.Client): Promise<void> {
 /**
  * Holds a session-level advisory lock around `fn`. Fails fast (exit 1) when another crm-env run holds
  * it, rather than queueing behind it; refuses a transaction pooler first ({@link assertOwnSession}),
- * where the lock would protect nothing.
+ * where the lock would protect nothing (`ownPid`: see {@link assertOwnSession}).
  */
 export async function withAdvisoryLock<T>(
   client: pg.Client,
   lock: keyof typeof LOCKS,
-  fn: () => Promise<T>,
+  fn: (unlock: AdvisoryUnlock) => Promise<T>,
   busyMessage: string,
+  ownPid?: number,
 ): Promise<T> {
-  await assertOwnSession(client);
+  await assertOwnSession(client, ownPid);
   const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [
     LOCK_NAMESPACE,
     LOCKS[lock],
   ]);
   if (!rows[0]?.ok) throw new OperationError(busyMessage);
+  let released = false;
+  const unlock: AdvisoryUnlock = {
+    sql: `select pg_advisory_unlock(${LOCK_NAMESPACE}, ${LOCKS[lock]})`,
+    sent: () => {
+      released = true;
+    },
+  };
   try {
-    return await fn();
+    return await fn(unlock);
   } finally {
-    await client
-      .query('select pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCKS[lock]])
-      .catch(() => undefined);
+    if (!released)
+      await client
+        .query('select pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCKS[lock]])
+        .catch(() => undefined);
   }
+}
+
+/**
+ * The release of a lock taken by {@link withAdvisoryLock}, for a caller that sends it along with its
+ * last statements (one round trip less): `sql` appended to a simple query, then `sent()` once that
+ * query succeeded; otherwise the lock is released as usual when the function returns.
+ */
+export interface AdvisoryUnlock {
+  readonly sql: string;
+  sent(): void;
 }
 
 export interface LockedClientOptions extends ConnectOptions {

@@ -6,7 +6,8 @@ import type { TableInfo } from './catalog.js';
 import type { TableChecksum } from './checksum.js';
 import { checksumTables } from './checksum.js';
 import type { Client } from './connect.js';
-import { qualify } from './sql.js';
+import { recalled, remember } from './remembered.js';
+import { qualify, quoteLiteral } from './sql.js';
 
 export interface MatviewInfo {
   readonly name: string;
@@ -19,13 +20,15 @@ export interface MatviewInfo {
 
 /** The materialized views of `schema`, each after the ones it reads. Catalog only. */
 export async function readMatviews(client: Client, schema = 'public'): Promise<MatviewInfo[]> {
-  const { rows } = await client.query<{
-    name: string;
-    populated: boolean;
-    columns: string[];
-    depends_on: string[];
-  }>(
-    `select c.relname as name, c.relispopulated as populated,
+  const known = recalled<MatviewInfo[]>(client, `matviews:${schema}`);
+  if (known) return known;
+  const { rows } = await client.query(matviewsSql(schema));
+  return matviewsFrom(rows, schema);
+}
+
+/** {@link readMatviews}' query: one statement without parameters, to send with others. */
+export function matviewsSql(schema: string): string {
+  return `select c.relname as name, c.relispopulated as populated,
             array(select a.attname::text from pg_attribute a
                    where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns,
             array(select distinct m.relname::text
@@ -35,10 +38,22 @@ export async function readMatviews(client: Client, schema = 'public'): Promise<M
                      and m.relnamespace = c.relnamespace
                    where r.ev_class = c.oid) as depends_on
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = $1 and c.relkind = 'm'
-      order by 1`,
-    [schema],
-  );
+      where n.nspname = ${quoteLiteral(schema)} and c.relkind = 'm'
+      order by 1`;
+}
+
+/** The rows of {@link matviewsSql}, each view after those it reads; with `keep`, readMatviews asks no more. */
+export function matviewsFrom(
+  raw: readonly Record<string, unknown>[],
+  schema: string,
+  keep?: Client,
+): MatviewInfo[] {
+  const rows = raw as unknown as {
+    name: string;
+    populated: boolean;
+    columns: string[];
+    depends_on: string[];
+  }[];
   const byName = new Map(rows.map((r) => [r.name, r]));
   const out: MatviewInfo[] = [];
   const done = new Set<string>();
@@ -57,6 +72,7 @@ export async function readMatviews(client: Client, schema = 'public'): Promise<M
     });
   };
   for (const r of rows) visit(r.name, new Set());
+  if (keep) remember(keep, `matviews:${schema}`, out);
   return out;
 }
 

@@ -4,7 +4,9 @@
  * tables or not — with their state and the values already stored in the columns that use them.
  * Push, backups and verify all go through here, so they agree on which sequences count.
  */
+import type { QueryResult } from 'pg';
 import type { Client } from './connect.js';
+import { recalled, remember } from './remembered.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 
 /** A column whose default (or identity) draws from a sequence. */
@@ -40,8 +42,15 @@ interface UseRow {
  * sequence a `nextval('…'::regclass)` default names) or as identity/owned sequence. Catalog only.
  */
 export async function readTableSequences(client: Client, schema = 'public'): Promise<TableSequence[]> {
-  const { rows } = await client.query<UseRow>(
-    `with uses as (
+  const known = recalled<TableSequence[]>(client, `sequences:${schema}`);
+  if (known) return known;
+  const { rows } = await client.query(tableSequencesSql(schema));
+  return tableSequencesFrom(rows);
+}
+
+/** {@link readTableSequences}' query: one statement without parameters, to send with others. */
+export function tableSequencesSql(schema: string): string {
+  return `with uses as (
        select ad.adrelid as rel, ad.adnum as attnum, d.refobjid as seq
          from pg_depend d join pg_attrdef ad on ad.oid = d.objid
         where d.classid = 'pg_attrdef'::regclass and d.refclassid = 'pg_class'::regclass
@@ -61,17 +70,24 @@ export async function readTableSequences(client: Client, schema = 'public'): Pro
        join pg_class c on c.oid = u.rel and c.relkind in ('r', 'p') and not c.relispartition
        join pg_namespace n on n.oid = c.relnamespace
        join pg_attribute a on a.attrelid = c.oid and a.attnum = u.attnum and not a.attisdropped
-      where n.nspname = $1
-      order by 2, 3, 5`,
-    [schema],
-  );
+      where n.nspname = ${quoteLiteral(schema)}
+      order by 2, 3, 5`;
+}
+
+/** The rows of {@link tableSequencesSql} as sequences; with `keep`, readTableSequences asks no more. */
+export function tableSequencesFrom(
+  rows: readonly Record<string, unknown>[],
+  keep?: { client: Client; schema: string },
+): TableSequence[] {
   const out = new Map<string, { sequence: string; name: string; uses: SequenceUse[] }>();
-  for (const r of rows) {
+  for (const r of rows as unknown as UseRow[]) {
     const s = out.get(r.sequence) ?? { sequence: r.sequence, name: r.name, uses: [] };
     s.uses.push({ table: r.table_name, source: r.source, column: r.column_name, numeric: r.numeric });
     out.set(r.sequence, s);
   }
-  return [...out.values()];
+  const result = [...out.values()];
+  if (keep) remember(keep.client, `sequences:${keep.schema}`, result);
+  return result;
 }
 
 /** A sequence's counter: the value the next `nextval` returns. */
@@ -88,15 +104,25 @@ export async function readSequenceStates(
   sequences: readonly string[],
 ): Promise<Map<string, SequenceState>> {
   if (sequences.length === 0) return new Map();
-  const { rows } = await client.query<{ i: number; last_value: string; is_called: boolean; inc: string }>(
-    sequences
-      .map(
-        (s, i) =>
-          `select ${i} as i, s.last_value::text, s.is_called, p.seqincrement::text as inc
+  return statesFrom((await client.query(statesSql(sequences))).rows, sequences);
+}
+
+/** {@link readSequenceStates}' query (one statement, no parameters); `sequences` not empty. */
+function statesSql(sequences: readonly string[]): string {
+  return sequences
+    .map(
+      (s, i) =>
+        `select ${i} as i, s.last_value::text, s.is_called, p.seqincrement::text as inc
              from ${s} s, pg_catalog.pg_sequence p where p.seqrelid = ${quoteLiteral(s)}::regclass`,
-      )
-      .join(' union all '),
-  );
+    )
+    .join(' union all ');
+}
+
+function statesFrom(
+  raw: readonly Record<string, unknown>[],
+  sequences: readonly string[],
+): Map<string, SequenceState> {
+  const rows = raw as unknown as { i: number; last_value: string; is_called: boolean; inc: string }[];
   return new Map(
     rows.map((r) => {
       const lastValue = BigInt(r.last_value);
@@ -121,24 +147,47 @@ export async function readStoredExtremes(
   client: Client,
   sequences: readonly TableSequence[],
 ): Promise<Map<string, { max: bigint | null; min: bigint | null }>> {
+  const sql = extremesQuery(sequences);
+  return extremesFrom(sql === null ? [] : (await client.query(sql)).rows, sequences);
+}
+
+/** {@link readStoredExtremes}' query (one statement, no parameters); null when there is nothing to read. */
+function extremesQuery(sequences: readonly TableSequence[]): string | null {
   const parts = sequences.flatMap((s, i) => {
     const e = extremesSql(s);
     return e ? [`select ${i} as i, ${e.max}::text as max, ${e.min}::text as min`] : [];
   });
+  return parts.length === 0 ? null : parts.join(' union all ');
+}
+
+function extremesFrom(
+  raw: readonly Record<string, unknown>[],
+  sequences: readonly TableSequence[],
+): Map<string, { max: bigint | null; min: bigint | null }> {
   const out = new Map(
     sequences.map((s) => [s.sequence, { max: null as bigint | null, min: null as bigint | null }]),
   );
-  if (parts.length === 0) return out;
-  const { rows } = await client.query<{ i: number; max: string | null; min: string | null }>(
-    parts.join(' union all '),
-  );
-  for (const r of rows) {
+  for (const r of raw as unknown as { i: number; max: string | null; min: string | null }[]) {
     out.set(sequences[Number(r.i)]!.sequence, {
       max: r.max === null ? null : BigInt(r.max),
       min: r.min === null ? null : BigInt(r.min),
     });
   }
   return out;
+}
+
+/** The states of `sequences` and their stored extremes, in one round trip (a two-statement query). */
+async function readStatesAndExtremes(
+  client: Client,
+  sequences: readonly TableSequence[],
+): Promise<[Map<string, SequenceState>, Map<string, { max: bigint | null; min: bigint | null }>]> {
+  const names = sequences.map((s) => s.sequence);
+  const extremes = extremesQuery(sequences);
+  if (names.length === 0) return [new Map(), extremesFrom([], sequences)];
+  const sql = [statesSql(names), ...(extremes ? [extremes] : [])].join(';\n');
+  const results = (await client.query(sql)) as unknown as QueryResult[] | QueryResult;
+  const list = Array.isArray(results) ? results : [results];
+  return [statesFrom(list[0]!.rows, names), extremesFrom(extremes ? list[1]!.rows : [], sequences)];
 }
 
 /**
@@ -203,16 +252,12 @@ export interface SequenceComparison {
 /** Compares the counters of every sequence the public tables use, on two open clients. */
 export async function compareSequences(local: Client, cloud: Client): Promise<SequenceComparison[]> {
   const [mine, theirs] = await Promise.all([readTableSequences(local), readTableSequences(cloud)]);
-  const [ls, cs, stored] = await Promise.all([
+  const [ls, [cs, stored]] = await Promise.all([
     readSequenceStates(
       local,
       mine.map((s) => s.sequence),
     ),
-    readSequenceStates(
-      cloud,
-      theirs.map((s) => s.sequence),
-    ),
-    readStoredExtremes(cloud, theirs),
+    readStatesAndExtremes(cloud, theirs),
   ]);
   const names = new Map([...mine, ...theirs].map((s) => [s.sequence, s.name]));
   return [...names]

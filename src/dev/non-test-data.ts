@@ -59,7 +59,7 @@ export interface FindOptions {
   readonly scope?: 'owned' | 'referencing-test-rows';
 }
 
-interface Ownership {
+export interface Ownership {
   readonly tables: readonly TableInfo[];
   readonly fks: readonly ForeignKey[];
   /** Per table name: its owner columns (empty for tables that inherit or are shared). */
@@ -141,13 +141,12 @@ function hashExpr(columns: readonly string[]): string {
   return `md5(row(${columns.map((c) => `s.${quoteIdent(c)}`).join(', ')})::text)`;
 }
 
-/** Non-test rows of the tables to report, in one query (one round trip). */
-async function queryOwnedRows(
-  client: Client,
-  o: Ownership,
-  domain: string,
-  options: FindOptions,
-): Promise<FoundRow[]> {
+/**
+ * The query (one statement, no parameters) for the non-test rows of the tables to report; null when
+ * there is nothing to ask. Its rows are {@link FoundRow}s; it expects canonical output
+ * ({@link CANONICAL_OUTPUT_SQL}) in force, for the content hashes.
+ */
+function ownedRowsSql(o: Ownership, domain: string, options: FindOptions): string | null {
   const report = new Set(options.tables ?? o.tables.map((t) => t.name));
   const referencing = options.scope === 'referencing-test-rows';
   const index = new Map(o.tables.map((t, i) => [t.name, i]));
@@ -169,12 +168,27 @@ async function queryOwnedRows(
          from ${cte('n', i)} s where ${hits.join(' or ')}`,
     ];
   });
-  if (selects.length === 0) return [];
+  if (selects.length === 0) return null;
   const ctes = [...ownedCtes(o, 'n', domain), ...(referencing ? ownedCtes(o, 't', domain) : [])];
-  const results = (await client.query(
-    `${CANONICAL_OUTPUT_SQL}; with ${ctes.join(',\n')} ${selects.join(' union all ')}`,
-  )) as unknown as QueryResult<FoundRow>[];
-  return results.at(-1)!.rows.map((r) => ({ ...r, i: Number(r.i) }));
+  return `with ${ctes.join(',\n')} ${selects.join(' union all ')}`;
+}
+
+/** The rows of {@link ownedRowsSql}, typed. */
+function foundRows(rows: readonly Record<string, unknown>[]): FoundRow[] {
+  return rows.map((r) => ({ ...(r as unknown as FoundRow), i: Number(r.i) }));
+}
+
+/** Non-test rows of the tables to report, in one query (one round trip). */
+async function queryOwnedRows(
+  client: Client,
+  o: Ownership,
+  domain: string,
+  options: FindOptions,
+): Promise<FoundRow[]> {
+  const sql = ownedRowsSql(o, domain, options);
+  if (sql === null) return [];
+  const results = (await client.query(`${CANONICAL_OUTPUT_SQL}; ${sql}`)) as unknown as QueryResult[];
+  return foundRows(results.at(-1)!.rows);
 }
 
 async function ownersWithEmails(client: Client, ids: readonly string[]): Promise<NonTestDataReport['users']> {
@@ -251,36 +265,47 @@ async function localHashes(
 
 /**
  * What a push would remove: the cloud's non-test rows in the tables it replaces that local does not
- * hold byte for byte (same key, same content in the columns it copies). A row local holds unchanged is
- * written back as it was, so it is not lost.
+ * hold byte for byte (same key, same content in the columns it copies); a row local holds unchanged is
+ * written back as it was, so it is not lost. The question is split so that the cloud query can travel
+ * in one round trip with other statements (the re-check under the table locks): `sql` (null = nothing
+ * to ask) is one parameterless statement run with canonical output in force; `answer` turns its rows
+ * into the report, looking on local for the rows found (only when there are some).
  */
-export async function nonTestRowsPushWouldRemove(
+export interface PushRemovalCheck {
+  readonly sql: string | null;
+  answer(rows: readonly Record<string, unknown>[]): Promise<NonTestDataReport>;
+}
+
+export function pushRemovalCheck(
   local: Client,
   cloud: Client,
+  o: Ownership,
   domain: string,
   localTables: readonly TableInfo[],
-): Promise<NonTestDataReport> {
-  const o = await readOwnership(cloud);
-  if (!o) return { database: 'cloud', users: [], tables: [], rows: 0 };
+): PushRemovalCheck {
   const localBy = new Map(localTables.map((t) => [t.name, t]));
   const columnsFor = (t: TableInfo): readonly string[] =>
     localBy.get(t.name)?.columns.map((c) => c.name) ?? [];
-  const found = await queryOwnedRows(cloud, o, domain, { tables: [...localBy.keys()], columnsFor });
-  if (found.length === 0) return toReport(cloud, 'cloud', o.tables, []);
-  await useCanonicalOutput(local);
-  const lost: FoundRow[] = [];
-  for (const i of new Set(found.map((r) => r.i))) {
-    const rows = found.filter((r) => r.i === i);
-    const t = localBy.get(o.tables[i]!.name)!;
-    const onLocal = await localHashes(
-      local,
-      t,
-      columnsFor(o.tables[i]!),
-      rows.map((r) => r.key),
-    );
-    lost.push(...rows.filter((r) => onLocal.get(r.key) !== r.hash));
-  }
-  return toReport(cloud, 'cloud', o.tables, lost);
+  const sql = ownedRowsSql(o, domain, { tables: [...localBy.keys()], columnsFor });
+  const answer = async (rows: readonly Record<string, unknown>[]): Promise<NonTestDataReport> => {
+    const found = foundRows(rows);
+    if (found.length === 0) return toReport(cloud, 'cloud', o.tables, []);
+    await useCanonicalOutput(local);
+    const lost: FoundRow[] = [];
+    for (const i of new Set(found.map((r) => r.i))) {
+      const hits = found.filter((r) => r.i === i);
+      const t = localBy.get(o.tables[i]!.name)!;
+      const onLocal = await localHashes(
+        local,
+        t,
+        columnsFor(o.tables[i]!),
+        hits.map((r) => r.key),
+      );
+      lost.push(...hits.filter((r) => onLocal.get(r.key) !== r.hash));
+    }
+    return toReport(cloud, 'cloud', o.tables, lost);
+  };
+  return { sql, answer };
 }
 
 /** Refused: rows of non-test users would be removed and the caller did not choose to remove them. */

@@ -4,8 +4,9 @@
  * the cloud schema can take local's rows, and every local row's owner exists on the cloud. Each
  * failure is one sentence and changes nothing.
  */
-import type { ColumnInfo, TableInfo } from '../db/catalog.js';
-import { readTables } from '../db/catalog.js';
+import type { QueryResult } from 'pg';
+import type { ColumnInfo, ForeignKey, TableInfo } from '../db/catalog.js';
+import { foreignKeysSql, readTables, readTablesSql, tablesFrom } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
 import { ConfigError, OperationError } from '../errors.js';
 import { testUserPredicate } from './test-users-sql.js';
@@ -57,6 +58,8 @@ export interface PreflightResult {
   readonly cloudTables: readonly TableInfo[];
   readonly localAuth: readonly TableInfo[];
   readonly cloudAuth: readonly TableInfo[];
+  /** The foreign keys of the cloud's public tables (the ownership walk of the non-test rows). */
+  readonly cloudForeignKeys: readonly ForeignKey[];
   /** Test users the push carries (local). */
   readonly testUserIds: readonly string[];
   /** Cloud-only public tables (left untouched; reported). */
@@ -75,6 +78,22 @@ export async function localTestUserIds(local: Client, testDomain: string): Promi
   return rows.map((r) => r.id);
 }
 
+/** The cloud's public and auth tables and its public foreign keys, in one round trip. */
+async function readCloudCatalog(cloud: Client): Promise<{
+  cloudTables: TableInfo[];
+  cloudAuth: TableInfo[];
+  cloudForeignKeys: ForeignKey[];
+}> {
+  const results = (await cloud.query(
+    [readTablesSql('public'), readTablesSql('auth'), foreignKeysSql('public')].join(';\n'),
+  )) as unknown as QueryResult[];
+  return {
+    cloudTables: tablesFrom(results.slice(0, 2), 'public'),
+    cloudAuth: tablesFrom(results.slice(2, 4), 'auth'),
+    cloudForeignKeys: results[4]!.rows as ForeignKey[],
+  };
+}
+
 /**
  * The push's own checks on two open clients (read-only queries only).
  * @throws ConfigError when a side is not a Supabase database; OperationError for schema drift or
@@ -85,12 +104,12 @@ export async function checkPushable(
   cloud: Client,
   testDomain: string,
 ): Promise<PreflightResult> {
-  const [localTables, cloudTables, localAuth, cloudAuth] = await Promise.all([
+  const [localTables, localAuth, cloud3] = await Promise.all([
     readTables(local, 'public'),
-    readTables(cloud, 'public'),
     readTables(local, 'auth'),
-    readTables(cloud, 'auth'),
+    readCloudCatalog(cloud),
   ]);
+  const { cloudTables, cloudAuth, cloudForeignKeys } = cloud3;
   for (const [label, auth] of [
     ['local', localAuth],
     ['cloud', cloudAuth],
@@ -141,6 +160,7 @@ export async function checkPushable(
     cloudTables,
     localAuth,
     cloudAuth,
+    cloudForeignKeys,
     testUserIds: users.map((u) => u.id),
     cloudOnlyTables: cloudTables.filter((t) => !localNames.has(t.name)).map((t) => t.name),
   };

@@ -9,18 +9,21 @@
  * back to exactly what it was.
  */
 import { performance } from 'node:perf_hooks';
+import type { QueryResult } from 'pg';
 import type { Config, DatabaseTarget } from '../config.js';
 import { describeTarget, requireCloud } from '../config.js';
 import { formatBytes, shownPath } from '../format.js';
+import { rememberServerVersion, SERVER_VERSION_SQL } from '../db/backup-manifest.js';
 import type { BulkLoadReport, BulkPlan } from '../db/bulk-load.js';
 import { bulkLoadReport, dropForBulkLoad, planBulkLoad, restoreAfterBulkLoad } from '../db/bulk-load.js';
 import type { TableInfo } from '../db/catalog.js';
 import type { TableChecksum } from '../db/checksum.js';
 import { CANONICAL_OUTPUT_SQL, checksumTables, useCanonicalOutput } from '../db/checksum.js';
-import type { Client } from '../db/connect.js';
+import type { AdvisoryUnlock, Client } from '../db/connect.js';
 import { connect, withAdvisoryLock } from '../db/connect.js';
 import type { RefreshResult } from '../db/matviews.js';
-import { readMatviews, refreshMatviews } from '../db/matviews.js';
+import { matviewsFrom, matviewsSql, readMatviews, refreshMatviews } from '../db/matviews.js';
+import { tableSequencesFrom, tableSequencesSql } from '../db/sequences.js';
 import { quoteLiteral } from '../db/sql.js';
 import { ConfigError, CrmEnvError, InterruptedError, MismatchError, OperationError } from '../errors.js';
 import { endOnAbort, interruptible, stopIfInterrupted } from '../interrupt.js';
@@ -28,11 +31,12 @@ import { runPreflight } from '../preflight/preflight.js';
 import { redactText, redactUrl } from '../redact.js';
 import type { Reporter } from '../reporter.js';
 import { silentReporter } from '../reporter.js';
-import type { NonTestDataReport } from './non-test-data.js';
+import type { NonTestDataReport, Ownership, PushRemovalCheck } from './non-test-data.js';
 import {
   describeNonTestData,
   NonTestDataError,
-  nonTestRowsPushWouldRemove,
+  ownershipOf,
+  pushRemovalCheck,
   refuseNonTestData,
 } from './non-test-data.js';
 import type { PreflightResult } from './preflight.js';
@@ -119,6 +123,8 @@ interface PushContext extends Sessions {
   readonly reporter: Reporter;
   readonly pre: PreflightResult;
   readonly nonTestData: NonTestDataReport;
+  /** The cloud's ownership walk (catalog), read once by the preflight and reused under the lock. */
+  readonly ownership: Ownership;
   readonly t0: number;
   readonly preflightMs: number;
 }
@@ -151,7 +157,7 @@ export async function syncPush(
   const sessions = await openSessions(config, cloudTarget);
   const stopEnding = endOnAbort(options.signal, [sessions.local, sessions.cloud, sessions.snapshotReader]);
   try {
-    const { pre, nonTestData } = await interruptible(
+    const { pre, nonTestData, ownership, pid } = await interruptible(
       options.signal,
       'Push interrupted during its read-only checks; nothing was changed.',
       () => preflightPush(config, cloudTarget, sessions, options, reporter),
@@ -164,14 +170,16 @@ export async function syncPush(
       reporter,
       pre,
       nonTestData,
+      ownership,
       t0,
       preflightMs: performance.now() - t0,
     };
     return await withAdvisoryLock(
       sessions.cloud,
       'sync',
-      () => replaceCloudData(ctx),
+      (unlock) => replaceCloudData(ctx, unlock),
       'Another crm-env push (or reset) is running against the cloud; wait for it to finish and try again.',
+      pid,
     );
   } catch (err) {
     throw asInterrupted(err, options.signal);
@@ -223,9 +231,9 @@ async function preflightPush(
   s: Sessions,
   options: SyncOptions,
   reporter: Reporter,
-): Promise<{ pre: PreflightResult; nonTestData: NonTestDataReport }> {
+): Promise<{ pre: PreflightResult; nonTestData: NonTestDataReport; ownership: Ownership; pid?: number }> {
   reporter.step('🔎 Preflight checks (read-only)...');
-  const { pre, nonTestData } = await inspectPush(config, cloudTarget, s, options.signal);
+  const { pre, nonTestData, ownership, pid } = await inspectPush(config, cloudTarget, s, options.signal);
   refuseNonTestData([nonTestData], options.deleteNonTestData ?? false, 'The push would delete or overwrite');
   reporter.info(
     `✓ ${pre.localTables.length} tables match on both sides; ${pre.testUserIds.length} test users to carry`,
@@ -233,7 +241,7 @@ async function preflightPush(
   for (const line of describeNonTestData([nonTestData]))
     reporter.warn(`Removing as asked (--delete-non-test-data): ${line}`);
   for (const t of pre.cloudOnlyTables) reporter.warn(`Cloud-only table ${t} is left untouched.`);
-  return { pre, nonTestData };
+  return { pre, nonTestData, ownership, pid };
 }
 
 /**
@@ -246,7 +254,7 @@ export async function inspectPush(
   cloudTarget: DatabaseTarget,
   s: Pick<Sessions, 'local' | 'cloud'>,
   signal: AbortSignal | undefined,
-): Promise<{ pre: PreflightResult; nonTestData: NonTestDataReport }> {
+): Promise<{ pre: PreflightResult; nonTestData: NonTestDataReport; ownership: Ownership; pid?: number }> {
   const domain = config.testUsers.emailDomain;
   await runPreflight(config, {
     command: 'sync push',
@@ -263,23 +271,45 @@ export async function inspectPush(
     ],
   });
   const pre = await checkPushable(s.local, s.cloud, domain);
-  const nonTestData = await nonTestRowsPushWouldRemove(s.local, s.cloud, domain, pre.localTables);
-  return { pre, nonTestData };
+  // checkPushable found auth.users on the cloud and read its public tables and foreign keys.
+  const ownership = ownershipOf(pre.cloudTables, pre.cloudForeignKeys);
+  const check = pushRemovalCheck(s.local, s.cloud, ownership, domain, pre.localTables);
+  // Along with it: the session's pid (the pooler probe of the advisory lock compares another with
+  // it), and the catalog of the cloud's sequences and materialized views, which the plan, backup,
+  // refresh and verify then take from memory (catalog, read once like the tables by the preflight).
+  const results = (await s.cloud.query(
+    [
+      CANONICAL_OUTPUT_SQL,
+      'select pg_backend_pid() as pid',
+      tableSequencesSql('public'),
+      matviewsSql('public'),
+      ...(check.sql ? [check.sql] : []),
+    ].join(';\n'),
+  )) as unknown as QueryResult[];
+  tableSequencesFrom(results[2]!.rows, { client: s.cloud, schema: 'public' });
+  matviewsFrom(results[3]!.rows, 'public', s.cloud);
+  const nonTestData = await check.answer(check.sql ? results.at(-1)!.rows : []);
+  // Naming the owners asked the cloud once more: then the probe reads the pid itself.
+  const pid = nonTestData.users.length === 0 ? Number(results[1]!.rows[0]!.pid) : undefined;
+  return { pre, nonTestData, ownership, pid };
 }
 
 /** Under the advisory lock: snapshot, plan, lock, then the one cloud transaction. */
-async function replaceCloudData(ctx: PushContext): Promise<SyncResult> {
+async function replaceCloudData(ctx: PushContext, unlock: AdvisoryUnlock): Promise<SyncResult> {
   const localChecksums = await openLocalSnapshot(ctx);
   const plan = await planTransfer(ctx);
-  await lockCloudTables(ctx, plan);
+  const recheck = await lockCloudTables(ctx, plan);
   let backupFile = syncBackupPath(ctx.config.backupDir);
   try {
-    await recheckNonTestRows(ctx);
+    await recheck();
     const backup = await backUpCloud(ctx, plan);
     backupFile = backup.file;
     const load = await loadIntoCloud(ctx, plan);
     const verify = await verifyBeforeCommit(ctx, plan, localChecksums.sums);
-    await ctx.cloud.query('commit');
+    // COMMIT and the advisory lock's release in one round trip (a failed COMMIT leaves the release
+    // to withAdvisoryLock).
+    await ctx.cloud.query(`commit;\n${unlock.sql}`);
+    unlock.sent();
     await ctx.local.query('commit');
     return {
       cloud: redactUrl(ctx.cloudTarget.url),
@@ -350,34 +380,48 @@ export async function planTransfer(ctx: PlanInput): Promise<TransferPlan> {
 }
 
 /**
- * One round trip: canonical output, BEGIN, lock timeout, the table locks and the staging table.
+ * One round trip: the server version (for the backup's manifest), canonical output, BEGIN, lock timeout, the table locks, the staging table and,
+ * under the locks, the second look for non-test users' rows, judged by the returned function (see
+ * {@link recheckNonTestRows}).
  * Writers wait (or time out) from here on, so the backup is exactly what gets replaced.
  */
-async function lockCloudTables(ctx: PushContext, plan: TransferPlan): Promise<void> {
-  await ctx.cloud.query(
+async function lockCloudTables(ctx: PushContext, plan: TransferPlan): Promise<() => Promise<void>> {
+  const recheck = ctx.options.deleteNonTestData
+    ? null
+    : pushRemovalCheck(
+        ctx.local,
+        ctx.cloud,
+        ctx.ownership,
+        ctx.config.testUsers.emailDomain,
+        ctx.pre.localTables,
+      );
+  const results = (await ctx.cloud.query(
     [
+      SERVER_VERSION_SQL,
       CANONICAL_OUTPUT_SQL,
       'begin',
       `select set_config('lock_timeout', ${quoteLiteral(ctx.options.lockTimeout ?? '10s')}, true)`,
       `lock table ${plan.cloudTables.map((t) => t.qualified).join(', ')} in exclusive mode`,
       STAGING_TABLE_SQL,
+      ...(recheck?.sql ? [recheck.sql] : []),
     ].join(';\n'),
-  );
+  )) as unknown as QueryResult[];
+  rememberServerVersion(ctx.cloud, results[0]!.rows[0]!);
+  const rows = recheck?.sql ? results.at(-1)!.rows : [];
+  return async () => {
+    if (recheck) await recheckNonTestRows(recheck, rows);
+  };
 }
 
 /**
  * The preflight looked before the lock; a non-test user may have written since. Under the lock
- * nothing changes any more: look again, and refuse the same way.
+ * nothing changes any more: the lock's round trip looked again; refuse the same way.
  */
-async function recheckNonTestRows(ctx: PushContext): Promise<void> {
-  if (ctx.options.deleteNonTestData) return;
-  const now = await nonTestRowsPushWouldRemove(
-    ctx.local,
-    ctx.cloud,
-    ctx.config.testUsers.emailDomain,
-    ctx.pre.localTables,
-  );
-  refuseNonTestData([now], false, 'The push would delete or overwrite');
+async function recheckNonTestRows(
+  check: PushRemovalCheck,
+  rows: readonly Record<string, unknown>[],
+): Promise<void> {
+  refuseNonTestData([await check.answer(rows)], false, 'The push would delete or overwrite');
 }
 
 async function backUpCloud(ctx: PushContext, plan: TransferPlan): Promise<SyncBackupResult & { ms: number }> {

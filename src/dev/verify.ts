@@ -3,6 +3,7 @@
  * content checksum; the test users on both sides with equal password hashes; the same migration
  * history. Returns a report; the CLI turns a difference into exit 1.
  */
+import type { QueryResult } from 'pg';
 import type { Config, DatabaseTarget } from '../config.js';
 import { requireCloud } from '../config.js';
 import type { TableInfo } from '../db/catalog.js';
@@ -16,7 +17,6 @@ import { diffTable } from '../db/row-diff.js';
 import { checksumMatviews, readMatviews } from '../db/matviews.js';
 import type { SequenceComparison } from '../db/sequences.js';
 import { compareSequences } from '../db/sequences.js';
-import { readHistory } from '../migration/history.js';
 import { testUserPredicate } from './test-users-sql.js';
 
 export interface TableComparison {
@@ -92,11 +92,24 @@ interface UserRow {
   encrypted_password: string | null;
 }
 
-async function testUsers(client: Client, domain: string): Promise<UserRow[]> {
-  const { rows } = await client.query<UserRow>(
-    `select id::text, lower(email) as email, encrypted_password from auth.users where ${testUserPredicate(domain)} order by 2`,
+/**
+ * The test users and the applied migrations' versions (oldest first; none without a history table),
+ * in two round trips: the users and whether the history table exists in one simple query, then the
+ * versions.
+ */
+async function usersAndHistory(
+  client: Client,
+  domain: string,
+): Promise<{ users: UserRow[]; history: string[] }> {
+  const [users, exists] = (await client.query(
+    `select id::text, lower(email) as email, encrypted_password from auth.users where ${testUserPredicate(domain)} order by 2;
+     select to_regclass('supabase_migrations.schema_migrations') is not null as ok`,
+  )) as unknown as [QueryResult<UserRow>, QueryResult<{ ok: boolean }>];
+  if (!exists.rows[0]!.ok) return { users: users.rows, history: [] };
+  const { rows } = await client.query<{ version: string }>(
+    'select version from supabase_migrations.schema_migrations order by version',
   );
-  return rows;
+  return { users: users.rows, history: rows.map((r) => r.version) };
 }
 
 /** Completes a report from table comparisons with test users and migration history (open clients). */
@@ -107,11 +120,9 @@ export async function verifyOpen(
   domain: string,
   matviews: readonly TableComparison[] = [],
 ): Promise<VerifyReport> {
-  const [lu, cu, lh, ch, sequences] = await Promise.all([
-    testUsers(local, domain),
-    testUsers(cloud, domain),
-    readHistory(local),
-    readHistory(cloud),
+  const [{ users: lu, history: hl }, { users: cu, history: hc }, sequences] = await Promise.all([
+    usersAndHistory(local, domain),
+    usersAndHistory(cloud, domain),
     compareSequences(local, cloud),
   ]);
   const cloudUsers = new Map(cu.map((u) => [u.email, u]));
@@ -128,8 +139,6 @@ export async function verifyOpen(
         l !== undefined && c !== undefined && l.id === c.id && l.encrypted_password === c.encrypted_password,
     };
   });
-  const hl = lh.map((h) => h.version);
-  const hc = ch.map((h) => h.version);
   const tablesEqual = tables.every((t) => t.equal);
   const usersEqual = users.every((u) => u.equal);
   const historyEqual = hl.length === hc.length && hl.every((v, i) => v === hc[i]);

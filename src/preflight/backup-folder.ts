@@ -29,16 +29,23 @@ const dataBytes = (oid: string, toast: string): string => `case
  * heap it comes from), plus auth.users twice over for a sync backup (its test users and identities).
  */
 export async function estimateBackupBytes(client: Client, scope: BackupScope): Promise<number> {
-  const { rows } = await client.query<{ bytes: string }>(
-    `select (select coalesce(sum(${dataBytes('c.oid', 'c.reltoastrelid')}), 0)
+  const { rows } = await client.query<{ bytes: string }>(estimateBackupBytesSql(scope));
+  return backupBytesFromRow(rows[0]!);
+}
+
+/** {@link estimateBackupBytes}' query: one statement without parameters, to send with others. */
+export function estimateBackupBytesSql(scope: BackupScope): string {
+  return `select (select coalesce(sum(${dataBytes('c.oid', 'c.reltoastrelid')}), 0)
                from pg_class c join pg_namespace n on n.oid = c.relnamespace
               where n.nspname = 'public' and c.relkind = 'r')
           + (select coalesce(sum(2 * ${dataBytes('c.oid', 'c.reltoastrelid')}), 0)
-               from pg_class c where $1 and c.oid = to_regclass('auth.users'))
-          as bytes`,
-    [scope === 'sync'],
-  );
-  return Number(rows[0]!.bytes) + SLACK_BYTES;
+               from pg_class c where ${scope === 'sync' ? 'true' : 'false'} and c.oid = to_regclass('auth.users'))
+          as bytes`;
+}
+
+/** The estimate from the row of {@link estimateBackupBytesSql}. */
+export function backupBytesFromRow(row: Record<string, unknown>): number {
+  return Number(row.bytes) + SLACK_BYTES;
 }
 
 /** The folder itself when it exists, else its nearest existing ancestor (what mkdir -p would write into). */

@@ -40,7 +40,7 @@ const AUTH_TABLES = `unnest(array['auth.users', 'auth.identities']) t`;
 const can = (privileges: readonly string[], table: string): string =>
   privileges.map((p) => `has_table_privilege(${table}, '${p}')`).join(' and ');
 
-const ROLE_FACTS_SQL = `select current_user as role,
+export const ROLE_FACTS_SQL = `select current_user as role,
   coalesce((select rolsuper or rolbypassrls from pg_roles where rolname = current_user), false) as bypass,
   coalesce((select has_schema_privilege(oid, 'CREATE') from pg_namespace where nspname = 'public'),
            has_database_privilege(current_database(), 'CREATE')) as create_public,
@@ -82,8 +82,18 @@ export async function missingCapabilities(
   command: string,
 ): Promise<string[]> {
   if (needs.length === 0) return [];
-  const { rows } = await client.query<RoleFacts>(ROLE_FACTS_SQL);
-  const f = rows[0]!;
+  const { rows } = await client.query(ROLE_FACTS_SQL);
+  return capabilityProblems(rows[0]!, needs, label, command);
+}
+
+/** {@link missingCapabilities} from the row of {@link ROLE_FACTS_SQL}, read by the caller. */
+export function capabilityProblems(
+  row: Record<string, unknown>,
+  needs: readonly Capability[],
+  label: string,
+  command: string,
+): string[] {
+  const f = row as unknown as RoleFacts;
   const who = `The ${label} role ${f.role}`;
   const fix = 'connect as postgres (the owner, with BYPASSRLS) or grant what is missing';
   const problems: string[] = [];

@@ -24,27 +24,38 @@ const BASE = `pg_postmaster_start_time()::text || '/' || current_setting('port')
   (select oid::text from pg_database where datname = current_database()) as database_oid,
   current_database() as database`;
 
+/**
+ * The identity query (one statement, no parameters, to send with others). `withSystemId` false for a
+ * server that revoked pg_control_system() from this role: the first form then fails with 42501
+ * ({@link systemIdRevoked}), which is checked when the function is set up, whatever guards it.
+ */
+export function serverIdentitySql(withSystemId: boolean): string {
+  return `select ${withSystemId ? '(pg_control_system()).system_identifier::text' : 'null::text'} as system_id, ${BASE}`;
+}
+
+/** True for the error of a server that revoked pg_control_system() (42501, permission denied). */
+export function systemIdRevoked(err: unknown): boolean {
+  return pgFields(err).code === '42501';
+}
+
+/** The row of {@link serverIdentitySql} as an identity. */
+export function identityFromRow(row: Record<string, unknown>): ServerIdentity {
+  return {
+    systemId: (row.system_id as string | null) ?? null,
+    server: row.server as string,
+    databaseOid: row.database_oid as string,
+    database: row.database as string,
+  };
+}
+
 /** Reads the identity of the server and database `client` is connected to (read-only). */
 export async function serverIdentity(client: Client): Promise<ServerIdentity> {
-  type Row = { system_id: string | null; server: string; database_oid: string; database: string };
-  let row: Row;
   try {
-    const { rows } = await client.query<Row>(
-      `select (pg_control_system()).system_identifier::text as system_id, ${BASE}`,
-    );
-    row = rows[0]!;
+    return identityFromRow((await client.query(serverIdentitySql(true))).rows[0]!);
   } catch (err) {
-    // 42501: permission denied for pg_control_system (a server that revoked it from PUBLIC).
-    if (pgFields(err).code !== '42501') throw err;
-    const { rows } = await client.query<Row>(`select null::text as system_id, ${BASE}`);
-    row = rows[0]!;
+    if (!systemIdRevoked(err)) throw err;
+    return identityFromRow((await client.query(serverIdentitySql(false))).rows[0]!);
   }
-  return {
-    systemId: row.system_id,
-    server: row.server,
-    databaseOid: row.database_oid,
-    database: row.database,
-  };
 }
 
 /** True when two identities are the same database on the same running server. */

@@ -10,21 +10,29 @@
  * - test-user rules: no account outside the test domain holds the id of a test user to be written.
  * Configuration problems exit 2, state found on a server exits 1; either way nothing was changed.
  */
+import type { QueryResult } from 'pg';
 import type { Config, DatabaseTarget } from '../config.js';
 import type { Client } from '../db/connect.js';
 import { connect } from '../db/connect.js';
 import { requirePgDump } from '../db/pg-dump.js';
+import { quoteLiteral } from '../db/sql.js';
 import { ConfigError, CrmEnvError, OperationError } from '../errors.js';
 import { shownPath } from '../format.js';
 import { endOnAbort, interruptible } from '../interrupt.js';
 import { redactUrl } from '../redact.js';
 import type { BackupScope } from './backup-folder.js';
-import { backupFolderProblem, estimateBackupBytes } from './backup-folder.js';
+import { backupBytesFromRow, backupFolderProblem, estimateBackupBytesSql } from './backup-folder.js';
 import type { Capability } from './capabilities.js';
-import { missingCapabilities } from './capabilities.js';
+import { capabilityProblems, ROLE_FACTS_SQL } from './capabilities.js';
 import type { ServerIdentity } from './identity.js';
-import { sameDatabase, serverIdentity } from './identity.js';
-import { conflictSentence, testUserConflicts } from './test-user-conflicts.js';
+import {
+  identityFromRow,
+  sameDatabase,
+  serverIdentity,
+  serverIdentitySql,
+  systemIdRevoked,
+} from './identity.js';
+import { AUTH_TABLES_EXIST_SQL, conflictSentence, testUserConflictsIn } from './test-user-conflicts.js';
 
 export interface PreflightDatabase {
   readonly target: DatabaseTarget;
@@ -69,6 +77,42 @@ interface Checked {
   readonly problems: readonly Problem[];
 }
 
+/**
+ * The facts of one database in one round trip (a simple query of parameterless statements): the
+ * preflight's lock timeout, the server identity, the role's capabilities, the backup estimate and
+ * whether the auth tables exist.
+ */
+async function readFacts(
+  plan: PreflightPlan,
+  db: PreflightDatabase,
+  client: Client,
+): Promise<{ identity: ServerIdentity; capabilities: string[]; backupBytes: number; auth: boolean }> {
+  const scopes = db.backups ?? [];
+  const sql = (withSystemId: boolean): string[] => [
+    `select set_config('lock_timeout', ${quoteLiteral(PREFLIGHT_LOCK_TIMEOUT)}, false)`,
+    serverIdentitySql(withSystemId),
+    AUTH_TABLES_EXIST_SQL,
+    ...(db.needs.length > 0 ? [ROLE_FACTS_SQL] : []),
+    ...scopes.map(estimateBackupBytesSql),
+  ];
+  const run = async (withSystemId: boolean): Promise<QueryResult[]> =>
+    (await client.query(sql(withSystemId).join(';\n'))) as unknown as QueryResult[];
+  // A server that revoked pg_control_system() fails the first form: one more round trip there.
+  const results = await run(true).catch((err: unknown) => {
+    if (!systemIdRevoked(err)) throw err;
+    return run(false);
+  });
+  const row = (i: number): Record<string, unknown> => results[i]!.rows[0]!;
+  const estimates = scopes.map((_, i) => backupBytesFromRow(row(results.length - scopes.length + i)));
+  return {
+    identity: identityFromRow(row(1)),
+    auth: row(2).ok === true,
+    capabilities:
+      db.needs.length > 0 ? capabilityProblems(row(3), db.needs, db.target.label, plan.command) : [],
+    backupBytes: estimates.reduce((a, n) => a + n, 0),
+  };
+}
+
 /** The read-only checks of one database, on its connection. */
 async function checkDatabase(
   config: Config,
@@ -76,35 +120,23 @@ async function checkDatabase(
   db: PreflightDatabase,
   client: Client,
 ): Promise<Checked> {
-  await client.query(`select set_config('lock_timeout', $1, false)`, [PREFLIGHT_LOCK_TIMEOUT]);
-  const identity = await serverIdentity(client);
+  const facts = await readFacts(plan, db, client);
+  const { identity, backupBytes } = facts;
   const label = db.target.label;
-  const problems: Problem[] = (await missingCapabilities(client, db.needs, label, plan.command)).map(
-    (text) => ({
-      kind: 'config',
-      text,
-    }),
-  );
-  let backupBytes = 0;
-  for (const scope of db.backups ?? []) {
-    backupBytes += await estimateBackupBytes(client, scope);
-    if (scope === 'full') {
-      try {
-        await requirePgDump(config, client);
-      } catch (err) {
-        if (!(err instanceof CrmEnvError)) throw err;
-        problems.push({ kind: 'config', text: err.message, details: err.details });
-      }
+  const problems: Problem[] = facts.capabilities.map((text) => ({ kind: 'config', text }));
+  if ((db.backups ?? []).includes('full')) {
+    try {
+      await requirePgDump(config, client);
+    } catch (err) {
+      if (!(err instanceof CrmEnvError)) throw err;
+      problems.push({ kind: 'config', text: err.message, details: err.details });
     }
   }
   const domain = config.testUsers.emailDomain;
-  for (const c of await testUserConflicts(
-    client,
-    db.testUserIds ?? [],
-    domain,
-    db.upsertsIdentities ?? false,
-  ))
-    problems.push({ kind: 'state', text: conflictSentence(c, label, domain) });
+  const conflicts = facts.auth
+    ? await testUserConflictsIn(client, db.testUserIds ?? [], domain, db.upsertsIdentities ?? false)
+    : [];
+  for (const c of conflicts) problems.push({ kind: 'state', text: conflictSentence(c, label, domain) });
   return { db, identity, backupBytes, problems };
 }
 

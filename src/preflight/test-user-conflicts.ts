@@ -24,10 +24,22 @@ export async function testUserConflicts(
   identities: boolean,
 ): Promise<TestUserConflict[]> {
   if (ids.length === 0) return [];
-  const { rows: ok } = await client.query<{ ok: boolean }>(
-    `select to_regclass('auth.users') is not null and to_regclass('auth.identities') is not null as ok`,
-  );
+  const { rows: ok } = await client.query<{ ok: boolean }>(AUTH_TABLES_EXIST_SQL);
   if (!ok[0]!.ok) return [];
+  return testUserConflictsIn(client, ids, domain, identities);
+}
+
+/** Whether the auth tables exist (column `ok`): one statement, to send with others. */
+export const AUTH_TABLES_EXIST_SQL = `select to_regclass('auth.users') is not null and to_regclass('auth.identities') is not null as ok`;
+
+/** {@link testUserConflicts} once {@link AUTH_TABLES_EXIST_SQL} said the auth tables exist. */
+export async function testUserConflictsIn(
+  client: Client,
+  ids: readonly string[],
+  domain: string,
+  identities: boolean,
+): Promise<TestUserConflict[]> {
+  if (ids.length === 0) return [];
   const pred = testUserPredicate(domain, 'u.email');
   const byIdentity = `union
      select i.provider_id as id, u.email::text from auth.identities i join auth.users u on u.id = i.user_id
