@@ -48,15 +48,26 @@ export function parsePgDumpVersion(output: string): { version: string; major: nu
   return { version: m[1]!, major };
 }
 
+type Probed = { version: string; major: number } | null;
+
+/**
+ * Answers of `<bin> --version`, per binary and PATH, for this process: the preflight, the deploy's check
+ * and the backup itself all look for the same pg_dump, and a Debian wrapper takes ~0.1 s to answer.
+ */
+const probed = new Map<string, Promise<Probed>>();
+
 /** `<bin> --version` with the inherited environment `env` (never our DATABASE_URL_* variables). */
-async function probe(
-  bin: string,
-  env: Readonly<Record<string, string>>,
-): Promise<{ version: string; major: number } | null> {
-  return run(bin, ['--version'], { timeout: 10_000, env: { ...env } }).then(
-    ({ stdout }) => parsePgDumpVersion(stdout),
-    () => null,
-  );
+function probe(bin: string, env: Readonly<Record<string, string>>): Promise<Probed> {
+  const key = `${bin}\0${env.PATH ?? ''}`;
+  let result = probed.get(key);
+  if (result === undefined) {
+    result = run(bin, ['--version'], { timeout: 10_000, env: { ...env } }).then(
+      ({ stdout }) => parsePgDumpVersion(stdout),
+      () => null,
+    );
+    probed.set(key, result);
+  }
+  return result;
 }
 
 /** Folders where PostgreSQL client packages put pg_dump (Debian/Ubuntu, Homebrew, Windows), newest first. */
