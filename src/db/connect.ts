@@ -203,6 +203,53 @@ export async function withAdvisoryLock<T>(
     LOCKS[lock],
   ]);
   if (!rows[0]?.ok) throw new OperationError(busyMessage);
+  return holdAdvisoryLock(client, lock, fn);
+}
+
+/** SQLSTATE of crm-env's own, raised by {@link withAdvisoryLockTakenBy}'s statement when the lock is held. */
+const LOCK_BUSY_STATE = 'CRMLK';
+
+/**
+ * {@link withAdvisoryLock} with the lock taken by the caller's first query (one round trip less):
+ * `fn` gets `take`, a statement it sends FIRST in its first query on `client`. When another session
+ * holds the lock, `take` raises and the server skips the rest of that query, so nothing else runs;
+ * that error becomes OperationError(busyMessage). Refuses a transaction pooler first, as
+ * withAdvisoryLock does.
+ */
+export async function withAdvisoryLockTakenBy<T>(
+  client: pg.Client,
+  lock: keyof typeof LOCKS,
+  fn: (take: string, unlock: AdvisoryUnlock) => Promise<T>,
+  busyMessage: string,
+  ownPid?: number,
+): Promise<T> {
+  await assertOwnSession(client, ownPid);
+  const key = `${LOCK_NAMESPACE}, ${LOCKS[lock]}`;
+  const take = `do $crm_env$ begin if not pg_try_advisory_lock(${key}) then raise exception 'advisory lock (${key}) is held by another session' using errcode = '${LOCK_BUSY_STATE}'; end if; end $crm_env$`;
+  let busy = false;
+  try {
+    return await holdAdvisoryLock(client, lock, (unlock) =>
+      fn(take, unlock).catch((err: unknown) => {
+        // Not taken: nothing to release.
+        if (pgFields(err).code === LOCK_BUSY_STATE) {
+          busy = true;
+          unlock.sent();
+        }
+        throw err;
+      }),
+    );
+  } catch (err) {
+    if (busy) throw new OperationError(busyMessage, { cause: err });
+    throw err;
+  }
+}
+
+/** Runs `fn` holding `lock` (taken already, or by fn's first query), releasing it unless `fn` did. */
+async function holdAdvisoryLock<T>(
+  client: pg.Client,
+  lock: keyof typeof LOCKS,
+  fn: (unlock: AdvisoryUnlock) => Promise<T>,
+): Promise<T> {
   let released = false;
   const unlock: AdvisoryUnlock = {
     sql: `select pg_advisory_unlock(${LOCK_NAMESPACE}, ${LOCKS[lock]})`,

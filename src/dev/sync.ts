@@ -18,11 +18,12 @@ import type { BulkLoadReport, BulkPlan } from '../db/bulk-load.js';
 import { bulkLoadReport, dropForBulkLoad, planBulkLoad, restoreAfterBulkLoad } from '../db/bulk-load.js';
 import type { TableInfo } from '../db/catalog.js';
 import type { TableChecksum } from '../db/checksum.js';
-import { CANONICAL_OUTPUT_SQL, checksumTables, useCanonicalOutput } from '../db/checksum.js';
+import { CANONICAL_OUTPUT_SQL, checksumsRead, checksumTables, useCanonicalOutput } from '../db/checksum.js';
 import type { AdvisoryUnlock, Client } from '../db/connect.js';
-import { connect, withAdvisoryLock } from '../db/connect.js';
+import { connect, withAdvisoryLockTakenBy } from '../db/connect.js';
 import type { RefreshResult } from '../db/matviews.js';
 import { matviewsFrom, matviewsSql, readMatviews, refreshMatviews } from '../db/matviews.js';
+import { mapRead } from '../db/read-together.js';
 import { tableSequencesFrom, tableSequencesSql } from '../db/sequences.js';
 import { quoteLiteral } from '../db/sql.js';
 import { ConfigError, CrmEnvError, InterruptedError, MismatchError, OperationError } from '../errors.js';
@@ -174,10 +175,11 @@ export async function syncPush(
       t0,
       preflightMs: performance.now() - t0,
     };
-    return await withAdvisoryLock(
+    // The advisory lock is taken by the table-lock query, its first statement (see lockCloudTables).
+    return await withAdvisoryLockTakenBy(
       sessions.cloud,
       'sync',
-      (unlock) => replaceCloudData(ctx, unlock),
+      (take, unlock) => replaceCloudData(ctx, take, unlock),
       'Another crm-env push (or reset) is running against the cloud; wait for it to finish and try again.',
       pid,
     );
@@ -294,11 +296,14 @@ export async function inspectPush(
   return { pre, nonTestData, ownership, pid };
 }
 
-/** Under the advisory lock: snapshot, plan, lock, then the one cloud transaction. */
-async function replaceCloudData(ctx: PushContext, unlock: AdvisoryUnlock): Promise<SyncResult> {
+/**
+ * Snapshot and plan (read-only), then the advisory lock (`take`) and the table locks in one round
+ * trip, then the one cloud transaction.
+ */
+async function replaceCloudData(ctx: PushContext, take: string, unlock: AdvisoryUnlock): Promise<SyncResult> {
   const localChecksums = await openLocalSnapshot(ctx);
   const plan = await planTransfer(ctx);
-  const recheck = await lockCloudTables(ctx, plan);
+  const recheck = await lockCloudTables(ctx, plan, take);
   let backupFile = syncBackupPath(ctx.config.backupDir);
   try {
     await recheck();
@@ -380,12 +385,17 @@ export async function planTransfer(ctx: PlanInput): Promise<TransferPlan> {
 }
 
 /**
- * One round trip: the server version (for the backup's manifest), canonical output, BEGIN, lock timeout, the table locks, the staging table and,
- * under the locks, the second look for non-test users' rows, judged by the returned function (see
- * {@link recheckNonTestRows}).
+ * One round trip: the advisory lock (`take`, first: when another push holds it, nothing after it
+ * runs), the server version (for the backup's manifest), canonical output, BEGIN, lock timeout, the
+ * table locks, the staging table and, under the locks, the second look for non-test users' rows,
+ * judged by the returned function (see {@link recheckNonTestRows}).
  * Writers wait (or time out) from here on, so the backup is exactly what gets replaced.
  */
-async function lockCloudTables(ctx: PushContext, plan: TransferPlan): Promise<() => Promise<void>> {
+async function lockCloudTables(
+  ctx: PushContext,
+  plan: TransferPlan,
+  take: string,
+): Promise<() => Promise<void>> {
   const recheck = ctx.options.deleteNonTestData
     ? null
     : pushRemovalCheck(
@@ -397,6 +407,7 @@ async function lockCloudTables(ctx: PushContext, plan: TransferPlan): Promise<()
       );
   const results = (await ctx.cloud.query(
     [
+      take,
       SERVER_VERSION_SQL,
       CANONICAL_OUTPUT_SQL,
       'begin',
@@ -406,7 +417,7 @@ async function lockCloudTables(ctx: PushContext, plan: TransferPlan): Promise<()
       ...(recheck?.sql ? [recheck.sql] : []),
     ].join(';\n'),
   )) as unknown as QueryResult[];
-  rememberServerVersion(ctx.cloud, results[0]!.rows[0]!);
+  rememberServerVersion(ctx.cloud, results[1]!.rows[0]!);
   const rows = recheck?.sql ? results.at(-1)!.rows : [];
   return async () => {
     if (recheck) await recheckNonTestRows(recheck, rows);
@@ -535,11 +546,13 @@ async function verifyBeforeCommit(
   // The cloud side hashes local's columns: a cloud-only column (allowed by preflight when it is
   // nullable or has a default) is not something the push copies, so it must not make it fail.
   const localColumns = new Map(ctx.pre.localTables.map((lt) => [lt.name, lt.columns.map((c) => c.name)]));
-  const cloudSums = await checksumTables(ctx.cloud, plan.cloudTables, (ct) => localColumns.get(ct.name)!);
+  // Their checksums go with the cloud's test users and sequence counters: one round trip.
+  const localSums = await localChecksums;
+  const cloudSums = checksumsRead(plan.cloudTables, (ct) => localColumns.get(ct.name)!);
   const report = await verifyOpen(
     ctx.local,
     ctx.cloud,
-    compareChecksums(await localChecksums, cloudSums),
+    mapRead(cloudSums, (sums) => compareChecksums(localSums, sums)),
     ctx.config.testUsers.emailDomain,
   );
   // A sequence on one side only is schema drift, not something the push moves.
