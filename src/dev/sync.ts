@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { QueryResult } from 'pg';
 import type { Config, DatabaseTarget } from '../config.js';
 import { describeTarget, requireCloud } from '../config.js';
-import { formatBytes, shownPath } from '../format.js';
+import { formatBytes, formatCount, shownPath } from '../format.js';
 import { rememberServerVersion, SERVER_VERSION_SQL } from '../db/backup-manifest.js';
 import type { BulkLoadReport, BulkPlan } from '../db/bulk-load.js';
 import { bulkLoadReport, dropForBulkLoad, planBulkLoad, restoreAfterBulkLoad } from '../db/bulk-load.js';
@@ -482,7 +482,7 @@ async function loadIntoCloud(
   reporter.progress({ label: 'loading', done: n, total: n, unit: 'tables' });
   const rebuildMs = await rebuildAfterBulkLoad(ctx, plan.bulk);
   const totalRows = results.reduce((a, r) => a + r.rows, 0);
-  reporter.info(`✓ Truncated ${n} tables and imported ${totalRows.toLocaleString('en-US')} rows`);
+  reporter.info(`✓ Truncated ${n} tables and imported ${formatCount(totalRows)} rows`);
   const removed = ctx.nonTestData.rows;
   reporter.info(
     `✓ Synced ${plan.load.plan.testUsers} test users (passwords kept; other auth users kept as they were${removed > 0 ? `; ${removed} rows of non-test users removed as asked` : ''})`,
