@@ -20,7 +20,7 @@ import type { TableInfo } from '../db/catalog.js';
 import type { TableChecksum } from '../db/checksum.js';
 import { CANONICAL_OUTPUT_SQL, checksumsRead, checksumTables, useCanonicalOutput } from '../db/checksum.js';
 import type { AdvisoryUnlock, Client } from '../db/connect.js';
-import { connect, withAdvisoryLockTakenBy } from '../db/connect.js';
+import { connect, openSessionProbe, withAdvisoryLockTakenBy } from '../db/connect.js';
 import type { RefreshResult } from '../db/matviews.js';
 import { matviewsFrom, matviewsSql, readMatviews, refreshMatviews } from '../db/matviews.js';
 import { mapRead } from '../db/read-together.js';
@@ -156,6 +156,8 @@ export async function syncPush(
   const t0 = performance.now();
   stopIfInterrupted(options.signal, 'Push interrupted before it started; nothing was changed.');
   const sessions = await openSessions(config, cloudTarget);
+  // The pooler check's second connection signs in while the preflight runs (see assertOwnSession).
+  const probe = openSessionProbe(sessions.cloud);
   const stopEnding = endOnAbort(options.signal, [sessions.local, sessions.cloud, sessions.snapshotReader]);
   try {
     const { pre, nonTestData, ownership, pid } = await interruptible(
@@ -181,13 +183,16 @@ export async function syncPush(
       'sync',
       (take, unlock) => replaceCloudData(ctx, take, unlock),
       'Another crm-env push (or reset) is running against the cloud; wait for it to finish and try again.',
-      pid,
+      { pid, probe },
     );
   } catch (err) {
     throw asInterrupted(err, options.signal);
   } finally {
     stopEnding();
-    await Promise.allSettled([sessions.local, sessions.cloud, sessions.snapshotReader].map((c) => c.end()));
+    await Promise.allSettled([
+      ...[sessions.local, sessions.cloud, sessions.snapshotReader].map((c) => c.end()),
+      probe.then((c) => c?.end()),
+    ]);
   }
 }
 
@@ -210,14 +215,17 @@ function asInterrupted(err: unknown, signal: AbortSignal | undefined): unknown {
 }
 
 export async function openSessions(config: Config, cloudTarget: DatabaseTarget): Promise<Sessions> {
-  const opened: Client[] = [];
-  try {
-    opened.push(await connect(config.local.url, { label: 'local' }));
-    opened.push(await connect(cloudTarget.url, { label: 'cloud' }));
-    opened.push(await connect(config.local.url, { label: 'local' }));
-  } catch (err) {
+  // All three at once: the cloud's sign-in round trips overlap local's.
+  const tries = await Promise.allSettled([
+    connect(config.local.url, { label: 'local' }),
+    connect(cloudTarget.url, { label: 'cloud' }),
+    connect(config.local.url, { label: 'local' }),
+  ]);
+  const failed = tries.find((t) => t.status === 'rejected');
+  const opened = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+  if (failed) {
     await Promise.allSettled(opened.map((c) => c.end()));
-    throw err;
+    throw failed.reason;
   }
   const [local, cloud, snapshotReader] = opened as [Client, Client, Client];
   return { local, cloud, snapshotReader };
