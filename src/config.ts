@@ -15,6 +15,7 @@ import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { formatCount } from './format.js';
 import type { ConnInfo } from './db/conn-string.js';
 import {
   childEnv,
@@ -153,7 +154,7 @@ const numberIn = (min: number, max: number, int = true) =>
     .transform((v) => (v.trim() === '' ? Number.NaN : Number(v)))
     .refine(
       (v) => Number.isFinite(v) && v >= min && v <= max && (!int || Number.isInteger(v)),
-      `must be ${int ? 'a whole number' : 'a number'} from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`,
+      `must be ${int ? 'a whole number' : 'a number'} from ${formatCount(min)} to ${formatCount(max)}`,
     );
 const port = numberIn(1, 65535);
 const count = numberIn(0, MAX_SEED_VOLUME);

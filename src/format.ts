@@ -35,3 +35,13 @@ export function formatDuration(ms: number): string {
 export function wholeMs(ms: number): number {
   return Math.round(ms);
 }
+
+/**
+ * A number with thousands separators, as `toLocaleString('en-US')` writes the numbers crm-env shows
+ * (1,234,567; 0.01), without loading the ICU locale data (~20 ms of every start-up).
+ */
+export function formatCount(n: number): string {
+  const [whole, fraction] = String(Math.abs(n)).split('.');
+  const grouped = whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${n < 0 ? '-' : ''}${grouped}${fraction === undefined ? '' : `.${fraction}`}`;
+}

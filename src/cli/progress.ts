@@ -3,7 +3,7 @@
  * the wording are pure (times come in as numbers), so they are tested without a clock;
  * ./output.ts decides when to draw.
  */
-import { formatBytes, formatDuration } from '../format.js';
+import { formatBytes, formatCount, formatDuration } from '../format.js';
 import type { Progress } from '../reporter.js';
 
 /** Where a piece of work stood at one moment (`at` in ms, any origin). */
@@ -36,7 +36,7 @@ export function progressRates(first: ProgressSample, now: ProgressSample, total?
   return { elapsedMs, perSecond, bytesPerSecond, etaMs };
 }
 
-const count = (n: number): string => Math.round(n).toLocaleString('en-US');
+const count = (n: number): string => formatCount(Math.round(n));
 
 /** "activities 120,000/3,000,000 rows · 16.2 MB · 40,000 rows/s · ETA 1 min 12 s" */
 export function progressLine(p: Progress, rates: ProgressRates): string {

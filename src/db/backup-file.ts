@@ -30,6 +30,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import type { Config, DatabaseTarget } from '../config.js';
 import type { CrmEnvError } from '../errors.js';
 import { ConfigError, OperationError } from '../errors.js';
 import { shownPath } from '../format.js';
@@ -394,4 +395,15 @@ async function withTimeout<T>(op: Promise<T>): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The command that restores `file` into `target`, as printed in "to go back" lines: runnable as is
+ * (`--yes`), except that a custom URL is not repeated (it holds a password).
+ */
+export function restoreCommandLine(config: Config, file: string, target: DatabaseTarget): string {
+  const shown = shownPath(config.projectDir, file);
+  const arg = /^[\w./@%+=:,-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, `'\\''`)}'`;
+  const t = target.label === 'custom' ? "'<the same database URL>'" : target.label;
+  return `npx crm-env restore ${arg} --target ${t} --yes`;
 }

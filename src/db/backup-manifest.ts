@@ -19,8 +19,10 @@ import type { BackupKind } from './backup-file.js';
 import { BACKUP_KINDS } from './backup-file.js';
 import type { TableInfo } from './catalog.js';
 import { readTables } from './catalog.js';
-import { checksumTables } from './checksum.js';
+import { checksumsRead, checksumTables } from './checksum.js';
 import type { Client } from './connect.js';
+import type { Read } from './read-together.js';
+import { readTogether } from './read-together.js';
 import { recalled, remember } from './remembered.js';
 import { columnList } from './sql.js';
 
@@ -123,21 +125,34 @@ export async function tableManifest(
   client: Client,
   entries: readonly { table: TableInfo; where?: string }[],
 ): Promise<ManifestTable[]> {
+  const [contents] = await readTogether(client, tableManifestRead(entries));
+  return contents;
+}
+
+/** {@link tableManifest} as a {@link Read}, to send along with other reads. */
+export function tableManifestRead(
+  entries: readonly { table: TableInfo; where?: string }[],
+): Read<ManifestTable[]> {
   const where = new Map(entries.map((e) => [e.table, e.where]));
-  const sums = await checksumTables(
-    client,
+  const sums = checksumsRead(
     entries.map((e) => e.table),
     (t) => t.columns.map((c) => c.name),
     (t) => where.get(t),
   );
-  return entries.map(({ table, where: w }, i) => ({
-    schema: table.schema,
-    name: table.name,
-    columns: table.columns.map((c) => c.name),
-    ...(w ? { where: w } : {}),
-    rows: sums[i]!.rows,
-    checksum: sums[i]!.checksum,
-  }));
+  return {
+    sql: sums.sql,
+    from: (results) => {
+      const s = sums.from(results);
+      return entries.map(({ table, where: w }, i) => ({
+        schema: table.schema,
+        name: table.name,
+        columns: table.columns.map((c) => c.name),
+        ...(w ? { where: w } : {}),
+        rows: s[i]!.rows,
+        checksum: s[i]!.checksum,
+      }));
+    },
+  };
 }
 
 /**

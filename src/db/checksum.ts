@@ -2,8 +2,9 @@
  * Order-independent content checksums: the same rows in any physical order give the same checksum,
  * and any changed value, added or missing row changes it. Computed by the server, so no data travels.
  */
-import type { QueryResult } from 'pg';
 import type { Client } from './connect.js';
+import type { Read } from './read-together.js';
+import { readTogether } from './read-together.js';
 import type { TableInfo } from './catalog.js';
 import { quoteIdent } from './sql.js';
 
@@ -53,22 +54,29 @@ export async function checksumTables(
   columnsFor?: (t: TableInfo) => readonly string[],
   whereFor?: (t: TableInfo) => string | undefined,
 ): Promise<TableChecksum[]> {
-  if (tables.length === 0) return [];
+  const [sums] = await readTogether(client, checksumsRead(tables, columnsFor, whereFor));
+  return sums;
+}
+
+/** {@link checksumTables} as a {@link Read}, to send along with other reads (canonical output first). */
+export function checksumsRead(
+  tables: readonly TableInfo[],
+  columnsFor?: (t: TableInfo) => readonly string[],
+  whereFor?: (t: TableInfo) => string | undefined,
+): Read<TableChecksum[]> {
+  if (tables.length === 0) return { sql: [], from: () => [] };
   const parts = tables.map(
     (t, i) => `select ${i} as i, * from (${checksumSql(t, columnsFor?.(t), whereFor?.(t))}) s${i}`,
   );
-  // A multi-statement simple query: node-postgres returns one result per statement.
-  const results = (await client.query(
-    `${CANONICAL_OUTPUT_SQL}; ${parts.join(' union all ')}`,
-  )) as unknown as QueryResult<{
-    i: number;
-    rows: string;
-    checksum: string;
-  }>[];
-  const rows = results.at(-1)!.rows;
-  const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
-  return tables.map((t, i) => {
-    const r = byIndex.get(i)!;
-    return { table: t.name, rows: Number(r.rows), checksum: r.checksum };
-  });
+  return {
+    sql: [CANONICAL_OUTPUT_SQL, parts.join(' union all ')],
+    from: (results) => {
+      const rows = results[1]!.rows as { i: number; rows: string; checksum: string }[];
+      const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
+      return tables.map((t, i) => {
+        const r = byIndex.get(i)!;
+        return { table: t.name, rows: Number(r.rows), checksum: r.checksum };
+      });
+    },
+  };
 }

@@ -168,21 +168,43 @@ export const LOCKS = { sync: 1, migrate: 2, restore: 3, reset: 4, seed: 5 } as c
  * direct connection, never does; one in transaction mode hands out the session just released.
  * Inconclusive (second connection refused or slow) counts as not pooled. `ownPid`: this client's
  * pg_backend_pid() as its last query read it (saves a round trip; it must be the last query's).
+ * `probe`: the second connection, opened ahead by {@link openSessionProbe} (its opener ends it).
  * @throws ConfigError (exit 2) naming the session pooler and the direct host.
  */
-export async function assertOwnSession(client: pg.Client, ownPid?: number): Promise<void> {
+export async function assertOwnSession(
+  client: pg.Client,
+  ownPid?: number,
+  probe?: Promise<pg.Client | null>,
+): Promise<void> {
   const origin = origins.get(client);
   if (origin === undefined) return;
   const pid = async (c: pg.Client): Promise<number> =>
     (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
   const mine = ownPid ?? (await pid(client));
-  const other = await withClient(origin.url, pid, { label: origin.label, connectTimeoutMs: 10_000 }).catch(
-    () => null,
-  );
+  const second = await (probe ?? openSessionProbe(client));
+  let other: number | null = null;
+  try {
+    other = second ? await pid(second).catch(() => null) : null;
+  } finally {
+    // A probe opened ahead belongs to its opener, who ends it.
+    if (probe === undefined) await second?.end().catch(() => undefined);
+  }
   if (other !== mine) return;
   throw new ConfigError(
     `The ${origin.label ?? 'database'} database ${redactUrl(origin.url)} is behind a transaction pooler (a second connection shared this one's server session), where session locks and pg_dump cannot work: use Supabase's session pooler (port 5432, user postgres.<project-ref>) or the direct host db.<project-ref>.supabase.co.`,
   );
+}
+
+/**
+ * The second connection {@link assertOwnSession} compares `client` with, opened ahead so that its
+ * sign-in overlaps the caller's other work (the comparison itself still waits until `client` is idle:
+ * only then would a transaction pooler hand out its server session). Null when it cannot connect
+ * (inconclusive). The caller ends it.
+ */
+export function openSessionProbe(client: pg.Client): Promise<pg.Client | null> {
+  const origin = origins.get(client);
+  if (origin === undefined) return Promise.resolve(null);
+  return connect(origin.url, { label: origin.label, connectTimeoutMs: 10_000 }).catch(() => null);
 }
 
 /**
@@ -203,6 +225,53 @@ export async function withAdvisoryLock<T>(
     LOCKS[lock],
   ]);
   if (!rows[0]?.ok) throw new OperationError(busyMessage);
+  return holdAdvisoryLock(client, lock, fn);
+}
+
+/** SQLSTATE of crm-env's own, raised by {@link withAdvisoryLockTakenBy}'s statement when the lock is held. */
+const LOCK_BUSY_STATE = 'CRMLK';
+
+/**
+ * {@link withAdvisoryLock} with the lock taken by the caller's first query (one round trip less):
+ * `fn` gets `take`, a statement it sends FIRST in its first query on `client`. When another session
+ * holds the lock, `take` raises and the server skips the rest of that query, so nothing else runs;
+ * that error becomes OperationError(busyMessage). Refuses a transaction pooler first, as
+ * withAdvisoryLock does (`own`: the client's pid and a probe opened ahead, see {@link assertOwnSession}).
+ */
+export async function withAdvisoryLockTakenBy<T>(
+  client: pg.Client,
+  lock: keyof typeof LOCKS,
+  fn: (take: string, unlock: AdvisoryUnlock) => Promise<T>,
+  busyMessage: string,
+  own: { readonly pid?: number; readonly probe?: Promise<pg.Client | null> } = {},
+): Promise<T> {
+  await assertOwnSession(client, own.pid, own.probe);
+  const key = `${LOCK_NAMESPACE}, ${LOCKS[lock]}`;
+  const take = `do $crm_env$ begin if not pg_try_advisory_lock(${key}) then raise exception 'advisory lock (${key}) is held by another session' using errcode = '${LOCK_BUSY_STATE}'; end if; end $crm_env$`;
+  let busy = false;
+  try {
+    return await holdAdvisoryLock(client, lock, (unlock) =>
+      fn(take, unlock).catch((err: unknown) => {
+        // Not taken: nothing to release.
+        if (pgFields(err).code === LOCK_BUSY_STATE) {
+          busy = true;
+          unlock.sent();
+        }
+        throw err;
+      }),
+    );
+  } catch (err) {
+    if (busy) throw new OperationError(busyMessage, { cause: err });
+    throw err;
+  }
+}
+
+/** Runs `fn` holding `lock` (taken already, or by fn's first query), releasing it unless `fn` did. */
+async function holdAdvisoryLock<T>(
+  client: pg.Client,
+  lock: keyof typeof LOCKS,
+  fn: (unlock: AdvisoryUnlock) => Promise<T>,
+): Promise<T> {
   let released = false;
   const unlock: AdvisoryUnlock = {
     sql: `select pg_advisory_unlock(${LOCK_NAMESPACE}, ${LOCKS[lock]})`,

@@ -4,8 +4,9 @@
  * tables or not — with their state and the values already stored in the columns that use them.
  * Push, backups and verify all go through here, so they agree on which sequences count.
  */
-import type { QueryResult } from 'pg';
 import type { Client } from './connect.js';
+import type { Read } from './read-together.js';
+import { readTogether } from './read-together.js';
 import { recalled, remember } from './remembered.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 
@@ -103,8 +104,14 @@ export async function readSequenceStates(
   client: Client,
   sequences: readonly string[],
 ): Promise<Map<string, SequenceState>> {
-  if (sequences.length === 0) return new Map();
-  return statesFrom((await client.query(statesSql(sequences))).rows, sequences);
+  const [states] = await readTogether(client, sequenceStatesRead(sequences));
+  return states;
+}
+
+/** {@link readSequenceStates} as a {@link Read}, to send along with other reads. */
+export function sequenceStatesRead(sequences: readonly string[]): Read<Map<string, SequenceState>> {
+  if (sequences.length === 0) return { sql: [], from: () => new Map() };
+  return { sql: [statesSql(sequences)], from: (results) => statesFrom(results[0]!.rows, sequences) };
 }
 
 /** {@link readSequenceStates}' query (one statement, no parameters); `sequences` not empty. */
@@ -176,18 +183,22 @@ function extremesFrom(
   return out;
 }
 
-/** The states of `sequences` and their stored extremes, in one round trip (a two-statement query). */
-async function readStatesAndExtremes(
-  client: Client,
+type Extremes = Map<string, { max: bigint | null; min: bigint | null }>;
+
+/** The states of `sequences` and their stored extremes, as one {@link Read} (two statements). */
+export function statesAndExtremesRead(
   sequences: readonly TableSequence[],
-): Promise<[Map<string, SequenceState>, Map<string, { max: bigint | null; min: bigint | null }>]> {
+): Read<[Map<string, SequenceState>, Extremes]> {
   const names = sequences.map((s) => s.sequence);
   const extremes = extremesQuery(sequences);
-  if (names.length === 0) return [new Map(), extremesFrom([], sequences)];
-  const sql = [statesSql(names), ...(extremes ? [extremes] : [])].join(';\n');
-  const results = (await client.query(sql)) as unknown as QueryResult[] | QueryResult;
-  const list = Array.isArray(results) ? results : [results];
-  return [statesFrom(list[0]!.rows, names), extremesFrom(extremes ? list[1]!.rows : [], sequences)];
+  if (names.length === 0) return { sql: [], from: () => [new Map(), extremesFrom([], sequences)] };
+  return {
+    sql: [statesSql(names), ...(extremes ? [extremes] : [])],
+    from: (results) => [
+      statesFrom(results[0]!.rows, names),
+      extremesFrom(extremes ? results[1]!.rows : [], sequences),
+    ],
+  };
 }
 
 /**
@@ -224,16 +235,25 @@ export function restartSql(seq: TableSequence, next: bigint): string {
 
 /** `setval` statements that put each sequence back where it is now (for backup files). */
 export async function setvalStatements(client: Client, sequences: readonly TableSequence[]): Promise<string> {
-  const states = await readSequenceStates(
-    client,
-    sequences.map((s) => s.sequence),
-  );
-  return sequences
-    .map((s) => {
-      const v = states.get(s.sequence)!;
-      return `SELECT pg_catalog.setval(${quoteLiteral(s.sequence)}, ${v.lastValue}, ${v.isCalled});\n`;
-    })
-    .join('');
+  const [text] = await readTogether(client, setvalRead(sequences));
+  return text;
+}
+
+/** {@link setvalStatements} as a {@link Read}, to send along with other reads. */
+export function setvalRead(sequences: readonly TableSequence[]): Read<string> {
+  const states = sequenceStatesRead(sequences.map((s) => s.sequence));
+  return {
+    sql: states.sql,
+    from: (results) => {
+      const now = states.from(results);
+      return sequences
+        .map((s) => {
+          const v = now.get(s.sequence)!;
+          return `SELECT pg_catalog.setval(${quoteLiteral(s.sequence)}, ${v.lastValue}, ${v.isCalled});\n`;
+        })
+        .join('');
+    },
+  };
 }
 
 /** One sequence as verify compares it: both counters and the highest value the cloud's rows hold. */
@@ -249,18 +269,25 @@ export interface SequenceComparison {
   readonly ok: boolean;
 }
 
-/** Compares the counters of every sequence the public tables use, on two open clients. */
-export async function compareSequences(local: Client, cloud: Client): Promise<SequenceComparison[]> {
+/**
+ * Compares the counters of every sequence the public tables use, on two open clients; `cloudExtra`
+ * is read on the cloud in the same round trip as its counters (verify's test users).
+ */
+export async function compareSequences<T = undefined>(
+  local: Client,
+  cloud: Client,
+  cloudExtra: Read<T> = { sql: [], from: () => undefined as T },
+): Promise<{ sequences: SequenceComparison[]; extra: T }> {
   const [mine, theirs] = await Promise.all([readTableSequences(local), readTableSequences(cloud)]);
-  const [ls, [cs, stored]] = await Promise.all([
+  const [ls, [[cs, stored], extra]] = await Promise.all([
     readSequenceStates(
       local,
       mine.map((s) => s.sequence),
     ),
-    readStatesAndExtremes(cloud, theirs),
+    readTogether(cloud, statesAndExtremesRead(theirs), cloudExtra),
   ]);
   const names = new Map([...mine, ...theirs].map((s) => [s.sequence, s.name]));
-  return [...names]
+  const sequences = [...names]
     .sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([seq, name]) => {
       const l = ls.get(seq) ?? null;
@@ -275,4 +302,5 @@ export async function compareSequences(local: Client, cloud: Client): Promise<Se
         ok: l !== null && c !== null && counterIsSafe(c, extremes, l.next),
       };
     });
+  return { sequences, extra };
 }

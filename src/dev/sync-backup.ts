@@ -27,6 +27,7 @@ import {
   MANIFEST_FORMAT,
   serverVersion,
   tableManifest,
+  tableManifestRead,
   testUserAuthEntries,
   toolVersion,
   writeCopyBlock,
@@ -37,7 +38,8 @@ import { cycleBreakingConstraints } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
 import { writeCopyBlocksBatched } from '../db/copy-batch.js';
 import { withClient } from '../db/connect.js';
-import { readTableSequences, setvalStatements } from '../db/sequences.js';
+import { readTogether } from '../db/read-together.js';
+import { readTableSequences, setvalRead } from '../db/sequences.js';
 import { readMatviews, refreshStatements } from '../db/matviews.js';
 import { shownPath } from '../format.js';
 import { redactUrl } from '../redact.js';
@@ -131,12 +133,19 @@ async function writeBackupText(
   const entries = [...tables.map((table) => ({ table })), ...auth];
   // Only worth a second session (four round trips to open) when some table is not small.
   const small = tables.every((t) => header.batched.has(t));
-  const aside = config.cloud && !small ? manifestAside(config.cloud.url, entries) : Promise.resolve(null);
+  const aside = config.cloud && !small ? manifestAside(config.cloud.url, entries) : null;
   let rows = 0;
   rows += await writeTableBlocks(cloud, sink, tables, header.batched);
-  await sink.write(await setvalStatements(cloud, await readTableSequences(cloud, 'public')));
+  const sequences = setvalRead(await readTableSequences(cloud, 'public'));
+  // Without a second session, the manifest's checksums go with the sequence read: one round trip.
+  const [setvals, own] = await readTogether(
+    cloud,
+    sequences,
+    aside === null ? tableManifestRead(entries) : { sql: [], from: () => null },
+  );
+  await sink.write(setvals);
   await sink.write(refreshStatements(await readMatviews(cloud, 'public')));
-  const contents = (await aside) ?? (await tableManifest(cloud, entries));
+  const contents = own ?? (await aside) ?? (await tableManifest(cloud, entries));
   const body = sink.endBody();
   await sink.write(
     manifestTrailer({

@@ -12,17 +12,18 @@ import { performance } from 'node:perf_hooks';
 import type { QueryResult } from 'pg';
 import type { Config, DatabaseTarget } from '../config.js';
 import { describeTarget, requireCloud } from '../config.js';
-import { formatBytes, shownPath } from '../format.js';
+import { formatBytes, formatCount, shownPath } from '../format.js';
 import { rememberServerVersion, SERVER_VERSION_SQL } from '../db/backup-manifest.js';
 import type { BulkLoadReport, BulkPlan } from '../db/bulk-load.js';
 import { bulkLoadReport, dropForBulkLoad, planBulkLoad, restoreAfterBulkLoad } from '../db/bulk-load.js';
 import type { TableInfo } from '../db/catalog.js';
 import type { TableChecksum } from '../db/checksum.js';
-import { CANONICAL_OUTPUT_SQL, checksumTables, useCanonicalOutput } from '../db/checksum.js';
+import { CANONICAL_OUTPUT_SQL, checksumsRead, checksumTables, useCanonicalOutput } from '../db/checksum.js';
 import type { AdvisoryUnlock, Client } from '../db/connect.js';
-import { connect, withAdvisoryLock } from '../db/connect.js';
+import { connect, openSessionProbe, withAdvisoryLockTakenBy } from '../db/connect.js';
 import type { RefreshResult } from '../db/matviews.js';
 import { matviewsFrom, matviewsSql, readMatviews, refreshMatviews } from '../db/matviews.js';
+import { mapRead } from '../db/read-together.js';
 import { tableSequencesFrom, tableSequencesSql } from '../db/sequences.js';
 import { quoteLiteral } from '../db/sql.js';
 import { ConfigError, CrmEnvError, InterruptedError, MismatchError, OperationError } from '../errors.js';
@@ -155,6 +156,8 @@ export async function syncPush(
   const t0 = performance.now();
   stopIfInterrupted(options.signal, 'Push interrupted before it started; nothing was changed.');
   const sessions = await openSessions(config, cloudTarget);
+  // The pooler check's second connection signs in while the preflight runs (see assertOwnSession).
+  const probe = openSessionProbe(sessions.cloud);
   const stopEnding = endOnAbort(options.signal, [sessions.local, sessions.cloud, sessions.snapshotReader]);
   try {
     const { pre, nonTestData, ownership, pid } = await interruptible(
@@ -174,18 +177,22 @@ export async function syncPush(
       t0,
       preflightMs: performance.now() - t0,
     };
-    return await withAdvisoryLock(
+    // The advisory lock is taken by the table-lock query, its first statement (see lockCloudTables).
+    return await withAdvisoryLockTakenBy(
       sessions.cloud,
       'sync',
-      (unlock) => replaceCloudData(ctx, unlock),
+      (take, unlock) => replaceCloudData(ctx, take, unlock),
       'Another crm-env push (or reset) is running against the cloud; wait for it to finish and try again.',
-      pid,
+      { pid, probe },
     );
   } catch (err) {
     throw asInterrupted(err, options.signal);
   } finally {
     stopEnding();
-    await Promise.allSettled([sessions.local, sessions.cloud, sessions.snapshotReader].map((c) => c.end()));
+    await Promise.allSettled([
+      ...[sessions.local, sessions.cloud, sessions.snapshotReader].map((c) => c.end()),
+      probe.then((c) => c?.end()),
+    ]);
   }
 }
 
@@ -208,14 +215,17 @@ function asInterrupted(err: unknown, signal: AbortSignal | undefined): unknown {
 }
 
 export async function openSessions(config: Config, cloudTarget: DatabaseTarget): Promise<Sessions> {
-  const opened: Client[] = [];
-  try {
-    opened.push(await connect(config.local.url, { label: 'local' }));
-    opened.push(await connect(cloudTarget.url, { label: 'cloud' }));
-    opened.push(await connect(config.local.url, { label: 'local' }));
-  } catch (err) {
+  // All three at once: the cloud's sign-in round trips overlap local's.
+  const tries = await Promise.allSettled([
+    connect(config.local.url, { label: 'local' }),
+    connect(cloudTarget.url, { label: 'cloud' }),
+    connect(config.local.url, { label: 'local' }),
+  ]);
+  const failed = tries.find((t) => t.status === 'rejected');
+  const opened = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+  if (failed) {
     await Promise.allSettled(opened.map((c) => c.end()));
-    throw err;
+    throw failed.reason;
   }
   const [local, cloud, snapshotReader] = opened as [Client, Client, Client];
   return { local, cloud, snapshotReader };
@@ -294,11 +304,14 @@ export async function inspectPush(
   return { pre, nonTestData, ownership, pid };
 }
 
-/** Under the advisory lock: snapshot, plan, lock, then the one cloud transaction. */
-async function replaceCloudData(ctx: PushContext, unlock: AdvisoryUnlock): Promise<SyncResult> {
+/**
+ * Snapshot and plan (read-only), then the advisory lock (`take`) and the table locks in one round
+ * trip, then the one cloud transaction.
+ */
+async function replaceCloudData(ctx: PushContext, take: string, unlock: AdvisoryUnlock): Promise<SyncResult> {
   const localChecksums = await openLocalSnapshot(ctx);
   const plan = await planTransfer(ctx);
-  const recheck = await lockCloudTables(ctx, plan);
+  const recheck = await lockCloudTables(ctx, plan, take);
   let backupFile = syncBackupPath(ctx.config.backupDir);
   try {
     await recheck();
@@ -380,12 +393,17 @@ export async function planTransfer(ctx: PlanInput): Promise<TransferPlan> {
 }
 
 /**
- * One round trip: the server version (for the backup's manifest), canonical output, BEGIN, lock timeout, the table locks, the staging table and,
- * under the locks, the second look for non-test users' rows, judged by the returned function (see
- * {@link recheckNonTestRows}).
+ * One round trip: the advisory lock (`take`, first: when another push holds it, nothing after it
+ * runs), the server version (for the backup's manifest), canonical output, BEGIN, lock timeout, the
+ * table locks, the staging table and, under the locks, the second look for non-test users' rows,
+ * judged by the returned function (see {@link recheckNonTestRows}).
  * Writers wait (or time out) from here on, so the backup is exactly what gets replaced.
  */
-async function lockCloudTables(ctx: PushContext, plan: TransferPlan): Promise<() => Promise<void>> {
+async function lockCloudTables(
+  ctx: PushContext,
+  plan: TransferPlan,
+  take: string,
+): Promise<() => Promise<void>> {
   const recheck = ctx.options.deleteNonTestData
     ? null
     : pushRemovalCheck(
@@ -397,6 +415,7 @@ async function lockCloudTables(ctx: PushContext, plan: TransferPlan): Promise<()
       );
   const results = (await ctx.cloud.query(
     [
+      take,
       SERVER_VERSION_SQL,
       CANONICAL_OUTPUT_SQL,
       'begin',
@@ -406,7 +425,7 @@ async function lockCloudTables(ctx: PushContext, plan: TransferPlan): Promise<()
       ...(recheck?.sql ? [recheck.sql] : []),
     ].join(';\n'),
   )) as unknown as QueryResult[];
-  rememberServerVersion(ctx.cloud, results[0]!.rows[0]!);
+  rememberServerVersion(ctx.cloud, results[1]!.rows[0]!);
   const rows = recheck?.sql ? results.at(-1)!.rows : [];
   return async () => {
     if (recheck) await recheckNonTestRows(recheck, rows);
@@ -471,7 +490,7 @@ async function loadIntoCloud(
   reporter.progress({ label: 'loading', done: n, total: n, unit: 'tables' });
   const rebuildMs = await rebuildAfterBulkLoad(ctx, plan.bulk);
   const totalRows = results.reduce((a, r) => a + r.rows, 0);
-  reporter.info(`✓ Truncated ${n} tables and imported ${totalRows.toLocaleString('en-US')} rows`);
+  reporter.info(`✓ Truncated ${n} tables and imported ${formatCount(totalRows)} rows`);
   const removed = ctx.nonTestData.rows;
   reporter.info(
     `✓ Synced ${plan.load.plan.testUsers} test users (passwords kept; other auth users kept as they were${removed > 0 ? `; ${removed} rows of non-test users removed as asked` : ''})`,
@@ -535,11 +554,13 @@ async function verifyBeforeCommit(
   // The cloud side hashes local's columns: a cloud-only column (allowed by preflight when it is
   // nullable or has a default) is not something the push copies, so it must not make it fail.
   const localColumns = new Map(ctx.pre.localTables.map((lt) => [lt.name, lt.columns.map((c) => c.name)]));
-  const cloudSums = await checksumTables(ctx.cloud, plan.cloudTables, (ct) => localColumns.get(ct.name)!);
+  // Their checksums go with the cloud's test users and sequence counters: one round trip.
+  const localSums = await localChecksums;
+  const cloudSums = checksumsRead(plan.cloudTables, (ct) => localColumns.get(ct.name)!);
   const report = await verifyOpen(
     ctx.local,
     ctx.cloud,
-    compareChecksums(await localChecksums, cloudSums),
+    mapRead(cloudSums, (sums) => compareChecksums(localSums, sums)),
     ctx.config.testUsers.emailDomain,
   );
   // A sequence on one side only is schema drift, not something the push moves.

@@ -3,7 +3,6 @@
  * content checksum; the test users on both sides with equal password hashes; the same migration
  * history. Returns a report; the CLI turns a difference into exit 1.
  */
-import type { QueryResult } from 'pg';
 import type { Config, DatabaseTarget } from '../config.js';
 import { requireCloud } from '../config.js';
 import type { TableInfo } from '../db/catalog.js';
@@ -16,6 +15,8 @@ import type { TableDiff } from '../db/row-diff.js';
 import { diffTable } from '../db/row-diff.js';
 import { checksumMatviews, readMatviews } from '../db/matviews.js';
 import type { SequenceComparison } from '../db/sequences.js';
+import type { Read } from '../db/read-together.js';
+import { readsOf, readTogether } from '../db/read-together.js';
 import { compareSequences } from '../db/sequences.js';
 import { testUserPredicate } from './test-users-sql.js';
 
@@ -93,42 +94,74 @@ interface UserRow {
 }
 
 /**
- * The test users and the applied migrations' versions (oldest first; none without a history table),
- * in two round trips: the users and whether the history table exists in one simple query, then the
- * versions.
+ * The test users and whether the migration history table exists, as one {@link Read} (two
+ * statements, sent along with other reads).
  */
+function usersRead(domain: string): Read<{ users: UserRow[]; hasHistory: boolean }> {
+  return {
+    sql: [
+      `select id::text, lower(email) as email, encrypted_password from auth.users where ${testUserPredicate(domain)} order by 2`,
+      `select to_regclass('supabase_migrations.schema_migrations') is not null as ok`,
+    ],
+    from: ([users, exists]) => ({
+      users: users!.rows as UserRow[],
+      hasHistory: Boolean((exists!.rows[0] as { ok: boolean }).ok),
+    }),
+  };
+}
+
+/** The applied migrations' versions, oldest first (none without a history table). */
+async function readHistory(client: Client, hasHistory: boolean): Promise<string[]> {
+  if (!hasHistory) return [];
+  const { rows } = await client.query<{ version: string }>(
+    'select version from supabase_migrations.schema_migrations order by version',
+  );
+  return rows.map((r) => r.version);
+}
+
+/** The test users and the migration history, in two round trips. */
 async function usersAndHistory(
   client: Client,
   domain: string,
 ): Promise<{ users: UserRow[]; history: string[] }> {
-  const [users, exists] = (await client.query(
-    `select id::text, lower(email) as email, encrypted_password from auth.users where ${testUserPredicate(domain)} order by 2;
-     select to_regclass('supabase_migrations.schema_migrations') is not null as ok`,
-  )) as unknown as [QueryResult<UserRow>, QueryResult<{ ok: boolean }>];
-  if (!exists.rows[0]!.ok) return { users: users.rows, history: [] };
-  const { rows } = await client.query<{ version: string }>(
-    'select version from supabase_migrations.schema_migrations order by version',
-  );
-  return { users: users.rows, history: rows.map((r) => r.version) };
+  const [{ users, hasHistory }] = await readTogether(client, usersRead(domain));
+  return { users, history: await readHistory(client, hasHistory) };
 }
 
-/** Completes a report from table comparisons with test users and migration history (open clients). */
+/**
+ * Completes a report from table comparisons with test users, sequences and migration history (open
+ * clients). `tables` may be a {@link Read} on the cloud (its checksums compared with local's): it is
+ * then sent with the cloud's test users and sequence counters, in one round trip.
+ */
 export async function verifyOpen(
   local: Client,
   cloud: Client,
-  tables: readonly TableComparison[],
+  tables: readonly TableComparison[] | Read<readonly TableComparison[]>,
   domain: string,
   matviews: readonly TableComparison[] = [],
 ): Promise<VerifyReport> {
-  const [{ users: lu, history: hl }, { users: cu, history: hc }, sequences] = await Promise.all([
+  const tablesRead: Read<readonly TableComparison[]> =
+    'from' in tables ? tables : { sql: [], from: () => tables };
+  const [mine, theirs] = await Promise.all([
     usersAndHistory(local, domain),
-    usersAndHistory(cloud, domain),
-    compareSequences(local, cloud),
+    compareSequences(local, cloud, readsOf(tablesRead, usersRead(domain))),
   ]);
+  const [compared, { users: cu, hasHistory }] = theirs.extra;
+  const hc = await readHistory(cloud, hasHistory);
+  return reportFrom(
+    compared,
+    { local: mine.users, cloud: cu },
+    { local: mine.history, cloud: hc },
+    theirs.sequences,
+    matviews,
+  );
+}
+
+function compareUsers(lu: readonly UserRow[], cu: readonly UserRow[]): UserComparison[] {
   const cloudUsers = new Map(cu.map((u) => [u.email, u]));
   const localUsers = new Map(lu.map((u) => [u.email, u]));
   const emails = [...new Set([...localUsers.keys(), ...cloudUsers.keys()])].sort();
-  const users = emails.map((email) => {
+  return emails.map((email) => {
     const l = localUsers.get(email);
     const c = cloudUsers.get(email);
     return {
@@ -139,6 +172,17 @@ export async function verifyOpen(
         l !== undefined && c !== undefined && l.id === c.id && l.encrypted_password === c.encrypted_password,
     };
   });
+}
+
+function reportFrom(
+  tables: readonly TableComparison[],
+  sides: { local: readonly UserRow[]; cloud: readonly UserRow[] },
+  history: { local: readonly string[]; cloud: readonly string[] },
+  sequences: readonly SequenceComparison[],
+  matviews: readonly TableComparison[],
+): VerifyReport {
+  const users = compareUsers(sides.local, sides.cloud);
+  const { local: hl, cloud: hc } = history;
   const tablesEqual = tables.every((t) => t.equal);
   const usersEqual = users.every((u) => u.equal);
   const historyEqual = hl.length === hc.length && hl.every((v, i) => v === hc[i]);

@@ -64,16 +64,10 @@ export interface RestoreResult {
   readonly ms: number;
 }
 
-/**
- * The command that restores `file` into `target`, as printed in "to go back" lines: runnable as is
- * (`--yes`), except that a custom URL is not repeated (it holds a password).
- */
-export function restoreCommandLine(config: Config, file: string, target: DatabaseTarget): string {
-  const shown = shownPath(config.projectDir, file);
-  const arg = /^[\w./@%+=:,-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, `'\\''`)}'`;
-  const t = target.label === 'custom' ? "'<the same database URL>'" : target.label;
-  return `npx crm-env restore ${arg} --target ${t} --yes`;
-}
+// The "to go back" command line lives with the backup files (the push's CLI prints it without loading
+// the restore).
+import { restoreCommandLine } from '../db/backup-file.js';
+export { restoreCommandLine };
 
 /**
  * Checks that `file` proves itself complete (end marker, manifest, body size and SHA-256) before

@@ -11,7 +11,6 @@ import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
 import { withClient } from '../db/connect.js';
 import { ConfigError } from '../errors.js';
-import { migrateUp } from '../migration/runner.js';
 import type { Reporter } from '../reporter.js';
 import { applyBaseSchema } from './base-schema.js';
 import { findPgBinaries } from './pg-binaries.js';
@@ -259,6 +258,9 @@ export async function stackUp(config: Config, reporter: Reporter): Promise<Stack
       const base = await applyBaseSchema(serverUrl(spec, 'postgres', 'supabase_admin'));
       if (base === 'skipped-real-supabase')
         reporter.warn(`${name}: Supabase's own auth schema found; base schema skipped.`);
+      // Imported here: the runner brings the SQL parser (WASM), which the commands that import this
+      // module only for assertStackPorts (every command, at start-up) do not need.
+      const { migrateUp } = await import('../migration/runner.js');
       const migrated = await migrateUp(serverUrl(spec), config.migrationsDir, {}, name);
       migrationsApplied += migrated.files.length;
       infos.push({

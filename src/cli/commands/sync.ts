@@ -5,10 +5,10 @@ import type { SyncResult } from '../../dev/sync.js';
 import { confirmationMessage, syncPush } from '../../dev/sync.js';
 import { planPush } from '../../dev/sync-plan.js';
 import type { Config } from '../../config.js';
-import { formatBytes, shownPath } from '../../format.js';
+import { formatBytes, formatCount, shownPath } from '../../format.js';
 import type { VerifyReport } from '../../dev/verify.js';
 import { verifyParity } from '../../dev/verify.js';
-import { restoreCommandLine } from '../../migration/restore.js';
+import { restoreCommandLine } from '../../db/backup-file.js';
 import { redactUrl } from '../../redact.js';
 import type { Output } from '../output.js';
 import type { CliSession } from '../context.js';
@@ -180,7 +180,7 @@ export async function syncPushCommand(
   out.line(`   Operation: local_to_cloud`);
   out.line(`   Cloud: ${redactUrl(config.cloud!.url)}`);
   out.line(
-    `   Rows: ${result.totalRows.toLocaleString('en-US')} in ${result.tables.length} tables, ${result.testUsers} test users, ${result.sequences} sequences moved`,
+    `   Rows: ${formatCount(result.totalRows)} in ${result.tables.length} tables, ${result.testUsers} test users, ${result.sequences} sequences moved`,
   );
   out.line(
     `   Duration: ${(t.totalMs / 1000).toFixed(2)} s (preflight ${(t.preflightMs / 1000).toFixed(2)} s, backup ${(t.backupMs / 1000).toFixed(2)} s, transfer ${(t.transferMs / 1000).toFixed(2)} s, verify ${(t.verifyMs / 1000).toFixed(2)} s)`,
