@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import { ConfigError } from './errors.js';
 import { formatCount } from './format.js';
 import type { ConnInfo } from './db/conn-string.js';
@@ -156,6 +156,7 @@ const numberIn = (min: number, max: number, int = true) =>
       (v) => Number.isFinite(v) && v >= min && v <= max && (!int || Number.isInteger(v)),
       `must be ${int ? 'a whole number' : 'a number'} from ${formatCount(min)} to ${formatCount(max)}`,
     );
+const NOT_EMPTY = 'must not be empty';
 const port = numberIn(1, 65535);
 const count = numberIn(0, MAX_SEED_VOLUME);
 const oneOf = (values: readonly string[]) =>
@@ -187,25 +188,25 @@ const VARIABLES = {
       `must end in a reserved top-level domain (${RESERVED_TEST_TLDS.map((t) => `.${t}`).join(', ')}) so that no test user can be a real person`,
     )
     .default('test.local'),
-  SEED: z.string().min(1).max(200).default('crm-env'),
+  SEED: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters').default('crm-env'),
   SEED_ORGANIZATION_COUNT: count.optional(),
   SEED_CONTACT_COUNT: count.optional(),
   SEED_OPPORTUNITY_COUNT: count.optional(),
   SEED_ACTIVITY_COUNT: count.optional(),
   SEED_PRODUCT_COUNT: count.optional(),
   OPPORTUNITY_PIPELINE_STAGES: z.string().default(DEFAULT_PIPELINE_STAGES.join(',')),
-  OPPORTUNITY_MAX_AMOUNT: numberIn(0.01, MAX_OPPORTUNITY_AMOUNT, false).default(1_000_000),
-  OPPORTUNITY_DEFAULT_PROBABILITY: numberIn(0, 100).default(50),
+  OPPORTUNITY_MAX_AMOUNT: numberIn(0.01, MAX_OPPORTUNITY_AMOUNT, false).default('1000000'),
+  OPPORTUNITY_DEFAULT_PROBABILITY: numberIn(0, 100).default('50'),
   OPPORTUNITY_DEFAULT_CATEGORY: oneOf(OPPORTUNITY_CATEGORIES).default('new_business'),
   OPPORTUNITY_DEFAULT_STAGE: oneOf(DEFAULT_PIPELINE_STAGES).default('new_lead'),
-  STACK_DIR: z.string().min(1).default('.crm-env'),
-  LOCAL_DB_PORT: port.default(54322),
-  SANDBOX_DB_PORT: port.default(54332),
-  PG_BIN: z.string().min(1).optional(),
-  PG_DUMP: z.string().min(1).optional(),
-  BACKUP_DIR: z.string().min(1).default('backups'),
-  BACKUP_RETENTION: numberIn(0, 100_000).default(10),
-  SYNC_BULK_MIN_ROWS: numberIn(1, 1_000_000_000).default(DEFAULT_SYNC_BULK_MIN_ROWS),
+  STACK_DIR: z.string().min(1, NOT_EMPTY).default('.crm-env'),
+  LOCAL_DB_PORT: port.default('54322'),
+  SANDBOX_DB_PORT: port.default('54332'),
+  PG_BIN: z.string().min(1, NOT_EMPTY).optional(),
+  PG_DUMP: z.string().min(1, NOT_EMPTY).optional(),
+  BACKUP_DIR: z.string().min(1, NOT_EMPTY).default('backups'),
+  BACKUP_RETENTION: numberIn(0, 100_000).default('10'),
+  SYNC_BULK_MIN_ROWS: numberIn(1, 1_000_000_000).default(String(DEFAULT_SYNC_BULK_MIN_ROWS)),
 } as const;
 
 type Variables = { -readonly [K in keyof typeof VARIABLES]: z.output<(typeof VARIABLES)[K]> };

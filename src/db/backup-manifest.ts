@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { to as copyTo } from 'pg-copy-streams';
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import type { BackupKind } from './backup-file.js';
 import { BACKUP_KINDS } from './backup-file.js';
 import type { TableInfo } from './catalog.js';
