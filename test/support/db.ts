@@ -47,7 +47,9 @@ const made: Record<ServerName, string[]> = { local: [], cloud: [] };
 export async function createTrackedDatabase(name: ServerName, db: string, clause: string): Promise<string> {
   made[name].push(db);
   await withClient(urlFor(name, 'postgres', 'supabase_admin'), async (c) => {
-    await c.query(`create database ${quoteIdent(db)} ${clause} owner postgres`);
+    // FILE_COPY: the files copied as they are, not written through the WAL block by block (PG 15's
+    // default), which took a third more server CPU and left hundreds of MB of WAL per server.
+    await c.query(`create database ${quoteIdent(db)} ${clause} strategy file_copy owner postgres`);
   });
   return urlFor(name, db);
 }
