@@ -6,6 +6,8 @@ export default defineConfig({
     // Once per run: dist/ rebuilt, one root temp folder, one pair of real PostgreSQL servers; at the
     // end every server is stopped and the folder removed (test/support/global-setup.ts).
     globalSetup: ['test/support/global-setup.ts'],
+    // In every test file: its databases are dropped when it ends (test/support/per-file.ts).
+    setupFiles: ['test/support/per-file.ts'],
     // A hang guard, not a speed check: tests assert no timing, and must pass on a busy 2-core machine.
     testTimeout: 120_000,
     hookTimeout: 120_000,

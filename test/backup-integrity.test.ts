@@ -18,7 +18,7 @@ import { CrmEnvError, MismatchError, OperationError } from '../src/errors.js';
 import type { DumpKind } from '../src/migration/backup.js';
 import { createBackup } from '../src/migration/backup.js';
 import { restoreBackup } from '../src/migration/restore.js';
-import { runCli } from './support/cli.js';
+import { runCli, runCliAsync } from './support/cli.js';
 import { testConfig } from './support/config.js';
 import { createTestDatabase } from './support/db.js';
 import {
@@ -414,7 +414,9 @@ describe.skipIf(!MOUNT)(
   },
 );
 
-describe('every printed way back is run by a test', () => {
+// The two cases have databases and project folders of their own, and run the CLI without blocking
+// the worker: they run at once.
+describe.concurrent('every printed way back is run by a test', () => {
   const command = (text: string, label: string): string[] => {
     const m = new RegExp(`${label}: npx crm-env (.+)$`, 'm').exec(text);
     if (!m) throw new Error(`no "${label}" line in:\n${text}`);
@@ -433,13 +435,13 @@ describe('every printed way back is run by a test', () => {
       env: { LOCAL_DATABASE_URL: local, DATABASE_URL_PRODUCTION: cloud },
     };
     const before = await databaseState(cloud);
-    const push = runCli(['sync', 'push', '--force'], opts);
+    const push = await runCliAsync(['sync', 'push', '--force'], opts);
     expect(push.code).toBe(0);
     const pushed = await databaseState(cloud);
-    const back = runCli(command(push.stdout, 'To roll back'), opts);
+    const back = await runCliAsync(command(push.stdout, 'To roll back'), opts);
     expect(back.code).toBe(0);
     expect(await databaseState(cloud)).toEqual(before);
-    const undo = runCli(command(back.stdout, 'To undo this restore'), opts);
+    const undo = await runCliAsync(command(back.stdout, 'To undo this restore'), opts);
     expect(undo.code).toBe(0);
     expect(await databaseState(cloud)).toEqual(pushed);
   });
@@ -465,10 +467,10 @@ describe('every printed way back is run by a test', () => {
       env: { LOCAL_DATABASE_URL: local, DATABASE_URL_PRODUCTION: cloud },
     };
     const before = await state(local);
-    const reset = runCli(['reset', '--yes'], opts);
+    const reset = await runCliAsync(['reset', '--yes'], opts);
     expect(reset.code).toBe(1);
     expect(await state(local)).not.toEqual(before);
-    const back = runCli(command(reset.stderr, 'To go back \\(local\\)'), opts);
+    const back = await runCliAsync(command(reset.stderr, 'To go back \\(local\\)'), opts);
     expect(back.code).toBe(0);
     expect(await state(local)).toEqual(before);
   });

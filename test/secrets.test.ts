@@ -36,8 +36,27 @@ function filesUnder(dir: string): string[] {
 
 describe('no password in any output, whatever the URL shape', () => {
   let server: ExtraServer;
-  const shim = tempDir('shim');
-  const log = path.join(shim, 'children.log');
+  const shims: string[] = [];
+
+  /**
+   * Wrappers that record argv and the whole environment (PGPASSWORD's value excepted) into a log of
+   * their own, then run the real program: one per case, so the cases can run at once.
+   */
+  function shim(): { dir: string; log: string } {
+    const dir = tempDir('shim');
+    shims.push(dir);
+    const log = path.join(dir, 'children.log');
+    writeFileSync(log, '');
+    const binDir = inject('pgServers').local.binDir;
+    for (const name of ['pg_dump', 'psql']) {
+      writeFileSync(
+        path.join(dir, name),
+        `#!/bin/sh\n{ echo "argv: $0 $*"; env | grep -v '^PGPASSWORD='; echo "PGPASSWORD set: \${PGPASSWORD:+yes}"; } >> ${log}\nexec ${path.join(binDir, name)} "$@"\n`,
+      );
+      chmodSync(path.join(dir, name), 0o755);
+    }
+    return { dir, log };
+  }
 
   beforeAll(async () => {
     server = await startExtraServer({ password: P });
@@ -48,32 +67,31 @@ describe('no password in any output, whatever the URL shape', () => {
     await withClient(admin, (c) =>
       c.query(`update pg_database set datistemplate = true, datallowconn = false where datname = 'tpl_crm'`),
     );
-    // Wrappers that record argv and the whole environment (PGPASSWORD's value excepted), then run
-    // the real program.
-    const binDir = inject('pgServers').local.binDir;
-    for (const name of ['pg_dump', 'psql']) {
-      writeFileSync(
-        path.join(shim, name),
-        `#!/bin/sh\n{ echo "argv: $0 $*"; env | grep -v '^PGPASSWORD='; echo "PGPASSWORD set: \${PGPASSWORD:+yes}"; } >> ${log}\nexec ${path.join(binDir, name)} "$@"\n`,
-      );
-      chmodSync(path.join(shim, name), 0o755);
-    }
   });
   afterAll(async () => {
     await server?.stop();
-    rmSync(shim, { recursive: true, force: true });
+    for (const dir of shims) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A project folder, a local database and a cloud database of its own on the server with password P. */
-  async function project(): Promise<{ dir: string; env: Record<string, string>; cloud: string }> {
+  /**
+   * A project folder, a local database and a cloud database of its own on the server with password
+   * P, and the log its pg_dump and psql runs are recorded in.
+   */
+  async function project(): Promise<{
+    dir: string;
+    env: Record<string, string>;
+    cloud: string;
+    log: string;
+  }> {
     const dir = tempProject();
+    const wrappers = shim();
     const cloud = `s_${path.basename(dir).replace(/\W/g, '').toLowerCase()}`;
     await withClient(server.url('postgres', 'supabase_admin'), (c) =>
       c.query(`create database ${cloud} template tpl_crm owner postgres`),
     );
     const env = {
-      PATH: `${shim}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-      PG_DUMP: path.join(shim, 'pg_dump'),
+      PATH: `${wrappers.dir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      PG_DUMP: path.join(wrappers.dir, 'pg_dump'),
       LOCAL_DATABASE_URL: await createTestDatabase({ server: 'local' }),
       STACK_DIR: path.join(dir, '.crm-env'),
       TEST_USER_PASSWORD: 'TestUsersPw-1',
@@ -84,7 +102,7 @@ describe('no password in any output, whatever the URL shape', () => {
       SEED_ACTIVITY_COUNT: '2',
       SEED_PRODUCT_COUNT: '2',
     };
-    return { dir, env, cloud };
+    return { dir, env, cloud, log: wrappers.log };
   }
 
   const host = (): string => `127.0.0.1:${server.spec.port}`;
@@ -135,11 +153,11 @@ describe('no password in any output, whatever the URL shape', () => {
     ],
   ];
 
-  it.each(SHAPES)(
+  // Each case has its own project, databases and wrapper log: they run at once.
+  it.concurrent.each(SHAPES)(
     '%s: the commands succeed and nothing they print, write or run holds the password',
     async (_, commands, shape) => {
-      const { dir, env, cloud } = await project();
-      writeFileSync(log, '');
+      const { dir, env, cloud, log } = await project();
       const given = shape(cloud);
       if (given.file) writeFileSync(path.join(dir, '.env.production'), given.file, { mode: 0o600 });
       const runEnv = { ...env, ...given.env };
@@ -170,7 +188,7 @@ describe('no password in any output, whatever the URL shape', () => {
     300_000, // a dozen CLI runs in a row on a busy machine
   );
 
-  it.each([
+  it.concurrent.each([
     [
       'unquoted (a # cuts it)',
       (db: string) => `DATABASE_URL_PRODUCTION=postgresql://postgres:${P}@127.0.0.1:5432/${db}\n`,

@@ -27,7 +27,7 @@ import { restoreBackup } from '../../src/migration/restore.js';
 import { migrateUpWithPreflight } from '../../src/preflight/migration-needs.js';
 import { silentReporter } from '../../src/reporter.js';
 import type { ServerName } from '../support/db.js';
-import { createTestDatabase, superuserUrl, urlFor } from '../support/db.js';
+import { createTestDatabase, createTrackedDatabase, superuserUrl } from '../support/db.js';
 import type { DatasetOptions } from '../support/fixtures.js';
 import { insertCrmDataset } from '../support/fixtures.js';
 import { tempDir } from '../support/tmp.js';
@@ -316,7 +316,7 @@ export interface Seeds {
 
 const seededTemplates = new Map<string, Promise<string>>();
 
-/** A template database on `server` holding `dataset`, built once per worker and kept for the run. */
+/** A template database on `server` holding `dataset`, built once per test file. */
 function seededTemplate(server: ServerName, dataset: DatasetOptions | null): Promise<string> {
   const key = JSON.stringify([server, dataset]);
   let made = seededTemplates.get(key);
@@ -334,11 +334,7 @@ function seededTemplate(server: ServerName, dataset: DatasetOptions | null): Pro
 /** A fresh database on `server` cloned from the template holding `dataset` (cheaper than inserting it). */
 export async function seededDatabase(server: ServerName, dataset: DatasetOptions | null): Promise<string> {
   const template = await seededTemplate(server, dataset);
-  const db = `h_${randomBytes(6).toString('hex')}`;
-  await withClient(urlFor(server, 'postgres', 'supabase_admin'), (c) =>
-    c.query(`create database ${db} template ${template} owner postgres`),
-  );
-  return urlFor(server, db);
+  return createTrackedDatabase(server, `h_${randomBytes(6).toString('hex')}`, `template ${template}`);
 }
 
 /** A local and a cloud database with the given datasets. */

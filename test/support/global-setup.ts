@@ -45,11 +45,15 @@ export interface TestServer {
 
 const FAST = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } as const;
 
-/** A clean build of dist/ from src/ (no files left from modules that no longer exist). */
+/**
+ * A clean build of dist/ from src/ (no files left from modules that no longer exist). `--noCheck`
+ * emits the same files as `npm run build` without type-checking them again (half its CPU time):
+ * types are `npm run typecheck`'s job, as vitest's own transform does not check them either.
+ */
 async function buildDist(): Promise<void> {
   rmSync(path.resolve('dist'), { recursive: true, force: true });
   const tsc = path.resolve('node_modules/typescript/bin/tsc');
-  await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+  await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--noCheck'], {
     maxBuffer: 16 * 1024 * 1024,
   }).catch((err: { stdout?: string; stderr?: string }) => {
     throw new Error(`npm run build failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
