@@ -19,8 +19,8 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
 import { withConn } from '../db/conn-string.js';
-import type { Client } from '../db/connect.js';
-import { pgFields, withClient } from '../db/connect.js';
+import { withClient } from '../db/connect.js';
+import { dropDatabaseForce } from '../db/drop-database.js';
 import { quoteIdent } from '../db/sql.js';
 import { CrmEnvError } from '../errors.js';
 import { redactText } from '../redact.js';
@@ -98,31 +98,14 @@ async function createThrowaway(adminUrl: string, database: string): Promise<stri
   }
 }
 
-/**
- * Drops the throwaway database. WITH (FORCE) ends the rehearsal's own sessions but gives them 5 s to
- * exit; on a busy machine a session may take longer, so "still in use" (55006) is asked again, a few times.
- */
 async function dropThrowaway(adminUrl: string, database: string, reporter: Reporter): Promise<void> {
-  const drop = (c: Client) => c.query(`drop database if exists ${quoteIdent(database)} with (force)`);
-  await withClient(
-    adminUrl,
-    async (c) => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await drop(c);
-        } catch (err) {
-          if (pgFields(err).code !== '55006' || attempt >= DROP_ATTEMPTS) throw err;
-        }
-      }
-    },
-    { label: 'local' },
-  ).catch((err: unknown) =>
-    reporter.warn(`Could not drop the rehearsal database ${database}: ${redactText((err as Error).message)}`),
+  await withClient(adminUrl, (c) => dropDatabaseForce(c, database), { label: 'local' }).catch(
+    (err: unknown) =>
+      reporter.warn(
+        `Could not drop the rehearsal database ${database}: ${redactText((err as Error).message)}`,
+      ),
   );
 }
-
-/** How many times the throwaway database's drop is asked while its sessions are still exiting. */
-const DROP_ATTEMPTS = 5;
 
 type Outcome = Omit<RehearsalResult, 'ms'>;
 

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { withClient } from '../../src/db/connect.js';
+import { dropDatabaseForce } from '../../src/db/drop-database.js';
 import { quoteIdent } from '../../src/db/sql.js';
 
 export type ServerName = 'local' | 'cloud';
@@ -74,7 +75,7 @@ export async function dropTestDatabases(): Promise<void> {
       const dbs = made[name].splice(0).reverse();
       if (dbs.length === 0) return;
       await withClient(urlFor(name, 'postgres', 'supabase_admin'), async (c) => {
-        for (const db of dbs) await c.query(`drop database if exists ${quoteIdent(db)} with (force)`);
+        for (const db of dbs) await dropDatabaseForce(c, db);
       });
     }),
   );
