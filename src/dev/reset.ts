@@ -24,7 +24,7 @@ import { createBackup } from '../migration/backup.js';
 import { applyOutsideFiles } from '../migration/apply.js';
 import type { MigrationFile } from '../migration/files.js';
 import { readMigrations } from '../migration/files.js';
-import { restoreCommandLine } from '../migration/restore.js';
+import { restoreCommandLine } from '../db/backup-file.js';
 import { rebuildPublicSchema } from '../migration/rebuild.js';
 import { runPreflight } from '../preflight/preflight.js';
 import type { Reporter } from '../reporter.js';

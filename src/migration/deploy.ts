@@ -24,7 +24,7 @@ import { silentReporter } from '../reporter.js';
 import type { ApplyOptions, FileOutcome } from './apply.js';
 import { ApplyFailedError, applyMigrations } from './apply.js';
 import { createBackup } from './backup.js';
-import { restoreCommandLine } from './restore.js';
+import { restoreCommandLine } from '../db/backup-file.js';
 import { endOnAbort, interruptible } from '../interrupt.js';
 import { runPreflight } from '../preflight/preflight.js';
 import { deployPreflightPlan } from '../preflight/migration-needs.js';

@@ -21,6 +21,7 @@ import { assertCanConfirm, confirmOrStop, noConfirmation } from '../confirm.js';
 import { withLockedClient, withTransaction } from '../db/connect.js';
 import { shownPath } from '../format.js';
 import type { BackupKind } from '../db/backup-file.js';
+import { restoreCommandLine } from '../db/backup-file.js';
 import type { BackupManifest } from '../db/backup-manifest.js';
 import { bodyMatches, compareWithManifest, inspectBackupFile, manifestRows } from '../db/backup-manifest.js';
 import { runSqlScript } from '../db/sql-script.js';
@@ -63,11 +64,6 @@ export interface RestoreResult {
   readonly undoCommand: string | null;
   readonly ms: number;
 }
-
-// The "to go back" command line lives with the backup files (the push's CLI prints it without loading
-// the restore).
-import { restoreCommandLine } from '../db/backup-file.js';
-export { restoreCommandLine };
 
 /**
  * Checks that `file` proves itself complete (end marker, manifest, body size and SHA-256) before
