@@ -4,7 +4,7 @@
  */
 import type { Client } from './connect.js';
 import type { Read } from './read-together.js';
-import { readTogether } from './read-together.js';
+import { readTogether, valueRead } from './read-together.js';
 import type { TableInfo } from './catalog.js';
 import { quoteIdent } from './sql.js';
 
@@ -64,7 +64,7 @@ export function checksumsRead(
   columnsFor?: (t: TableInfo) => readonly string[],
   whereFor?: (t: TableInfo) => string | undefined,
 ): Read<TableChecksum[]> {
-  if (tables.length === 0) return { sql: [], from: () => [] };
+  if (tables.length === 0) return valueRead([]);
   const parts = tables.map(
     (t, i) => `select ${i} as i, * from (${checksumSql(t, columnsFor?.(t), whereFor?.(t))}) s${i}`,
   );

@@ -35,6 +35,11 @@ export async function readTogether<R extends readonly Read<unknown>[]>(
   return all.from(results);
 }
 
+/** A read with no statements whose value is `value` (nothing to ask the server). */
+export function valueRead<T>(value: T): Read<T> {
+  return { sql: [], from: () => value };
+}
+
 /** A read whose value is `f` of `read`'s (same statements). */
 export function mapRead<T, U>(read: Read<T>, f: (value: T) => U): Read<U> {
   return { sql: read.sql, from: (results) => f(read.from(results)) };

@@ -6,7 +6,7 @@
  */
 import type { Client } from './connect.js';
 import type { Read } from './read-together.js';
-import { readTogether } from './read-together.js';
+import { readTogether, valueRead } from './read-together.js';
 import { recalled, remember } from './remembered.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 
@@ -110,7 +110,7 @@ export async function readSequenceStates(
 
 /** {@link readSequenceStates} as a {@link Read}, to send along with other reads. */
 export function sequenceStatesRead(sequences: readonly string[]): Read<Map<string, SequenceState>> {
-  if (sequences.length === 0) return { sql: [], from: () => new Map() };
+  if (sequences.length === 0) return valueRead(new Map());
   return { sql: [statesSql(sequences)], from: (results) => statesFrom(results[0]!.rows, sequences) };
 }
 
@@ -191,7 +191,7 @@ export function statesAndExtremesRead(
 ): Read<[Map<string, SequenceState>, Extremes]> {
   const names = sequences.map((s) => s.sequence);
   const extremes = extremesQuery(sequences);
-  if (names.length === 0) return { sql: [], from: () => [new Map(), extremesFrom([], sequences)] };
+  if (names.length === 0) return valueRead([new Map(), extremesFrom([], sequences)]);
   return {
     sql: [statesSql(names), ...(extremes ? [extremes] : [])],
     from: (results) => [
@@ -276,7 +276,7 @@ export interface SequenceComparison {
 export async function compareSequences<T = undefined>(
   local: Client,
   cloud: Client,
-  cloudExtra: Read<T> = { sql: [], from: () => undefined as T },
+  cloudExtra: Read<T> = valueRead(undefined as T),
 ): Promise<{ sequences: SequenceComparison[]; extra: T }> {
   const [mine, theirs] = await Promise.all([readTableSequences(local), readTableSequences(cloud)]);
   const [ls, [[cs, stored], extra]] = await Promise.all([

@@ -38,7 +38,7 @@ import { cycleBreakingConstraints } from '../db/catalog.js';
 import type { Client } from '../db/connect.js';
 import { writeCopyBlocksBatched } from '../db/copy-batch.js';
 import { withClient } from '../db/connect.js';
-import { readTogether } from '../db/read-together.js';
+import { readTogether, valueRead } from '../db/read-together.js';
 import { readTableSequences, setvalRead } from '../db/sequences.js';
 import { readMatviews, refreshStatements } from '../db/matviews.js';
 import { shownPath } from '../format.js';
@@ -141,7 +141,7 @@ async function writeBackupText(
   const [setvals, own] = await readTogether(
     cloud,
     sequences,
-    aside === null ? tableManifestRead(entries) : { sql: [], from: () => null },
+    aside === null ? tableManifestRead(entries) : valueRead(null),
   );
   await sink.write(setvals);
   await sink.write(refreshStatements(await readMatviews(cloud, 'public')));

@@ -16,7 +16,7 @@ import { diffTable } from '../db/row-diff.js';
 import { checksumMatviews, readMatviews } from '../db/matviews.js';
 import type { SequenceComparison } from '../db/sequences.js';
 import type { Read } from '../db/read-together.js';
-import { readsOf, readTogether } from '../db/read-together.js';
+import { readsOf, readTogether, valueRead } from '../db/read-together.js';
 import { compareSequences } from '../db/sequences.js';
 import { testUserPredicate } from './test-users-sql.js';
 
@@ -140,8 +140,7 @@ export async function verifyOpen(
   domain: string,
   matviews: readonly TableComparison[] = [],
 ): Promise<VerifyReport> {
-  const tablesRead: Read<readonly TableComparison[]> =
-    'from' in tables ? tables : { sql: [], from: () => tables };
+  const tablesRead: Read<readonly TableComparison[]> = 'from' in tables ? tables : valueRead(tables);
   const [mine, theirs] = await Promise.all([
     usersAndHistory(local, domain),
     compareSequences(local, cloud, readsOf(tablesRead, usersRead(domain))),
